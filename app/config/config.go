@@ -1,0 +1,394 @@
+// Package config loads the appliance's settings with viper, in this order of precedence (lowest
+// first): the embedded config.yaml defaults, a config file (--config or ./config.yaml), a .env file
+// in the working directory, the environment (HEALTHCARE_*), and command-line flags.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// Config is the effective configuration. Field tags name the keys of config.yaml.
+type Config struct {
+	Server    Server    `mapstructure:"server"`
+	DataDir   string    `mapstructure:"data_dir"`
+	Database  Database  `mapstructure:"database"`
+	Embedded  Embedded  `mapstructure:"embedded"`
+	Auth      Auth      `mapstructure:"auth"`
+	RateLimit RateLimit `mapstructure:"rate_limit"`
+	Log       Log       `mapstructure:"log"`
+}
+
+// Server holds the HTTP listener settings.
+type Server struct {
+	Addr            string        `mapstructure:"addr"`
+	BodyLimit       int           `mapstructure:"body_limit"`
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	TrustedProxies  []string      `mapstructure:"trusted_proxies"`
+}
+
+// Database selects an external PostgreSQL (URL set) or the embedded one (URL empty).
+type Database struct {
+	URL          string        `mapstructure:"url"`
+	MaxConns     int           `mapstructure:"max_conns"`
+	QueryTimeout time.Duration `mapstructure:"query_timeout"`
+}
+
+// Embedded configures the embedded PostgreSQL server.
+type Embedded struct {
+	BinariesPath    string `mapstructure:"binaries_path"`
+	Download        bool   `mapstructure:"download"`
+	DownloadVersion string `mapstructure:"download_version"`
+	Port            int    `mapstructure:"port"`
+	RunAs           string `mapstructure:"run_as"`
+	Database        string `mapstructure:"database"`
+}
+
+// Auth configures tokens, registration and password hashing.
+type Auth struct {
+	JWTSecret           string        `mapstructure:"jwt_secret"`
+	JWTSecretFile       string        `mapstructure:"jwt_secret_file"`
+	Issuer              string        `mapstructure:"issuer"`
+	Audience            string        `mapstructure:"audience"`
+	AccessTokenTTL      time.Duration `mapstructure:"access_token_ttl"`
+	RefreshTokenTTL     time.Duration `mapstructure:"refresh_token_ttl"`
+	RotateRefreshTokens bool          `mapstructure:"rotate_refresh_tokens"`
+	Registration        string        `mapstructure:"registration"`
+	Argon2MemoryKiB     uint32        `mapstructure:"argon2_memory_kib"`
+	Argon2Iterations    uint32        `mapstructure:"argon2_iterations"`
+	Argon2Parallelism   uint8         `mapstructure:"argon2_parallelism"`
+}
+
+// RateLimit configures login and registration throttling.
+type RateLimit struct {
+	Enabled            bool          `mapstructure:"enabled"`
+	LoginPerUsername   int           `mapstructure:"login_per_username"`
+	LoginPerAddress    int           `mapstructure:"login_per_address"`
+	LoginWindow        time.Duration `mapstructure:"login_window"`
+	RegisterPerAddress int           `mapstructure:"register_per_address"`
+	RegisterWindow     time.Duration `mapstructure:"register_window"`
+}
+
+// Log configures log/slog output.
+type Log struct {
+	Format string `mapstructure:"format"`
+	Level  string `mapstructure:"level"`
+}
+
+// Embedded reports whether the embedded PostgreSQL server is used.
+func (c *Config) EmbeddedMode() bool { return c.Database.URL == "" }
+
+// Flags are the command-line flags that override configuration keys, by key.
+var Flags = map[string]string{
+	"addr":         "server.addr",
+	"data-dir":     "data_dir",
+	"database-url": "database.url",
+	"log-format":   "log.format",
+	"log-level":    "log.level",
+}
+
+// AddFlags registers the configuration flags (and --config) on fs.
+func AddFlags(fs *pflag.FlagSet) {
+	fs.String("config", "", "configuration file (default ./config.yaml when present)")
+	fs.String("addr", "", "listen address, e.g. 127.0.0.1:8080 (server.addr)")
+	fs.String("data-dir", "", "data directory (data_dir)")
+	fs.String("database-url", "", "external PostgreSQL URL; empty runs the embedded server (database.url)")
+	fs.String("log-format", "", "log format: auto, text or json (log.format)")
+	fs.String("log-level", "", "log level: debug, info, warn or error (log.level)")
+}
+
+// Sources are the inputs of Load. Environ and WorkDir are explicit so tests can drive every source.
+type Sources struct {
+	Defaults []byte         // the embedded config.yaml
+	Flags    *pflag.FlagSet // may be nil
+	Environ  []string       // os.Environ() form
+	WorkDir  string         // where ./config.yaml and .env are looked for
+}
+
+// Load builds the effective configuration from all sources and validates it. Its errors are one
+// sentence a user can act on.
+func Load(src Sources) (*Config, error) {
+	v := viper.New()
+	v.SetConfigType("yaml")
+	if err := v.ReadConfig(bytes.NewReader(src.Defaults)); err != nil {
+		return nil, fmt.Errorf("the embedded default configuration is invalid: %w", err)
+	}
+	known := map[string]bool{}
+	for _, k := range v.AllKeys() {
+		known[k] = true
+	}
+
+	// Config file: --config, else ./config.yaml when present.
+	file := ""
+	if src.Flags != nil {
+		if f := src.Flags.Lookup("config"); f != nil && f.Changed {
+			file = f.Value.String()
+			if _, err := os.Stat(file); err != nil {
+				return nil, fmt.Errorf("cannot read the configuration file %s: %v", file, errors.Unwrap(err))
+			}
+		}
+	}
+	if file == "" {
+		if p := filepath.Join(src.WorkDir, "config.yaml"); fileExists(p) {
+			file = p
+		}
+	}
+	if file != "" {
+		fv := viper.New()
+		fv.SetConfigFile(file)
+		fv.SetConfigType("yaml")
+		if err := fv.ReadInConfig(); err != nil {
+			return nil, fmt.Errorf("cannot read the configuration file %s: %v", file, err)
+		}
+		if err := checkKeys(fv.AllKeys(), known, "in "+file); err != nil {
+			return nil, err
+		}
+		if err := v.MergeConfigMap(fv.AllSettings()); err != nil {
+			return nil, fmt.Errorf("cannot merge the configuration file %s: %v", file, err)
+		}
+	}
+
+	// .env then the real environment: the environment wins over .env.
+	env := map[string]string{}
+	if p := filepath.Join(src.WorkDir, ".env"); fileExists(p) {
+		dotenv, err := readDotEnv(p)
+		if err != nil {
+			return nil, err
+		}
+		for k, val := range dotenv {
+			env[k] = val
+		}
+	}
+	for _, kv := range src.Environ {
+		if k, val, ok := strings.Cut(kv, "="); ok {
+			env[k] = val
+		}
+	}
+	if err := applyEnv(v, env, known); err != nil {
+		return nil, err
+	}
+
+	if src.Flags != nil {
+		for flag, key := range Flags {
+			if f := src.Flags.Lookup(flag); f != nil && f.Changed {
+				v.Set(key, f.Value.String())
+			}
+		}
+	}
+
+	var c Config
+	dec := viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
+		mapstructure.StringToTimeDurationHookFunc(),
+		mapstructure.StringToSliceHookFunc(","),
+	))
+	if err := v.Unmarshal(&c, dec, func(dc *mapstructure.DecoderConfig) { dc.ErrorUnused = true }); err != nil {
+		return nil, fmt.Errorf("invalid configuration: %v", err)
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// applyEnv maps HEALTHCARE_* variables onto keys, then the conventional DATABASE_URL and the original
+// system's DB_* variables onto database.url (HEALTHCARE_DATABASE_URL wins over both).
+func applyEnv(v *viper.Viper, env map[string]string, known map[string]bool) error {
+	var unknown []string
+	for k, val := range env {
+		rest, ok := strings.CutPrefix(k, "HEALTHCARE_")
+		if !ok {
+			continue
+		}
+		key := envKey(rest, known)
+		if key == "" {
+			unknown = append(unknown, k)
+			continue
+		}
+		v.Set(key, val)
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return fmt.Errorf("unknown environment variable %s: remove it or use one of the settings listed in config.yaml", strings.Join(unknown, ", "))
+	}
+	if _, ok := env["HEALTHCARE_DATABASE_URL"]; ok {
+		return nil
+	}
+	if u := env["DATABASE_URL"]; u != "" {
+		v.Set("database.url", u)
+		return nil
+	}
+	if name := env["DB_NAME"]; name != "" {
+		host, port := env["DB_HOST"], env["DB_PORT"]
+		if host == "" {
+			host = "localhost"
+		}
+		if port == "" {
+			port = "5432"
+		}
+		u := url.URL{Scheme: "postgres", Host: net.JoinHostPort(host, port), Path: "/" + name}
+		if user := env["DB_USER"]; user != "" {
+			if pw, ok := env["DB_PASSWORD"]; ok {
+				u.User = url.UserPassword(user, pw)
+			} else {
+				u.User = url.User(user)
+			}
+		}
+		v.Set("database.url", u.String())
+	}
+	return nil
+}
+
+// envKey finds the key whose upper-cased, dots-as-underscores form is name ("SERVER_ADDR" ->
+// "server.addr"); keys may themselves contain underscores, so it matches against the known keys.
+func envKey(name string, known map[string]bool) string {
+	for k := range known {
+		if strings.ToUpper(strings.ReplaceAll(k, ".", "_")) == name {
+			return k
+		}
+	}
+	return ""
+}
+
+func checkKeys(keys []string, known map[string]bool, where string) error {
+	var unknown []string
+	for _, k := range keys {
+		if !known[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	return fmt.Errorf("unknown setting %s %s: check the spelling against config.yaml", strings.Join(unknown, ", "), where)
+}
+
+// readDotEnv reads KEY=VALUE lines; # comments, blank lines, "export " prefixes and surrounding
+// quotes are accepted, as in the original system's .env files.
+func readDotEnv(path string) (map[string]string, error) {
+	v := viper.New()
+	v.SetConfigFile(path)
+	v.SetConfigType("env")
+	if err := v.ReadInConfig(); err != nil {
+		return nil, fmt.Errorf("cannot read %s: %v", path, err)
+	}
+	out := map[string]string{}
+	for _, k := range v.AllKeys() {
+		// viper lower-cases keys; environment names are upper-case by convention.
+		out[strings.ToUpper(k)] = v.GetString(k)
+	}
+	return out, nil
+}
+
+func (c *Config) validate() error {
+	if _, port, err := net.SplitHostPort(c.Server.Addr); err != nil {
+		return fmt.Errorf("server.addr %q is not a valid listen address: use host:port, e.g. 127.0.0.1:8080", c.Server.Addr)
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("server.addr %q has an invalid port: use a number from 1 to 65535", c.Server.Addr)
+	}
+	if c.Server.BodyLimit < 1024 {
+		return fmt.Errorf("server.body_limit %d is too small: use at least 1024 bytes", c.Server.BodyLimit)
+	}
+	if c.Server.ShutdownTimeout <= 0 {
+		return errors.New("server.shutdown_timeout must be a positive duration such as 10s")
+	}
+	if c.Database.URL != "" {
+		u, err := url.Parse(c.Database.URL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+			return errors.New("database.url is not a PostgreSQL URL: use postgres://user:password@host:5432/dbname")
+		}
+	}
+	if c.Database.MaxConns < 0 {
+		return errors.New("database.max_conns must be 0 (automatic) or a positive number")
+	}
+	if c.Database.QueryTimeout <= 0 {
+		return errors.New("database.query_timeout must be a positive duration such as 10s")
+	}
+	if c.Embedded.Port < 0 || c.Embedded.Port > 65535 {
+		return fmt.Errorf("embedded.port %d is out of range: use 0 (pick a free port) or 1-65535", c.Embedded.Port)
+	}
+	switch c.Embedded.DownloadVersion {
+	case "14", "15", "16", "17":
+	default:
+		return fmt.Errorf("embedded.download_version %q is not supported: use 14, 15, 16 or 17", c.Embedded.DownloadVersion)
+	}
+	if c.Embedded.Database == "" {
+		return errors.New("embedded.database must name a database, e.g. healthcare")
+	}
+	if c.Auth.JWTSecret != "" && len(c.Auth.JWTSecret) < 32 {
+		return errors.New("auth.jwt_secret is too short: use at least 32 random characters, or leave it empty to generate one")
+	}
+	if c.Auth.JWTSecretFile != "" {
+		b, err := os.ReadFile(c.Auth.JWTSecretFile)
+		if err != nil {
+			return fmt.Errorf("cannot read auth.jwt_secret_file %s: %v", c.Auth.JWTSecretFile, errors.Unwrap(err))
+		}
+		c.Auth.JWTSecret = strings.TrimSpace(string(b))
+		if len(c.Auth.JWTSecret) < 32 {
+			return fmt.Errorf("the secret in %s is too short: use at least 32 random characters", c.Auth.JWTSecretFile)
+		}
+	}
+	if c.Auth.AccessTokenTTL <= 0 || c.Auth.RefreshTokenTTL <= 0 {
+		return errors.New("auth.access_token_ttl and auth.refresh_token_ttl must be positive durations such as 5m and 24h")
+	}
+	if c.Auth.Issuer == "" || c.Auth.Audience == "" {
+		return errors.New("auth.issuer and auth.audience must not be empty")
+	}
+	switch c.Auth.Registration {
+	case "open", "closed":
+	default:
+		return fmt.Errorf("auth.registration %q is not valid: use open or closed", c.Auth.Registration)
+	}
+	if c.Auth.Argon2MemoryKiB < 8*1024 || c.Auth.Argon2Iterations < 1 || c.Auth.Argon2Parallelism < 1 {
+		return errors.New("auth.argon2_* values are too weak: use at least 8192 KiB memory, 1 iteration and parallelism 1")
+	}
+	if c.RateLimit.LoginPerUsername < 1 || c.RateLimit.LoginPerAddress < 1 || c.RateLimit.RegisterPerAddress < 1 ||
+		c.RateLimit.LoginWindow <= 0 || c.RateLimit.RegisterWindow <= 0 {
+		return errors.New("rate_limit limits must be at least 1 and windows positive durations; set rate_limit.enabled to false to turn limits off")
+	}
+	switch c.Log.Format {
+	case "auto", "text", "json":
+	default:
+		return fmt.Errorf("log.format %q is not valid: use auto, text or json", c.Log.Format)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level %q is not valid: use debug, info, warn or error", c.Log.Level)
+	}
+	return nil
+}
+
+// Redacted returns a copy safe to print: secrets and database passwords are replaced.
+func (c Config) Redacted() Config {
+	if c.Auth.JWTSecret != "" {
+		c.Auth.JWTSecret = "[redacted]"
+	}
+	if c.Database.URL != "" {
+		if u, err := url.Parse(c.Database.URL); err == nil && u.User != nil {
+			if _, ok := u.User.Password(); ok {
+				u.User = url.UserPassword(u.User.Username(), "redacted")
+			}
+			c.Database.URL = u.String()
+		}
+	}
+	return c
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
