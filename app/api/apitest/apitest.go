@@ -1,0 +1,213 @@
+// Package apitest runs the real server on a real loopback listener against a fresh PostgreSQL
+// database per test, and makes HTTP requests to it. Every request and response made through Env
+// is checked against the OpenAPI document (check.go), so the document cannot drift from the code.
+//
+// Use it from a package's TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(apitest.Main(m)) }
+package apitest
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"healthcare/app/auth"
+	"healthcare/app/config"
+	"healthcare/app/database/dbtest"
+	"healthcare/app/server"
+)
+
+// Main starts the package's embedded PostgreSQL (see dbtest.Main).
+func Main(m *testing.M) int { return dbtest.Main(m) }
+
+// Env is one running server with its own database.
+type Env struct {
+	T      testing.TB
+	URL    string // http://127.0.0.1:port
+	Config *config.Config
+	Auth   *auth.Service
+	client *http.Client
+}
+
+// Config returns the default configuration (the repository's config.yaml) with rate limits off and
+// a fixed JWT secret; tests adjust it before calling New.
+func Config(t testing.TB) *config.Config {
+	t.Helper()
+	defaults, err := os.ReadFile(filepath.Join(RepoRoot(t), "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(config.Sources{Defaults: defaults, WorkDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DataDir = t.TempDir()
+	cfg.RateLimit.Enabled = false
+	cfg.Auth.JWTSecret = "test-secret-0123456789abcdef0123456789abcdef"
+	// The cheapest argon2id cost the config accepts keeps tests fast; the cost is measured in benchmarks.
+	cfg.Auth.Argon2MemoryKiB, cfg.Auth.Argon2Iterations, cfg.Auth.Argon2Parallelism = 8*1024, 1, 1
+	return cfg
+}
+
+// New starts a server with a fresh database. mutate adjusts the configuration first.
+func New(t testing.TB, mutate ...func(*config.Config)) *Env {
+	t.Helper()
+	cfg := Config(t)
+	for _, m := range mutate {
+		m(cfg)
+	}
+	pool := dbtest.Pool(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	svc := newAuth(t, cfg, pool, log)
+	app := server.New(server.Options{Config: cfg, Pool: pool, Auth: svc, Log: log})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = app.Listener(ln) }()
+	t.Cleanup(func() { _ = app.ShutdownWithTimeout(5 * time.Second) })
+	return &Env{
+		T:      t,
+		URL:    "http://" + ln.Addr().String(),
+		Config: cfg,
+		Auth:   svc,
+		client: &http.Client{Timeout: 30 * time.Second},
+	}
+}
+
+// Response is a recorded HTTP response.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into a generic value (map[string]any, []any...).
+func (r *Response) JSON(t testing.TB) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(r.Body, &v); err != nil {
+		t.Fatalf("response is not JSON (%v): %q", err, r.Body)
+	}
+	return v
+}
+
+// Decode decodes the body into v.
+func (r *Response) Decode(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode response (%v): %q", err, r.Body)
+	}
+}
+
+// Request describes one request. Body is sent as is when it is a string or []byte, else as JSON.
+type Request struct {
+	Method      string
+	Path        string
+	Body        any
+	Token       string            // sent as "Authorization: Bearer <Token>"
+	Header      map[string]string // extra headers; Content-Type defaults to application/json with a body
+	NoOpenAPI   bool              // skip the OpenAPI check (deliberately invalid requests outside the document)
+}
+
+// Do sends the request and returns the response; it fails the test on transport errors.
+func (e *Env) Do(r Request) *Response {
+	e.T.Helper()
+	var body []byte
+	switch b := r.Body.(type) {
+	case nil:
+	case string:
+		body = []byte(b)
+	case []byte:
+		body = b
+	default:
+		var err error
+		if body, err = json.Marshal(b); err != nil {
+			e.T.Fatal(err)
+		}
+	}
+	req, err := http.NewRequest(r.Method, e.URL+r.Path, bytes.NewReader(body))
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if r.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+r.Token)
+	}
+	for k, v := range r.Header {
+		req.Header.Set(k, v)
+	}
+	resp, err := e.client.Do(req)
+	if err != nil {
+		e.T.Fatalf("%s %s: %v", r.Method, r.Path, err)
+	}
+	defer resp.Body.Close()
+	respBody, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	out := &Response{Status: resp.StatusCode, Header: resp.Header, Body: respBody}
+	if !r.NoOpenAPI {
+		check(e.T, req, body, out)
+	}
+	return out
+}
+
+// Get, Post, Put, Patch and Delete are shorthands for Do.
+func (e *Env) Get(path, token string) *Response {
+	e.T.Helper()
+	return e.Do(Request{Method: http.MethodGet, Path: path, Token: token})
+}
+
+func (e *Env) Post(path, token string, body any) *Response {
+	e.T.Helper()
+	return e.Do(Request{Method: http.MethodPost, Path: path, Token: token, Body: body})
+}
+
+func (e *Env) Put(path, token string, body any) *Response {
+	e.T.Helper()
+	return e.Do(Request{Method: http.MethodPut, Path: path, Token: token, Body: body})
+}
+
+func (e *Env) Patch(path, token string, body any) *Response {
+	e.T.Helper()
+	return e.Do(Request{Method: http.MethodPatch, Path: path, Token: token, Body: body})
+}
+
+func (e *Env) Delete(path, token string) *Response {
+	e.T.Helper()
+	return e.Do(Request{Method: http.MethodDelete, Path: path, Token: token})
+}
+
+// RepoRoot finds the module root (the directory holding go.mod) above the working directory.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir || strings.TrimSpace(parent) == "" {
+			t.Fatal("go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}

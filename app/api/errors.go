@@ -1,0 +1,134 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// Error is an HTTP error with a JSON body in Django REST Framework's shapes. Handlers return it;
+// ErrorHandler writes it. It is the one way an error reaches a client.
+type Error struct {
+	Status int
+	Body   any               // marshalled as JSON
+	Header map[string]string // extra headers, e.g. WWW-Authenticate or Retry-After
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("http %d", e.Status) }
+
+// Detail is the {"detail": msg} error of DRF.
+func Detail(status int, msg string) *Error {
+	return &Error{Status: status, Body: map[string]string{"detail": msg}}
+}
+
+// NotFound is DRF's 404 for a missing record, a record that is not the caller's, or a malformed id.
+func NotFound() *Error { return Detail(fiber.StatusNotFound, "Not found.") }
+
+// Invalid is the 400 for field validation errors.
+func Invalid(fe *FieldErrors) *Error { return &Error{Status: fiber.StatusBadRequest, Body: fe} }
+
+// FieldError is a 400 with one message for one field.
+func FieldError(field, msg string) *Error {
+	fe := &FieldErrors{}
+	fe.Add(field, msg)
+	return Invalid(fe)
+}
+
+// FieldErrors collects validation messages per field, in the order the fields were checked (DRF
+// reports all failing fields at once, in serializer field order).
+type FieldErrors struct {
+	keys []string
+	msgs map[string][]string
+}
+
+// Add appends msg to field's messages.
+func (fe *FieldErrors) Add(field, msg string) {
+	if fe.msgs == nil {
+		fe.msgs = map[string][]string{}
+	}
+	if _, ok := fe.msgs[field]; !ok {
+		fe.keys = append(fe.keys, field)
+	}
+	fe.msgs[field] = append(fe.msgs[field], msg)
+}
+
+// Has reports whether field already has an error (later checks of that field are then skipped).
+func (fe *FieldErrors) Has(field string) bool { _, ok := fe.msgs[field]; return ok }
+
+// Empty reports whether no error was added.
+func (fe *FieldErrors) Empty() bool { return len(fe.keys) == 0 }
+
+// Err returns the 400 error, or nil when there is none.
+func (fe *FieldErrors) Err() error {
+	if fe.Empty() {
+		return nil
+	}
+	return Invalid(fe)
+}
+
+// Messages returns field's messages (for tests and logs).
+func (fe *FieldErrors) Messages(field string) []string { return fe.msgs[field] }
+
+// MarshalJSON writes {"field": ["msg", ...], ...} in insertion order.
+func (fe *FieldErrors) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, k := range fe.keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		kb, _ := json.Marshal(k)
+		vb, err := json.Marshal(fe.msgs[k])
+		if err != nil {
+			return nil, err
+		}
+		b.Write(kb)
+		b.WriteByte(':')
+		b.Write(vb)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// ErrorHandler turns every error a handler or Fiber returns into a JSON response. Unexpected
+// errors are logged with the request id and answered with a generic 500, never a stack trace.
+func ErrorHandler(log *slog.Logger) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		var e *Error
+		var fe *fiber.Error
+		switch {
+		case errors.As(err, &e):
+		case errors.As(err, &fe):
+			e = fiberError(c, fe)
+		default:
+			log.Error("request failed", "method", c.Method(), "path", c.Path(),
+				"request_id", c.GetRespHeader(fiber.HeaderXRequestID), "error", err)
+			e = Detail(fiber.StatusInternalServerError, "A server error occurred. It has been logged; try again later.")
+		}
+		for k, v := range e.Header {
+			c.Set(k, v)
+		}
+		return c.Status(e.Status).JSON(e.Body)
+	}
+}
+
+// fiberError maps Fiber's own errors (unknown route, wrong method, body too large...) to DRF shapes.
+func fiberError(c *fiber.Ctx, fe *fiber.Error) *Error {
+	switch fe.Code {
+	case fiber.StatusNotFound:
+		return NotFound()
+	case fiber.StatusMethodNotAllowed:
+		return Detail(fe.Code, fmt.Sprintf("Method %q not allowed.", strings.ToUpper(c.Method())))
+	case fiber.StatusRequestEntityTooLarge:
+		return Detail(fe.Code, "Request body is too large.")
+	case fiber.StatusBadRequest:
+		return Detail(fe.Code, "Bad request.")
+	default:
+		return Detail(fe.Code, fe.Message)
+	}
+}

@@ -1,0 +1,98 @@
+package api
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
+
+	"healthcare/app/store"
+)
+
+// List limits (API.md, deliberate difference 8).
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// ParseListQuery reads limit, offset, search and ordering. ordering must be one of the allowed
+// field names, optionally prefixed with "-" (descending); the store maps names to columns.
+// Malformed values are a 400 naming the parameter.
+func ParseListQuery(c *fiber.Ctx, allowedOrdering ...string) (store.ListQuery, error) {
+	q := store.ListQuery{Limit: DefaultLimit}
+	fe := &FieldErrors{}
+	if s := c.Query("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		switch {
+		case err != nil:
+			fe.Add("limit", msgInteger)
+		case n < 1:
+			fe.Add("limit", fmt.Sprintf(msgMinValue, 1))
+		case n > MaxLimit:
+			fe.Add("limit", fmt.Sprintf(msgMaxValue, MaxLimit))
+		default:
+			q.Limit = n
+		}
+	}
+	if s := c.Query("offset"); s != "" {
+		n, err := strconv.Atoi(s)
+		switch {
+		case err != nil:
+			fe.Add("offset", msgInteger)
+		case n < 0:
+			fe.Add("offset", fmt.Sprintf(msgMinValue, 0))
+		default:
+			q.Offset = n
+		}
+	}
+	q.Search = strings.TrimSpace(c.Query("search"))
+	if strings.ContainsRune(q.Search, 0) || !utf8.ValidString(q.Search) {
+		fe.Add("search", msgNullChars)
+	} else if utf8.RuneCountInString(q.Search) > 255 {
+		fe.Add("search", fmt.Sprintf(msgMaxLength, 255))
+	}
+	if s := c.Query("ordering"); s != "" {
+		name := strings.TrimPrefix(s, "-")
+		ok := false
+		for _, a := range allowedOrdering {
+			ok = ok || a == name
+		}
+		if !ok {
+			fe.Add("ordering", fmt.Sprintf("%q is not a valid ordering. Use one of: %s (prefix - for descending).",
+				s, strings.Join(allowedOrdering, ", ")))
+		} else {
+			q.Ordering = name
+			q.Descending = strings.HasPrefix(s, "-")
+		}
+	}
+	return q, fe.Err()
+}
+
+// SetListHeaders writes X-Total-Count and an RFC 8288 Link header with rel="next"/"prev".
+func SetListHeaders(c *fiber.Ctx, q store.ListQuery, total int64) {
+	c.Set("X-Total-Count", strconv.FormatInt(total, 10))
+	var links []string
+	link := func(offset int, rel string) {
+		v := url.Values{}
+		c.Context().QueryArgs().VisitAll(func(k, val []byte) { v.Add(string(k), string(val)) })
+		v.Set("limit", strconv.Itoa(q.Limit))
+		v.Set("offset", strconv.Itoa(offset))
+		links = append(links, fmt.Sprintf("<%s%s?%s>; rel=%q", c.BaseURL(), c.Path(), v.Encode(), rel))
+	}
+	if int64(q.Offset+q.Limit) < total {
+		link(q.Offset+q.Limit, "next")
+	}
+	if q.Offset > 0 {
+		prev := q.Offset - q.Limit
+		if prev < 0 {
+			prev = 0
+		}
+		link(prev, "prev")
+	}
+	if len(links) > 0 {
+		c.Set("Link", strings.Join(links, ", "))
+	}
+}
