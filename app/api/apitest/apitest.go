@@ -114,12 +114,12 @@ func (r *Response) Decode(t testing.TB, v any) {
 
 // Request describes one request. Body is sent as is when it is a string or []byte, else as JSON.
 type Request struct {
-	Method      string
-	Path        string
-	Body        any
-	Token       string            // sent as "Authorization: Bearer <Token>"
-	Header      map[string]string // extra headers; Content-Type defaults to application/json with a body
-	NoOpenAPI   bool              // skip the OpenAPI check (deliberately invalid requests outside the document)
+	Method    string
+	Path      string
+	Body      any
+	Token     string            // sent as "Authorization: Bearer <Token>"
+	Header    map[string]string // extra headers; Content-Type defaults to application/json with a body
+	NoOpenAPI bool              // skip the OpenAPI check (deliberately invalid requests outside the document)
 }
 
 // Do sends the request and returns the response; it fails the test on transport errors.
