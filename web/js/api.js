@@ -1,0 +1,285 @@
+// The JSON API client: tokens, transparent refresh with rotation, DRF-style errors, reachability.
+// Tokens live in sessionStorage (per tab, gone when the tab closes), never in localStorage.
+
+const TOKENS_KEY = 'hc.tokens';
+const REFRESH_EARLY_MS = 30_000; // refresh the access token this long before it expires
+
+let tokens = readTokens();
+let refreshing = null; // the one refresh in flight, shared by everyone who needs it
+let refreshTimer = 0;
+const listeners = new Set();
+
+/** State everyone can subscribe to: signed in, server reachable, why the session ended. */
+export const state = {
+  signedIn: !!tokens,
+  unreachable: false,
+  sessionEnded: '', // message shown on the sign-in screen after an expired login
+};
+
+export function subscribe(fn) {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+function emit() {
+  for (const fn of listeners) fn(state);
+}
+
+function readTokens() {
+  try {
+    const t = JSON.parse(sessionStorage.getItem(TOKENS_KEY) || 'null');
+    return t && t.access && t.refresh ? t : null;
+  } catch {
+    return null;
+  }
+}
+
+function writeTokens(t) {
+  tokens = t;
+  if (t) sessionStorage.setItem(TOKENS_KEY, JSON.stringify(t));
+  else sessionStorage.removeItem(TOKENS_KEY);
+  state.signedIn = !!t;
+  scheduleRefresh();
+  emit();
+}
+
+/** Seconds-since-epoch expiry of a JWT, read without verifying (the server verifies). */
+export function tokenExpiry(jwt) {
+  try {
+    const part = jwt.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const json = atob(part + '='.repeat((4 - (part.length % 4)) % 4));
+    const exp = JSON.parse(json).exp;
+    return typeof exp === 'number' ? exp : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function msUntilStale(jwt) {
+  const exp = tokenExpiry(jwt);
+  if (!exp) return 0;
+  return exp * 1000 - Date.now() - REFRESH_EARLY_MS;
+}
+
+function scheduleRefresh() {
+  clearTimeout(refreshTimer);
+  if (!tokens) return;
+  const wait = Math.max(msUntilStale(tokens.access), 1000);
+  refreshTimer = setTimeout(() => {
+    refreshAccess().catch(() => {}); // failures end the session or mark the server unreachable
+  }, wait);
+}
+
+/** An error from the API, or from failing to reach it (status 0). */
+export class ApiError extends Error {
+  constructor(status, data, message) {
+    super(message);
+    this.status = status;
+    this.data = data;
+  }
+  /** Field errors in DRF shape: {field: ["msg"]}; non-field ones are under non_field_errors. */
+  get fields() {
+    const d = this.data;
+    if (!d || typeof d !== 'object' || Array.isArray(d)) return {};
+    const out = {};
+    for (const [k, v] of Object.entries(d)) {
+      if (k === 'detail' || k === 'code' || k === 'messages') continue;
+      out[k] = Array.isArray(v) ? v.map(String) : [typeof v === 'string' ? v : JSON.stringify(v)];
+    }
+    return out;
+  }
+}
+
+/** Thrown when the login ended (refresh refused); the app sends the user to sign in. */
+export class SessionEnded extends ApiError {}
+
+function messageFor(status, data, headers) {
+  if (status === 0) return 'The server cannot be reached. Check that it is running and your network, then try again.';
+  if (status === 429) {
+    const after = headers && headers.get('Retry-After');
+    return `Too many attempts. Wait ${after ? after + ' seconds' : 'a moment'} and try again.`;
+  }
+  if (data && typeof data.detail === 'string') return data.detail;
+  if (data && Array.isArray(data.non_field_errors)) return data.non_field_errors.join(' ');
+  if (status === 400) return 'Some fields need attention.';
+  if (status === 404) return 'Not found. It may have been deleted.';
+  if (status >= 500) return 'The server ran into a problem. Try again in a moment.';
+  return `The request failed (HTTP ${status}).`;
+}
+
+function setUnreachable(v) {
+  if (state.unreachable === v) return;
+  state.unreachable = v;
+  emit();
+  if (v) pollReachability();
+}
+
+let pollTimer = 0;
+function pollReachability() {
+  clearTimeout(pollTimer);
+  pollTimer = setTimeout(async () => {
+    try {
+      await fetch('/readyz', { cache: 'no-store' });
+      setUnreachable(false);
+    } catch {
+      pollReachability();
+    }
+  }, 4000);
+}
+
+/** Check now whether the server answers (the banner's "Try again"). */
+export async function checkReachable() {
+  try {
+    await fetch('/readyz', { cache: 'no-store' });
+    setUnreachable(false);
+    return true;
+  } catch {
+    setUnreachable(true);
+    return false;
+  }
+}
+
+async function send(method, path, body, access) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (access) headers.Authorization = `Bearer ${access}`;
+  let res;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: 'no-store',
+      credentials: 'omit',
+    });
+  } catch {
+    setUnreachable(true);
+    throw new ApiError(0, null, messageFor(0));
+  }
+  setUnreachable(false);
+  let data = null;
+  const text = res.status === 204 ? '' : await res.text();
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  return { res, data };
+}
+
+function endSession(message) {
+  writeTokens(null);
+  state.sessionEnded = message;
+  emit();
+}
+
+/** Exchange the refresh token for a new pair; keep the NEW refresh token (rotation). */
+export function refreshAccess() {
+  if (!tokens) return Promise.reject(new SessionEnded(401, null, 'Please sign in.'));
+  if (!refreshing) {
+    const current = tokens;
+    refreshing = (async () => {
+      const { res, data } = await send('POST', '/api/auth/login/refresh/', { refresh: current.refresh });
+      if (res.ok && data && data.access) {
+        writeTokens({ access: data.access, refresh: data.refresh || current.refresh });
+        return tokens.access;
+      }
+      if (res.status === 401 || res.status === 400 || res.status === 403) {
+        endSession('Your session has ended. Sign in again to continue where you were.');
+        throw new SessionEnded(res.status, data, 'Your session has ended. Sign in again.');
+      }
+      throw new ApiError(res.status, data, messageFor(res.status, data, res.headers));
+    })().finally(() => {
+      refreshing = null;
+    });
+  }
+  return refreshing;
+}
+
+async function freshAccess() {
+  if (!tokens) throw new SessionEnded(401, null, 'Please sign in.');
+  if (refreshing) return refreshing;
+  if (msUntilStale(tokens.access) <= 0) return refreshAccess();
+  return tokens.access;
+}
+
+/**
+ * Call the API. Returns {data, total, next, prev, status}; throws ApiError (status 0 when the server
+ * cannot be reached) or SessionEnded. query: object of list parameters; empty values are left out.
+ */
+export async function api(method, path, { body, query, auth = true } = {}) {
+  let url = path;
+  if (query) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+    const s = q.toString();
+    if (s) url += (url.includes('?') ? '&' : '?') + s;
+  }
+  let access = auth ? await freshAccess() : null;
+  let { res, data } = await send(method, url, body, access);
+  if (auth && res.status === 401 && data && data.code === 'token_not_valid') {
+    access = await refreshAccess(); // one refresh and one retry
+    ({ res, data } = await send(method, url, body, access));
+  }
+  if (auth && res.status === 401) {
+    endSession('Your session has ended. Sign in again to continue where you were.');
+    throw new SessionEnded(401, data, 'Your session has ended. Sign in again.');
+  }
+  if (!res.ok) throw new ApiError(res.status, data, messageFor(res.status, data, res.headers));
+  const total = res.headers.get('X-Total-Count');
+  const link = res.headers.get('Link') || '';
+  return {
+    status: res.status,
+    data,
+    total: total === null ? null : Number(total),
+    next: /rel="?next"?/.test(link),
+    prev: /rel="?prev"?/.test(link),
+  };
+}
+
+/** Fetch every page of a list (for small collections such as the caller's assignments). */
+export async function listAll(path, query = {}) {
+  const out = [];
+  const limit = 1000;
+  for (let offset = 0; ; offset += limit) {
+    const r = await api('GET', path, { query: { ...query, limit, offset } });
+    const rows = Array.isArray(r.data) ? r.data : [];
+    out.push(...rows);
+    if (rows.length < limit || (r.total !== null && out.length >= r.total)) return out;
+  }
+}
+
+export async function signIn(username, password) {
+  const { res, data } = await send('POST', '/api/auth/login/', { username, password });
+  if (!res.ok || !data || !data.access) throw new ApiError(res.status, data, messageFor(res.status, data, res.headers));
+  state.sessionEnded = '';
+  writeTokens({ access: data.access, refresh: data.refresh });
+}
+
+export async function register(fields) {
+  const { res, data } = await send('POST', '/api/auth/register/', fields);
+  if (!res.ok) {
+    let msg = messageFor(res.status, data, res.headers);
+    if (res.status === 403) msg = (data && data.detail) || 'Registration is closed. Ask an administrator for an account.';
+    throw new ApiError(res.status, data, msg);
+  }
+  return data;
+}
+
+/** Sign out: revoke the login on the server (best effort), forget the tokens here. */
+export async function signOut() {
+  const t = tokens;
+  writeTokens(null);
+  state.sessionEnded = '';
+  emit();
+  if (!t) return;
+  try {
+    await send('POST', '/api/auth/logout/', { refresh: t.refresh }, t.access);
+  } catch {
+    // The tokens are gone from this tab either way; the refresh token expires on its own.
+  }
+}
+
+scheduleRefresh();

@@ -1,0 +1,210 @@
+// The doctors directory (shared by all users): list, search, filter, sort, paginate, add, edit, delete.
+import { useState, useRef, useEffect } from '../vendor/preact-htm/standalone.module.js';
+import { api, listAll } from './api.js';
+import {
+  html, Field, FormError, focusFirstError, navigate, notify, Loading, ErrorState, Empty, Pagination,
+  ConfirmDialog, useLoad, usePageTitle,
+} from './ui.js';
+import { useListParams, SearchBox, SortHeader, PageSize } from './list.js';
+
+const FIELDS = ['name', 'specialization', 'contact_info'];
+
+/** Distinct specializations in the directory, for the filter (one request, cached for the page). */
+function useSpecializations(version) {
+  const [list, setList] = useState([]);
+  useEffect(() => {
+    let live = true;
+    api('GET', '/api/doctors/', { query: { limit: 1000, ordering: 'specialization' } })
+      .then((r) => {
+        if (!live) return;
+        const set = new Set((r.data || []).map((d) => d.specialization).filter(Boolean));
+        setList([...set].sort((a, b) => a.localeCompare(b)));
+      })
+      .catch(() => {});
+    return () => (live = false);
+  }, [version]);
+  return list;
+}
+
+export function DoctorsList({ route }) {
+  usePageTitle('Doctors');
+  const { params, go } = useListParams(route, '/doctors', 'specialization');
+  const [version, setVersion] = useState(0);
+  const specs = useSpecializations(version);
+  const [toDelete, setToDelete] = useState(null);
+  const load = useLoad(
+    () =>
+      api('GET', '/api/doctors/', {
+        query: {
+          search: params.search,
+          specialization: params.filter,
+          ordering: params.ordering,
+          limit: params.limit,
+          offset: params.offset,
+        },
+      }),
+    [params.search, params.filter, params.ordering, params.limit, params.offset, version],
+  );
+  const rows = load.value ? load.value.data || [] : [];
+  const total = load.value ? load.value.total : null;
+  const filtered = params.search || params.filter;
+
+  // A page past the end (after deletes): step back to the last page that has rows.
+  useEffect(() => {
+    if (!load.loading && !load.error && rows.length === 0 && params.offset > 0) go({ offset: Math.max(0, params.offset - params.limit) });
+  }, [load.loading, rows.length]);
+
+  return html`<main id="main" class="container" aria-labelledby="page-title">
+    <div class="page-head">
+      <h1 id="page-title" tabindex="-1">Doctors</h1>
+      <a href="#/doctors/new" role="button" id="add-doctor">Add doctor</a>
+    </div>
+    <p class="muted lead">The clinic's directory, shared by all staff accounts.</p>
+    <form class="toolbar" role="search" aria-label="Find doctors" onSubmit=${(e) => e.preventDefault()}>
+      <${SearchBox} id="doctor-search" label="Search" placeholder="Name, specialization or contact"
+        value=${params.search} onSearch=${(s) => go({ search: s, offset: 0 })} />
+      <div class="field">
+        <label for="doctor-spec">Specialization</label>
+        <select id="doctor-spec" value=${params.filter} onChange=${(e) => go({ filter: e.currentTarget.value, offset: 0 })}>
+          <option value="">All specializations</option>
+          ${specs.map((s) => html`<option value=${s}>${s}</option>`)}
+          ${params.filter && !specs.includes(params.filter) ? html`<option value=${params.filter}>${params.filter}</option>` : null}
+        </select>
+      </div>
+      <${PageSize} id="doctor-page-size" value=${params.limit} onChange=${(n) => go({ limit: n, offset: 0 })} />
+    </form>
+    <div class="results" aria-busy=${load.loading ? 'true' : 'false'}>
+      ${load.error
+        ? html`<${ErrorState} error=${load.error} onRetry=${load.reload} />`
+        : load.loading && !load.value
+          ? html`<${Loading} label="Loading doctors…" />`
+          : rows.length === 0 && !load.loading
+            ? filtered
+              ? html`<${Empty} title="No doctors match">
+                  <p>Nothing matches ${params.search ? html`“${params.search}”` : 'this filter'}. Try another spelling, or clear the search.</p>
+                  <button type="button" class="secondary" onClick=${() => go({ search: '', filter: '', offset: 0 })}>Clear search</button>
+                </${Empty}>`
+              : html`<${Empty} title="The directory is empty">
+                  <p>Add the clinic's doctors first; you can then assign them to your patients.</p>
+                  <a href="#/doctors/new" role="button">Add the first doctor</a>
+                </${Empty}>`
+            : html`<table class="data-table" id="doctors-table">
+                <caption class="visually-hidden">Doctors${total !== null ? `, ${total} in all` : ''}</caption>
+                <thead><tr>
+                  <${SortHeader} field="name" label="Name" ordering=${params.ordering} onSort=${(o) => go({ ordering: o, offset: 0 })} />
+                  <${SortHeader} field="specialization" label="Specialization" ordering=${params.ordering} onSort=${(o) => go({ ordering: o, offset: 0 })} />
+                  <th scope="col">Contact</th>
+                  <th scope="col" class="actions-col"><span class="visually-hidden">Actions</span></th>
+                </tr></thead>
+                <tbody>
+                  ${rows.map(
+                    (d) => html`<tr key=${d.id}>
+                      <td data-label="Name" class="primary-cell">${d.name}</td>
+                      <td data-label="Specialization">${d.specialization}</td>
+                      <td data-label="Contact" class="wrap">${d.contact_info}</td>
+                      <td class="actions">
+                        <a href=${`#/doctors/${d.id}/edit`} class="secondary" aria-label=${`Edit ${d.name}`}>Edit</a>
+                        <button type="button" class="link danger-link" aria-label=${`Delete ${d.name}`} onClick=${() => setToDelete(d)}>Delete</button>
+                      </td>
+                    </tr>`,
+                  )}
+                </tbody>
+              </table>
+              <${Pagination} label="Doctors pages" offset=${params.offset} limit=${params.limit} count=${rows.length} total=${total}
+                hasNext=${load.value && load.value.next} onPage=${(o) => go({ offset: o }, false)} />`}
+    </div>
+    ${toDelete
+      ? html`<${DeleteDoctor} doctor=${toDelete} onClose=${(deleted) => {
+          setToDelete(null);
+          if (deleted) setVersion((v) => v + 1);
+          else requestAnimationFrame(() => document.getElementById('page-title')?.focus());
+        }} />`
+      : null}
+  </main>`;
+}
+
+function DeleteDoctor({ doctor, onClose }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const mine = useLoad(async () => (await listAll('/api/mappings/', { doctor: doctor.id })).filter((m) => m.doctor === doctor.id), [doctor.id]);
+  const n = mine.value ? mine.value.length : null;
+  async function confirm() {
+    setBusy(true);
+    try {
+      await api('DELETE', `/api/doctors/${doctor.id}/`);
+      notify(`Deleted ${doctor.name} from the directory.`);
+      onClose(true);
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  }
+  return html`<${ConfirmDialog} title=${`Delete ${doctor.name}?`} busy=${busy} error=${error} confirmLabel="Delete doctor"
+    onConfirm=${confirm} onCancel=${() => onClose(false)}>
+    <p>This removes <strong>${doctor.name}</strong> (${doctor.specialization}) from the directory for every staff account.</p>
+    <p id="delete-assignments">
+      ${n === null
+        ? 'Counting their assignments…'
+        : n === 0
+          ? 'None of your patients is assigned to this doctor. Assignments other staff made are removed too.'
+          : html`Their <strong>${n} assignment${n === 1 ? '' : 's'}</strong> to your patients
+              (${mine.value.slice(0, 5).map((m) => m.patient_name).join(', ')}${n > 5 ? ', …' : ''}) will be removed too, as will any
+              assignments other staff made.`}
+    </p>
+    <p>This cannot be undone.</p>
+  </${ConfirmDialog}>`;
+}
+
+export function DoctorForm({ id }) {
+  const editing = id !== undefined;
+  usePageTitle(editing ? 'Edit doctor' : 'Add doctor');
+  const [f, setF] = useState({ name: '', specialization: '', contact_info: '' });
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const form = useRef(null);
+  const load = useLoad(async () => {
+    if (!editing) return null;
+    const r = await api('GET', `/api/doctors/${id}/`);
+    setF({ name: r.data.name, specialization: r.data.specialization, contact_info: r.data.contact_info });
+    return r.data;
+  }, [id]);
+  const set = (k) => (v) => setF({ ...f, [k]: v });
+  const errors = error ? error.fields : {};
+
+  async function submit(e) {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const r = editing ? await api('PUT', `/api/doctors/${id}/`, { body: f }) : await api('POST', '/api/doctors/', { body: f });
+      notify(editing ? `Saved ${r.data.name}.` : `Added ${r.data.name} to the directory.`);
+      navigate('/doctors');
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+      focusFirstError(form.current);
+    }
+  }
+
+  const title = editing ? 'Edit doctor' : 'Add a doctor';
+  return html`<main id="main" class="container narrow" aria-labelledby="page-title">
+    <nav aria-label="Breadcrumb" class="crumbs"><ul><li><a href="#/doctors">Doctors</a></li><li aria-current="page">${editing ? 'Edit' : 'Add'}</li></ul></nav>
+    <h1 id="page-title" tabindex="-1">${title}</h1>
+    ${editing && load.error
+      ? html`<${ErrorState} error=${load.error} onRetry=${load.reload} />`
+      : editing && load.loading
+        ? html`<${Loading} label="Loading the doctor…" />`
+        : html`<form ref=${form} onSubmit=${submit} novalidate id="doctor-form">
+            <${FormError} error=${error} fields=${FIELDS} />
+            <${Field} id="doctor-name" name="name" label="Name" errors=${errors} value=${f.name} onInput=${set('name')} required maxlength="255" autocomplete="off" />
+            <${Field} id="doctor-specialization" name="specialization" label="Specialization" errors=${errors} value=${f.specialization}
+              onInput=${set('specialization')} required maxlength="255" autocomplete="off" hint="For example Cardiology." />
+            <${Field} id="doctor-contact" name="contact_info" label="Contact (email or phone)" errors=${errors} value=${f.contact_info}
+              onInput=${set('contact_info')} required maxlength="255" autocomplete="off" hint="Must be unique in the directory." />
+            <div class="form-actions">
+              <button type="submit" aria-busy=${busy ? 'true' : 'false'} disabled=${busy}>${editing ? 'Save changes' : 'Add doctor'}</button>
+              <a href="#/doctors" role="button" class="secondary outline">Cancel</a>
+            </div>
+          </form>`}
+  </main>`;
+}

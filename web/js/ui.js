@@ -1,0 +1,247 @@
+// Shared pieces: the hash router, form fields with server errors, states, pagination, dialogs, notices.
+import { html, useState, useEffect, useRef, useCallback } from '../vendor/preact-htm/standalone.module.js';
+
+export { html };
+
+// ---- routing (hash based: the server has no fallback to index.html) ----
+
+/** The current route: {path: "/patients/12", parts: ["patients","12"], query: URLSearchParams}. */
+export function currentRoute() {
+  const raw = location.hash.replace(/^#/, '') || '/';
+  const [path, qs = ''] = raw.split('?');
+  const clean = path.startsWith('/') ? path : '/' + path;
+  return { path: clean, parts: clean.split('/').filter(Boolean), query: new URLSearchParams(qs), full: clean + (qs ? '?' + qs : '') };
+}
+
+export function navigate(to, { replace = false } = {}) {
+  const target = '#' + to;
+  if (location.hash === target) return;
+  if (replace) {
+    history.replaceState(null, '', target);
+    window.dispatchEvent(new HashChangeEvent('hashchange'));
+  } else {
+    location.hash = to;
+  }
+}
+
+export function useRoute() {
+  const [route, setRoute] = useState(currentRoute);
+  useEffect(() => {
+    const on = () => setRoute(currentRoute());
+    window.addEventListener('hashchange', on);
+    return () => window.removeEventListener('hashchange', on);
+  }, []);
+  return route;
+}
+
+/** Build "/path?k=v" leaving out empty values. */
+export function withQuery(path, params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '' && v !== 0) q.set(k, String(v));
+  const s = q.toString();
+  return s ? `${path}?${s}` : path;
+}
+
+// ---- notices: one polite live region for "Saved", "Deleted" ----
+
+let noticeSetter = null;
+let noticeTimer = 0;
+export function notify(message) {
+  if (!noticeSetter) return;
+  noticeSetter(message);
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => noticeSetter && noticeSetter(''), 6000);
+}
+
+export function Notices() {
+  const [msg, setMsg] = useState('');
+  useEffect(() => {
+    noticeSetter = setMsg;
+    return () => (noticeSetter = null);
+  }, []);
+  return html`<div class="notice" role="status" aria-live="polite">${msg ? html`<p class="notice-body">${msg}</p>` : null}</div>`;
+}
+
+// ---- forms ----
+
+/** A labelled input whose server errors sit right under it (aria-invalid, aria-describedby). */
+export function Field({ id, label, errors, hint, as = 'input', options, value, onInput, ...rest }) {
+  const errs = errors && errors[rest.name || id];
+  const errId = `${id}-error`;
+  const hintId = `${id}-hint`;
+  const described = [errs ? errId : '', hint ? hintId : ''].filter(Boolean).join(' ') || undefined;
+  const common = {
+    id,
+    name: rest.name || id,
+    value,
+    'aria-invalid': errs ? 'true' : undefined,
+    'aria-describedby': described,
+    onInput: (e) => onInput(e.currentTarget.value),
+    ...rest,
+  };
+  let control;
+  if (as === 'select') {
+    control = html`<select ...${common} onChange=${(e) => onInput(e.currentTarget.value)}>
+      ${options.map(([v, l]) => html`<option value=${v}>${l}</option>`)}
+    </select>`;
+  } else if (as === 'textarea') {
+    control = html`<textarea ...${common} rows="2"></textarea>`;
+  } else {
+    control = html`<input ...${common} />`;
+  }
+  return html`<div class="field">
+    <label for=${id}>${label}</label>
+    ${control}
+    ${hint && !errs ? html`<small id=${hintId} class="hint">${hint}</small>` : null}
+    ${hint && errs ? html`<small id=${hintId} class="hint visually-hidden">${hint}</small>` : null}
+    ${errs ? html`<small id=${errId} class="field-error">${errs.join(' ')}</small>` : null}
+  </div>`;
+}
+
+/** Errors that belong to no field (non_field_errors, detail, unreachable). */
+export function FormError({ error, fields = [] }) {
+  if (!error) return null;
+  const f = error.fields || {};
+  const known = new Set(fields);
+  const stray = Object.entries(f)
+    .filter(([k]) => k !== 'non_field_errors' && !known.has(k))
+    .map(([k, v]) => `${k}: ${v.join(' ')}`);
+  const nonField = f.non_field_errors || [];
+  const lines = [...nonField, ...stray];
+  const showMessage = lines.length === 0 || (error.status !== 400 && error.message);
+  return html`<div class="form-error" role="alert" tabindex="-1">
+    ${showMessage ? html`<p>${error.message}</p>` : null}
+    ${lines.map((l) => html`<p>${l}</p>`)}
+  </div>`;
+}
+
+/** After a failed submit, move focus to the first invalid field (or the form's alert). */
+export function focusFirstError(form) {
+  requestAnimationFrame(() => {
+    if (!form) return;
+    const el = form.querySelector('[aria-invalid="true"]') || form.querySelector('.form-error');
+    if (el) el.focus();
+  });
+}
+
+// ---- states ----
+
+export function Loading({ label = 'Loading…' }) {
+  return html`<div class="state loading" aria-busy="true" role="status">${label}</div>`;
+}
+
+export function ErrorState({ error, onRetry }) {
+  return html`<article class="state error-state" role="alert">
+    <h2 class="state-title">${error && error.status === 0 ? 'Cannot reach the server' : 'Something went wrong'}</h2>
+    <p>${error ? error.message : 'Unknown error.'}</p>
+    ${onRetry ? html`<button type="button" class="secondary" onClick=${onRetry}>Try again</button>` : null}
+  </article>`;
+}
+
+export function Empty({ title, children }) {
+  return html`<article class="state empty-state">
+    <h2 class="state-title">${title}</h2>
+    ${children}
+  </article>`;
+}
+
+// ---- pagination ----
+
+export function Pagination({ offset, limit, count, total, hasNext, onPage, label }) {
+  const from = count ? offset + 1 : 0;
+  const to = offset + count;
+  const pages = total !== null && total !== undefined ? Math.max(1, Math.ceil(total / limit)) : null;
+  const page = Math.floor(offset / limit) + 1;
+  const canNext = total !== null && total !== undefined ? to < total : hasNext;
+  return html`<nav class="pagination" aria-label=${label}>
+    <p class="range" aria-live="polite">
+      ${total !== null && total !== undefined ? `${from}–${to} of ${total}` : `${from}–${to}`}
+      ${pages ? html`<span class="pages"> · page ${page} of ${pages}</span>` : null}
+    </p>
+    <div class="pager">
+      <button type="button" class="secondary outline" disabled=${offset <= 0} onClick=${() => onPage(Math.max(0, offset - limit))}>
+        ← Previous
+      </button>
+      <button type="button" class="secondary outline" disabled=${!canNext} onClick=${() => onPage(offset + limit)}>Next →</button>
+    </div>
+  </nav>`;
+}
+
+// ---- dialogs ----
+
+/** A modal confirmation (native <dialog>: focus trap and Escape come with it). */
+export function ConfirmDialog({ title, children, confirmLabel = 'Delete', busy, error, onConfirm, onCancel }) {
+  const ref = useRef(null);
+  useEffect(() => {
+    const d = ref.current;
+    if (d && !d.open) d.showModal();
+    const cancel = (e) => {
+      e.preventDefault();
+      onCancel();
+    };
+    d.addEventListener('cancel', cancel);
+    return () => {
+      d.removeEventListener('cancel', cancel);
+      if (d.open) d.close();
+    };
+  }, []);
+  return html`<dialog ref=${ref} aria-labelledby="confirm-title" aria-describedby="confirm-body">
+    <article>
+      <h2 id="confirm-title">${title}</h2>
+      <div id="confirm-body">${children}</div>
+      ${error ? html`<p class="field-error" role="alert">${error.message}</p>` : null}
+      <footer>
+        <button type="button" class="secondary" onClick=${onCancel} autofocus>Cancel</button>
+        <button type="button" class="danger" aria-busy=${busy ? 'true' : 'false'} disabled=${busy} onClick=${onConfirm}>${confirmLabel}</button>
+      </footer>
+    </article>
+  </dialog>`;
+}
+
+// ---- small hooks ----
+
+export function useDebounced(value, ms) {
+  const [v, setV] = useState(value);
+  useEffect(() => {
+    const t = setTimeout(() => setV(value), ms);
+    return () => clearTimeout(t);
+  }, [value, ms]);
+  return v;
+}
+
+/** Load data with loading/error state; reload() runs it again. */
+export function useLoad(fn, deps) {
+  const [st, setSt] = useState({ loading: true, error: null, value: null });
+  const seq = useRef(0);
+  const run = useCallback(() => {
+    const mine = ++seq.current;
+    setSt((s) => ({ ...s, loading: true, error: null }));
+    fn().then(
+      (value) => mine === seq.current && setSt({ loading: false, error: null, value }),
+      (error) => mine === seq.current && setSt((s) => ({ loading: false, error, value: s.value })),
+    );
+  }, deps);
+  useEffect(run, [run]);
+  return { ...st, reload: run };
+}
+
+/** Give the page a title and move focus to its heading, so screen readers hear the new page. */
+export function usePageTitle(title) {
+  useEffect(() => {
+    document.title = title ? `${title} · Clinic admin` : 'Clinic admin';
+  }, [title]);
+}
+
+export const GENDERS = [
+  ['M', 'Male'],
+  ['F', 'Female'],
+  ['O', 'Other'],
+];
+export const genderLabel = (g) => (GENDERS.find(([v]) => v === g) || [g, g])[1];
+
+export function formatDate(s) {
+  if (!s) return '';
+  const d = new Date(s);
+  if (isNaN(d)) return s;
+  return d.toLocaleDateString(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
+}
