@@ -257,6 +257,10 @@ func parseInteger(s string) (*big.Int, bool) {
 	if err != nil || f.IsInf() || !f.IsInt() {
 		return nil, false
 	}
+	if f.MantExp(nil) > 128 {
+		// Far beyond any accepted range; don't materialise a huge integer from "1e300000000".
+		return new(big.Int).Lsh(big.NewInt(int64(f.Sign())), 128), true
+	}
 	n, _ := f.Int(nil)
 	return n, true
 }
