@@ -1,0 +1,275 @@
+// Package database owns the PostgreSQL connection: it starts the embedded server (or connects to an
+// external one), builds the pgx pool, and applies the schema under an advisory lock.
+//
+// Start-up, as the serve command must do it:
+//
+//	cfg.DataDir = database.DataDir(cfg)                 // before dropping privileges
+//	privilege.DropIfRoot(cfg.Embedded.RunAs, cfg.DataDir) // embedded mode, when root
+//	db, err := database.Open(ctx, cfg, schema, log)
+//	defer db.Close()                                      // pool, then the embedded server
+package database
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"healthcare/app/config"
+	"healthcare/app/privilege"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Info describes the database in use, for logs and the readiness endpoint. It holds no password.
+type Info struct {
+	Mode           string // "embedded" or "external"
+	Version        string // PostgreSQL server version, e.g. "15.18 (Debian 15.18-0+deb12u1)"
+	BinariesSource string // embedded: "embedded.binaries_path", "pg_config", "/usr/lib/postgresql", "PATH" or "downloaded"
+	BinDir         string // embedded: the bin/ directory used
+	DataDir        string // embedded: the cluster directory (<data_dir>/postgres)
+	LogFile        string // embedded: PostgreSQL's log (<data_dir>/postgres.log)
+	Port           int    // embedded: the port on 127.0.0.1; external: the URL's port
+	URL            string // connection URL with the password redacted
+}
+
+// DB is the open database: a pool, and the embedded server when there is one.
+type DB struct {
+	Pool *pgxpool.Pool
+	Info Info
+
+	server    *Embedded
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// SchemaLockID is the pg_advisory_xact_lock key that serialises schema application.
+const SchemaLockID int64 = 0x6865616c7468 // "health"
+
+// DataDir returns cfg.DataDir, or when empty the default: /var/lib/healthcare for root, else
+// $XDG_DATA_HOME/healthcare or ~/.local/share/healthcare. Call it before dropping privileges and
+// store the result in cfg.DataDir.
+func DataDir(cfg *config.Config) string {
+	if cfg.DataDir != "" {
+		if abs, err := filepath.Abs(cfg.DataDir); err == nil {
+			return abs
+		}
+		return cfg.DataDir
+	}
+	if os.Geteuid() == 0 {
+		return "/var/lib/healthcare"
+	}
+	if x := os.Getenv("XDG_DATA_HOME"); filepath.IsAbs(x) {
+		return filepath.Join(x, "healthcare")
+	}
+	if home, err := os.UserHomeDir(); err == nil && home != "" {
+		return filepath.Join(home, ".local", "share", "healthcare")
+	}
+	return filepath.Join(os.TempDir(), "healthcare")
+}
+
+// MaxConns is the pool size for cfg: database.max_conns, or 0 → max(4, 4*GOMAXPROCS).
+func MaxConns(cfg *config.Config) int {
+	if cfg.Database.MaxConns > 0 {
+		return cfg.Database.MaxConns
+	}
+	return max(4, 4*runtime.GOMAXPROCS(0))
+}
+
+// Open connects to the configured database and applies schema. With database.url empty it starts
+// the embedded server in <data_dir>/postgres first (the process must not be root: see package
+// privilege). Errors are one sentence and never contain a password.
+func Open(ctx context.Context, cfg *config.Config, schema string, log *slog.Logger) (*DB, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	maxConns := MaxConns(cfg)
+	if !cfg.EmbeddedMode() {
+		db, err := openExternal(ctx, cfg.Database.URL, maxConns)
+		if err != nil {
+			return nil, err
+		}
+		if err := ApplySchema(ctx, db.Pool, schema); err != nil {
+			db.Close()
+			return nil, err
+		}
+		log.Info("database: external PostgreSQL", "url", db.Info.URL, "version", db.Info.Version)
+		return db, nil
+	}
+
+	start := time.Now()
+	dataDir := cfg.DataDir
+	if dataDir == "" {
+		dataDir = DataDir(cfg)
+	}
+	srv, err := StartEmbedded(ctx, EmbeddedOptions{
+		DataDir:         dataDir,
+		BinariesPath:    cfg.Embedded.BinariesPath,
+		Download:        cfg.Embedded.Download,
+		DownloadVersion: cfg.Embedded.DownloadVersion,
+		Port:            cfg.Embedded.Port,
+		Database:        cfg.Embedded.Database,
+		MaxConnections:  max(100, maxConns+20),
+	}, log)
+	if err != nil {
+		return nil, err
+	}
+	pcfg, err := pgxpool.ParseConfig(srv.URL(cfg.Embedded.Database))
+	if err != nil {
+		srv.Stop()
+		return nil, err
+	}
+	pcfg.MaxConns = int32(maxConns)
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		srv.Stop()
+		return nil, fmt.Errorf("cannot open a connection pool to the embedded PostgreSQL server: %v", err)
+	}
+	db := &DB{Pool: pool, Info: srv.Info(), server: srv}
+	if err := ApplySchema(ctx, pool, schema); err != nil {
+		db.Close()
+		return nil, err
+	}
+	log.Info("database: embedded PostgreSQL started",
+		"version", db.Info.Version, "binaries", db.Info.BinDir, "found_by", db.Info.BinariesSource,
+		"cluster", db.Info.DataDir, "log", db.Info.LogFile, "port", db.Info.Port,
+		"took", time.Since(start).Round(time.Millisecond))
+	return db, nil
+}
+
+func openExternal(ctx context.Context, rawURL string, maxConns int) (*DB, error) {
+	red := redactURL(rawURL)
+	pcfg, err := pgxpool.ParseConfig(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("database.url %s is not a valid PostgreSQL URL: use postgres://user:password@host:5432/dbname", red)
+	}
+	pcfg.MaxConns = int32(maxConns)
+	where := fmt.Sprintf("%s as user %q (database %q)", net.JoinHostPort(pcfg.ConnConfig.Host, fmt.Sprint(pcfg.ConnConfig.Port)), pcfg.ConnConfig.User, pcfg.ConnConfig.Database)
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("cannot connect to PostgreSQL at %s: %v", where, describe(err))
+	}
+	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	conn, err := pool.Acquire(pctx)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("cannot connect to PostgreSQL at %s: %v", where, describe(err))
+	}
+	version := serverVersion(pctx, conn.Conn())
+	conn.Release()
+	return &DB{Pool: pool, Info: Info{Mode: "external", Version: version, Port: int(pcfg.ConnConfig.Port), URL: red}}, nil
+}
+
+// describe turns a connection error into a short cause without credentials.
+func describe(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "28P01", "28000":
+			return "authentication failed: check the user name and password in database.url"
+		case "3D000":
+			return "the database does not exist: create it or fix the name in database.url"
+		}
+		return pgErr.Message + " (SQLSTATE " + pgErr.Code + ")"
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timed out: check that the server is running and reachable"
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		return opErr.Err.Error() + ": check that the server is running and reachable"
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return "unknown host " + dnsErr.Name
+	}
+	// pgconn's ConnectError text names user and database but never the password.
+	return err.Error()
+}
+
+// Ping checks that the database answers, for readiness checks.
+func (db *DB) Ping(ctx context.Context) error {
+	return db.Pool.Ping(ctx)
+}
+
+// Close closes the pool, then stops the embedded server if there is one. It may be called more
+// than once.
+func (db *DB) Close() error {
+	if db == nil {
+		return nil
+	}
+	db.closeOnce.Do(func() {
+		if db.Pool != nil {
+			db.Pool.Close()
+		}
+		if db.server != nil {
+			db.closeErr = db.server.Stop()
+		}
+	})
+	return db.closeErr
+}
+
+// ApplySchema runs schema in one transaction holding pg_advisory_xact_lock(SchemaLockID), so that
+// replicas starting together apply it one after another. The schema must be idempotent.
+func ApplySchema(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("cannot apply the schema: %v", describe(err))
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", SchemaLockID); err != nil {
+		return fmt.Errorf("cannot take the schema lock: %v", describe(err))
+	}
+	if schema != "" {
+		// No arguments: the simple protocol, so the text may hold many statements.
+		if _, err := tx.Exec(ctx, schema); err != nil {
+			return fmt.Errorf("cannot apply the schema: %v", describe(err))
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("cannot commit the schema: %v", describe(err))
+	}
+	return nil
+}
+
+func serverVersion(ctx context.Context, conn *pgx.Conn) string {
+	var v string
+	if err := conn.QueryRow(ctx, "SHOW server_version").Scan(&v); err != nil {
+		return ""
+	}
+	return v
+}
+
+// redactURL replaces the password in a URL (or key=value DSN) so it can be logged.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" {
+		if c, err := pgconn.ParseConfig(raw); err == nil {
+			return fmt.Sprintf("host=%s port=%d user=%s dbname=%s", c.Host, c.Port, c.User, c.Database)
+		}
+		return "[unparseable database URL]"
+	}
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "redacted")
+		}
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "redacted")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+func checkWritable(dir string) error { return privilege.CheckWritable(dir) }

@@ -1,0 +1,287 @@
+// Package dbtest gives tests a real PostgreSQL: one embedded server per test package, and a fresh
+// database per test.
+//
+// Use it from the package's TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+//
+//	func TestSomething(t *testing.T) {
+//		pool := dbtest.Pool(t) // fresh database with schema.sql applied; dropped after the test
+//		...
+//	}
+//
+// Main first drops root privileges to the user "postgres" (PostgreSQL refuses to run as root; CI
+// runs tests as root), so a test package using it must not rely on root. The server is started on
+// first use of Pool or URL, in a temporary directory, on a free port of 127.0.0.1, with fsync off
+// (about 1 s for initdb and start); Main stops it and removes the directory after the tests. A
+// watchdog process stops the server too if the test binary dies without cleaning up (panic,
+// timeout, signal, SIGKILL).
+//
+// When HEALTHCARE_TEST_DATABASE_URL is set (postgres://user:pass@host/db of a role allowed to
+// CREATE DATABASE), no server is started and the test databases are created there instead.
+package dbtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"healthcare/app/database"
+	"healthcare/app/privilege"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// EnvURL names the environment variable that selects an external test server.
+const EnvURL = "HEALTHCARE_TEST_DATABASE_URL"
+
+// RunAs is the user Main switches to when the tests run as root.
+const RunAs = "postgres"
+
+var (
+	schemaText string
+	schemaErr  error
+
+	startOnce sync.Once
+	startErr  error
+	adminURL  string // URL of the maintenance database on the test server
+	admin     *pgxpool.Pool
+	server    *database.Embedded
+	tempDir   string
+	watchdog  *exec.Cmd
+	watchPipe *os.File
+)
+
+// Main runs the package's tests around one PostgreSQL server and returns the exit code for os.Exit.
+func Main(m *testing.M) int {
+	// Read schema.sql while still root: the checkout may not be readable by the test user.
+	schemaText, schemaErr = readSchema()
+	if os.Geteuid() == 0 {
+		if !flag.Parsed() {
+			flag.Parse()
+		}
+		if err := dropRoot(); err != nil {
+			fmt.Fprintf(os.Stderr, "dbtest: %v\n", err)
+			return 1
+		}
+	}
+	defer shutdown()
+	return m.Run()
+}
+
+// dropRoot switches to RunAs, first handing the go command's test-log file to that user (the
+// testing package opens it by path after Main returns control to m.Run).
+func dropRoot() error {
+	u, err := lookupIDs(RunAs)
+	if err != nil {
+		return fmt.Errorf("tests run as root and must switch to the user %q for PostgreSQL: %v; create that user (apt install postgresql creates it) or run the tests as a normal user", RunAs, err)
+	}
+	if f := flag.Lookup("test.testlogfile"); f != nil && f.Value.String() != "" {
+		if fd, err := os.OpenFile(f.Value.String(), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err == nil {
+			_ = fd.Chown(u[0], u[1])
+			// The file stays open (never closed) so the path below keeps working after the drop,
+			// even though the user cannot traverse the go command's private work directory.
+			_ = f.Value.Set("/proc/self/fd/" + strconv.Itoa(int(fd.Fd())))
+		}
+	}
+	if _, _, err := privilege.DropIfRoot(RunAs); err != nil {
+		return err
+	}
+	return nil
+}
+
+func lookupIDs(name string) ([2]int, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return [2]int{}, errors.New("no such user")
+	}
+	uid, err1 := strconv.Atoi(u.Uid)
+	gid, err2 := strconv.Atoi(u.Gid)
+	if err1 != nil || err2 != nil {
+		return [2]int{}, errors.New("non-numeric uid or gid")
+	}
+	return [2]int{uid, gid}, nil
+}
+
+// start brings up the test server (or connects to the external one) on first use.
+func start() error {
+	startOnce.Do(func() { startErr = doStart() })
+	return startErr
+}
+
+func doStart() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if u := os.Getenv(EnvURL); u != "" {
+		adminURL = u
+	} else {
+		dir, err := os.MkdirTemp("", "healthcare-dbtest-*")
+		if err != nil {
+			return fmt.Errorf("cannot create a temporary directory for the test PostgreSQL server: %v", err)
+		}
+		tempDir = dir
+		srv, err := database.StartEmbedded(ctx, database.EmbeddedOptions{
+			DataDir:        dir,
+			NoSync:         true,
+			MaxConnections: 300,
+		}, nil)
+		if err != nil {
+			os.RemoveAll(dir)
+			tempDir = ""
+			return fmt.Errorf("cannot start the test PostgreSQL server: %v", err)
+		}
+		server = srv
+		startWatchdog(srv.Info().BinDir, srv.Info().DataDir, dir)
+		adminURL = srv.URL("postgres")
+	}
+	pool, err := pgxpool.New(ctx, adminURL)
+	if err == nil {
+		err = pool.Ping(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("cannot connect to the test PostgreSQL server: %v", err)
+	}
+	admin = pool
+	return nil
+}
+
+// startWatchdog starts a shell in its own session that waits for our end of a pipe to close (this
+// process exited, however it exited) and then stops the server and removes its directory.
+func startWatchdog(binDir, cluster, dir string) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return
+	}
+	cmd := exec.Command("/bin/sh", "-c", `cat >/dev/null; "$0/pg_ctl" stop -m immediate -w -D "$1" >/dev/null 2>&1; rm -rf "$2"`, binDir, cluster, dir)
+	cmd.Stdin = r
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		r.Close()
+		w.Close()
+		return
+	}
+	r.Close()
+	watchdog, watchPipe = cmd, w
+}
+
+func shutdown() {
+	if admin != nil {
+		admin.Close()
+	}
+	if server != nil {
+		if err := server.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "dbtest: %v\n", err)
+		}
+	}
+	if tempDir != "" {
+		os.RemoveAll(tempDir)
+	}
+	if watchPipe != nil {
+		watchPipe.Close()
+		done := make(chan struct{})
+		go func() { watchdog.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+		}
+	}
+}
+
+// Pool returns a pool on a fresh database with schema.sql applied. The pool is closed and the
+// database dropped when the test ends.
+func Pool(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	schema := Schema(t)
+	u := URL(t)
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, u)
+	if err != nil {
+		t.Fatalf("dbtest: %v", err)
+	}
+	t.Cleanup(pool.Close) // runs before the database is dropped (cleanups run last-in first-out)
+	if err := database.ApplySchema(ctx, pool, schema); err != nil {
+		t.Fatalf("dbtest: %v", err)
+	}
+	return pool
+}
+
+// URL returns the connection URL (with password) of a fresh, empty database, dropped when the test
+// ends. Use it to start the application against an "external" database.
+func URL(t testing.TB) string {
+	t.Helper()
+	if err := start(); err != nil {
+		t.Fatalf("dbtest: %v", err)
+	}
+	b := make([]byte, 8)
+	rand.Read(b)
+	name := "test_" + hex.EncodeToString(b)
+	ctx := context.Background()
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatalf("dbtest: cannot create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+			t.Errorf("dbtest: cannot drop test database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(adminURL)
+	if err != nil {
+		t.Fatalf("dbtest: %s is not a URL: %v", EnvURL, err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// Schema returns the text of the repository's schema.sql.
+func Schema(t testing.TB) string {
+	t.Helper()
+	if schemaErr != nil {
+		t.Fatalf("dbtest: %v", schemaErr)
+	}
+	if schemaText == "" {
+		// Main was not used (or not yet run): read it now.
+		schemaText, schemaErr = readSchema()
+		if schemaErr != nil {
+			t.Fatalf("dbtest: %v", schemaErr)
+		}
+	}
+	return schemaText
+}
+
+// readSchema finds schema.sql next to go.mod, walking up from the working directory.
+func readSchema() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("cannot find schema.sql: %v", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			b, err := os.ReadFile(filepath.Join(dir, "schema.sql"))
+			if err != nil {
+				return "", fmt.Errorf("cannot read schema.sql next to go.mod in %s: %v", dir, err)
+			}
+			return string(b), nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("cannot find schema.sql: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
