@@ -1,0 +1,202 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Patient belongs to the user who created it (managed_by); every query here takes that user's id.
+// Field order is the JSON order.
+type Patient struct {
+	ID          int64     `json:"id"`
+	ManagedBy   string    `json:"managed_by"` // the owner's username
+	Name        string    `json:"name"`
+	Age         int64     `json:"age"`
+	Gender      string    `json:"gender"`
+	Address     string    `json:"address"`
+	PhoneNumber string    `json:"phone_number"`
+	CreatedAt   Timestamp `json:"created_at"`
+	UpdatedAt   Timestamp `json:"updated_at"`
+}
+
+// PatientFields are the writable fields; nil means "leave unchanged" (PATCH). Create needs all.
+type PatientFields struct {
+	Name        *string
+	Age         *int64
+	Gender      *string
+	Address     *string
+	PhoneNumber *string
+}
+
+// PatientOwnerPhoneKey is the constraint that keeps phone numbers unique per owner.
+const PatientOwnerPhoneKey = "patients_owner_phone_key"
+
+const patientCols = "p.id, u.username, p.name, p.age, p.gender, p.address, p.phone_number, p.created_at, p.updated_at"
+
+// patientOrdering maps the API's ordering names to columns (the only way a name reaches SQL).
+var patientOrdering = map[string]string{
+	"id": "p.id", "name": "p.name", "age": "p.age", "created_at": "p.created_at", "updated_at": "p.updated_at",
+}
+
+func patientDest(p *Patient, extra ...any) []any {
+	return append([]any{&p.ID, &p.ManagedBy, &p.Name, &p.Age, &p.Gender, &p.Address, &p.PhoneNumber,
+		&p.CreatedAt.Time, &p.UpdatedAt.Time}, extra...)
+}
+
+// ListPatients returns one page of owner's patients and how many match. Search covers name,
+// phone_number and address; Filters["gender"] matches exactly.
+func (s *Store) ListPatients(ctx context.Context, owner int64, q ListQuery) ([]Patient, int64, error) {
+	var args sqlArgs
+	cond := where(
+		"p.managed_by = "+args.add(owner),
+		searchClause(&args, q.Search, "p.name", "p.phone_number", "p.address"),
+		eqClause(&args, "p.gender", q.Filters["gender"]),
+	)
+	out := make([]Patient, 0, min(q.Limit, 64))
+	total, err := s.listPage(ctx, patientCols, "patients p JOIN users u ON u.id = p.managed_by", cond,
+		orderBy(q, patientOrdering, "p.id"), args, q,
+		func(rows pgx.Rows, total *int64) error {
+			var p Patient
+			if err := rows.Scan(patientDest(&p, total)...); err != nil {
+				return err
+			}
+			out = append(out, p)
+			return nil
+		})
+	return out, total, err
+}
+
+// eqClause is "col = $n" for a non-empty value, else "".
+func eqClause(args *sqlArgs, col, v string) string {
+	if v == "" {
+		return ""
+	}
+	return col + " = " + args.add(v)
+}
+
+// GetPatient returns owner's patient id, or ErrNotFound (also when it is someone else's).
+func (s *Store) GetPatient(ctx context.Context, owner, id int64) (Patient, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	var p Patient
+	err := s.pool.QueryRow(ctx, "SELECT "+patientCols+
+		" FROM patients p JOIN users u ON u.id = p.managed_by WHERE p.id = $2 AND p.managed_by = $1", owner, id).
+		Scan(patientDest(&p)...)
+	return p, notFound(err)
+}
+
+// CreatePatient inserts a patient owned by owner; every field must be set. A phone number the
+// owner already uses is a unique violation of PatientOwnerPhoneKey.
+func (s *Store) CreatePatient(ctx context.Context, owner int64, f PatientFields) (Patient, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	var p Patient
+	err := s.pool.QueryRow(ctx, `WITH p AS (
+			INSERT INTO patients (managed_by, name, age, gender, address, phone_number)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING *)
+		SELECT `+patientCols+` FROM p JOIN users u ON u.id = p.managed_by`,
+		owner, f.Name, f.Age, f.Gender, f.Address, f.PhoneNumber).Scan(patientDest(&p)...)
+	return p, err
+}
+
+// UpdatePatient sets the non-nil fields and updated_at on owner's patient id; ErrNotFound when
+// there is no such patient of owner's.
+func (s *Store) UpdatePatient(ctx context.Context, owner, id int64, f PatientFields) (Patient, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	var p Patient
+	err := s.pool.QueryRow(ctx, `WITH p AS (
+			UPDATE patients SET
+				name = COALESCE($3, name),
+				age = COALESCE($4, age),
+				gender = COALESCE($5, gender),
+				address = COALESCE($6, address),
+				phone_number = COALESCE($7, phone_number),
+				updated_at = now()
+			WHERE id = $2 AND managed_by = $1 RETURNING *)
+		SELECT `+patientCols+` FROM p JOIN users u ON u.id = p.managed_by`,
+		owner, id, f.Name, f.Age, f.Gender, f.Address, f.PhoneNumber).Scan(patientDest(&p)...)
+	return p, notFound(err)
+}
+
+// DeletePatient removes owner's patient id and, by cascade, its assignments; ErrNotFound when
+// there is no such patient of owner's.
+func (s *Store) DeletePatient(ctx context.Context, owner, id int64) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	tag, err := s.pool.Exec(ctx, "DELETE FROM patients WHERE id = $2 AND managed_by = $1", owner, id)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// PatientExists reports whether owner has a patient id.
+func (s *Store) PatientExists(ctx context.Context, owner, id int64) (bool, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	var ok bool
+	err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM patients WHERE id = $2 AND managed_by = $1)", owner, id).Scan(&ok)
+	return ok, err
+}
+
+// PatientPhoneTaken reports whether another of owner's patients (not exceptID; 0 for none) has
+// phone. Used only to report every failing field at once when a request fails validation anyway;
+// the unique constraint is what actually guards the data.
+func (s *Store) PatientPhoneTaken(ctx context.Context, owner int64, phone string, exceptID int64) (bool, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	var taken bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM patients
+		WHERE managed_by = $1 AND phone_number = $2 AND id <> $3)`, owner, phone, exceptID).Scan(&taken)
+	return taken, err
+}
+
+// PatientDoctors returns the doctors assigned to owner's patient id, by doctor id, in one query;
+// ErrNotFound when owner has no such patient (an existing patient with no doctors is an empty list).
+func (s *Store) PatientDoctors(ctx context.Context, owner, id int64) ([]Doctor, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	// The LEFT JOINs keep one all-NULL row for a patient without doctors, which tells "no doctors"
+	// apart from "no such patient" (no row at all) without a second query.
+	rows, err := s.pool.Query(ctx, `SELECT d.id, d.name, d.specialization, d.contact_info, d.created_at, d.updated_at
+		FROM patients p
+		LEFT JOIN assignments a ON a.patient_id = p.id
+		LEFT JOIN doctors d ON d.id = a.doctor_id
+		WHERE p.id = $2 AND p.managed_by = $1
+		ORDER BY d.id`, owner, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	found := false
+	out := []Doctor{}
+	for rows.Next() {
+		found = true
+		var (
+			id                   *int64
+			name, spec, contact  *string
+			createdAt, updatedAt *time.Time
+		)
+		if err := rows.Scan(&id, &name, &spec, &contact, &createdAt, &updatedAt); err != nil {
+			return nil, err
+		}
+		if id == nil {
+			continue
+		}
+		out = append(out, Doctor{ID: *id, Name: *name, Specialization: *spec, ContactInfo: *contact,
+			CreatedAt: Timestamp{*createdAt}, UpdatedAt: Timestamp{*updatedAt}})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, ErrNotFound
+	}
+	return out, nil
+}
