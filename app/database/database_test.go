@@ -1,0 +1,428 @@
+package database_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"healthcare/app/config"
+	"healthcare/app/database"
+	"healthcare/app/database/dbtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+func embeddedConfig(dataDir string) *config.Config {
+	return &config.Config{
+		DataDir:  dataDir,
+		Database: config.Database{MaxConns: 4, QueryTimeout: 10 * time.Second},
+		Embedded: config.Embedded{DownloadVersion: "16", RunAs: "postgres", Database: "healthcare"},
+	}
+}
+
+func open(t *testing.T, cfg *config.Config, schema string) (*database.DB, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	db, err := database.Open(context.Background(), cfg, schema, nil)
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, took
+}
+
+func insertUser(t *testing.T, db *database.DB, name string) {
+	t.Helper()
+	if _, err := db.Pool.Exec(context.Background(),
+		"INSERT INTO users (username, email, password_hash) VALUES ($1, $1 || '@example.org', 'x')", name); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func hasUser(t *testing.T, db *database.DB, name string) bool {
+	t.Helper()
+	var n int
+	if err := db.Pool.QueryRow(context.Background(), "SELECT count(*) FROM users WHERE username = $1", name).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n == 1
+}
+
+func TestColdThenWarmStartKeepsData(t *testing.T) {
+	t.Parallel()
+	cfg := embeddedConfig(t.TempDir())
+	db, cold := open(t, cfg, dbtest.Schema(t))
+	info := db.Info
+	if info.Mode != "embedded" || info.Port == 0 || info.BinDir == "" || info.BinariesSource == "" || info.Version == "" {
+		t.Fatalf("incomplete info: %+v", info)
+	}
+	if strings.Contains(info.URL, mustPassword(t, cfg.DataDir)) {
+		t.Fatalf("Info.URL shows the password: %s", info.URL)
+	}
+	if err := db.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	insertUser(t, db, "alice")
+	stopStart := time.Now()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	stop := time.Since(stopStart)
+	if err := db.Close(); err != nil { // idempotent
+		t.Fatal(err)
+	}
+
+	db2, warm := open(t, cfg, dbtest.Schema(t))
+	if !hasUser(t, db2, "alice") {
+		t.Fatal("row written before the restart is gone")
+	}
+	fmt.Printf("embedded PostgreSQL %s (%s via %s): cold start %v, stop %v, warm start %v\n",
+		info.Version, info.BinDir, info.BinariesSource, cold.Round(time.Millisecond), stop.Round(time.Millisecond), warm.Round(time.Millisecond))
+
+	// The server's own log goes to the data directory while it runs.
+	b, err := os.ReadFile(info.LogFile)
+	if err != nil || !strings.Contains(string(b), "database system is ready to accept connections") {
+		t.Fatalf("PostgreSQL log %s lacks the server's messages (err %v):\n%s", info.LogFile, err, b)
+	}
+	st, err := os.Stat(filepath.Join(cfg.DataDir, "postgres.secret"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("password file: %v %v", err, st)
+	}
+	// Listens on loopback only, no unix socket.
+	var listen, sockets string
+	db2.Pool.QueryRow(context.Background(), "SHOW listen_addresses").Scan(&listen)
+	db2.Pool.QueryRow(context.Background(), "SHOW unix_socket_directories").Scan(&sockets)
+	if listen != "127.0.0.1" || sockets != "" {
+		t.Fatalf("listen_addresses=%q unix_socket_directories=%q", listen, sockets)
+	}
+}
+
+func mustPassword(t *testing.T, dataDir string) string {
+	b, err := os.ReadFile(filepath.Join(dataDir, "postgres.secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// snapshot hashes every file (path, mode, content) under dir.
+func snapshot(t *testing.T, dir string) string {
+	t.Helper()
+	h := sha256.New()
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, _ := d.Info()
+		fmt.Fprintf(h, "%s %v %d\n", p, info.Mode(), info.Size())
+		if d.Type().IsRegular() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			h.Write(b)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%x", h.Sum(nil))
+}
+
+func TestVersionMismatchIsRefusedAndUntouched(t *testing.T) {
+	t.Parallel()
+	cfg := embeddedConfig(t.TempDir())
+	db, _ := open(t, cfg, dbtest.Schema(t))
+	insertUser(t, db, "bob")
+	db.Close()
+	cluster := filepath.Join(cfg.DataDir, "postgres")
+	installed, _ := os.ReadFile(filepath.Join(cluster, "PG_VERSION"))
+	other := "14"
+	if strings.TrimSpace(string(installed)) == "14" {
+		other = "13"
+	}
+	if err := os.WriteFile(filepath.Join(cluster, "PG_VERSION"), []byte(other+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, cluster)
+	_, err := database.Open(context.Background(), cfg, dbtest.Schema(t), nil)
+	if err == nil {
+		t.Fatal("Open accepted a cluster made by another major version")
+	}
+	if !strings.Contains(err.Error(), "created by PostgreSQL "+other) || !strings.Contains(err.Error(), "embedded.binaries_path") {
+		t.Fatalf("unhelpful error: %v", err)
+	}
+	t.Logf("refused with: %v", err)
+	if after := snapshot(t, cluster); after != before {
+		t.Fatal("the refused cluster was modified")
+	}
+	// Restoring the right version brings the data back.
+	os.WriteFile(filepath.Join(cluster, "PG_VERSION"), installed, 0o600)
+	db2, _ := open(t, cfg, dbtest.Schema(t))
+	if !hasUser(t, db2, "bob") {
+		t.Fatal("data lost")
+	}
+}
+
+func TestHalfInitialisedClusterIsReinitialised(t *testing.T) {
+	t.Parallel()
+	cfg := embeddedConfig(t.TempDir())
+	// What a failed first boot can leave: a cluster directory without the marker, here broken.
+	cluster := filepath.Join(cfg.DataDir, "postgres")
+	if err := os.MkdirAll(filepath.Join(cluster, "base"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(cluster, "PG_VERSION"), []byte("15\n"), 0o600)
+	os.WriteFile(filepath.Join(cluster, "postgresql.conf"), []byte("this is not valid\n"), 0o600)
+	start := time.Now()
+	db, _ := open(t, cfg, dbtest.Schema(t))
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("recovery took %v", took)
+	}
+	insertUser(t, db, "carol")
+	if _, err := os.Stat(filepath.Join(cluster, "healthcare-first-boot-complete")); err != nil {
+		t.Fatal("first boot marker missing")
+	}
+}
+
+func TestMissingMarkerKeepsClusterWithData(t *testing.T) {
+	t.Parallel()
+	cfg := embeddedConfig(t.TempDir())
+	db, _ := open(t, cfg, dbtest.Schema(t))
+	insertUser(t, db, "dave")
+	db.Close()
+	marker := filepath.Join(cfg.DataDir, "postgres", "healthcare-first-boot-complete")
+	if err := os.Remove(marker); err != nil {
+		t.Fatal(err)
+	}
+	db2, _ := open(t, cfg, dbtest.Schema(t))
+	if !hasUser(t, db2, "dave") {
+		t.Fatal("a cluster holding data was wiped because its marker was missing")
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatal("marker not restored")
+	}
+}
+
+func TestOrphanedServerIsStoppedAndDataKept(t *testing.T) {
+	t.Parallel()
+	cfg := embeddedConfig(t.TempDir())
+	db, err := database.Open(context.Background(), cfg, dbtest.Schema(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	insertUser(t, db, "erin")
+	// The application "dies": the pool goes away, the server is never stopped.
+	db.Pool.Close()
+	cluster := filepath.Join(cfg.DataDir, "postgres")
+	pid := postmasterPID(t, cluster)
+	t.Cleanup(func() {
+		if syscall.Kill(pid, 0) == nil {
+			exec.Command(filepath.Join(db.Info.BinDir, "pg_ctl"), "stop", "-m", "immediate", "-D", cluster).Run()
+		}
+	})
+	if syscall.Kill(pid, 0) != nil {
+		t.Fatal("the orphan is not running")
+	}
+	db2, _ := open(t, cfg, dbtest.Schema(t))
+	if syscall.Kill(pid, 0) == nil {
+		// It may linger as a zombie until reaped by init; check it is not serving.
+		if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); !strings.Contains(string(st), ") Z") {
+			t.Fatalf("orphan pid %d still running", pid)
+		}
+	}
+	if got := postmasterPID(t, cluster); got == pid {
+		t.Fatal("the new server has the orphan's pid")
+	}
+	if !hasUser(t, db2, "erin") {
+		t.Fatal("data lost")
+	}
+}
+
+func TestStalePIDOfOtherProgramIsNotSignalled(t *testing.T) {
+	t.Parallel()
+	cfg := embeddedConfig(t.TempDir())
+	db, _ := open(t, cfg, dbtest.Schema(t))
+	db.Close()
+	sleep := exec.Command("sleep", "60")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer sleep.Process.Kill()
+	pidFile := filepath.Join(cfg.DataDir, "postgres", "postmaster.pid")
+	os.WriteFile(pidFile, []byte(fmt.Sprintf("%d\n%s\n", sleep.Process.Pid, filepath.Join(cfg.DataDir, "postgres"))), 0o600)
+	db2, err := database.Open(context.Background(), cfg, dbtest.Schema(t), nil)
+	if err == nil {
+		db2.Close()
+	} else {
+		t.Logf("Open with a stale pid file of another program: %v", err)
+	}
+	if sleep.ProcessState != nil || syscall.Kill(sleep.Process.Pid, 0) != nil {
+		t.Fatal("a process that is not PostgreSQL was signalled")
+	}
+}
+
+func postmasterPID(t *testing.T, cluster string) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(cluster, "postmaster.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	fmt.Sscanf(string(b), "%d", &pid)
+	return pid
+}
+
+// probeSchema records, in the same transaction as the real schema, how many times the schema was
+// applied and which transaction applied it first. Without the advisory lock, concurrent
+// applications either fail (duplicate key in pg_type on CREATE TABLE) or both see an empty
+// schema_first and insert two rows.
+const probeSchema = `
+CREATE TABLE IF NOT EXISTS schema_applies (n integer NOT NULL);
+CREATE TABLE IF NOT EXISTS schema_first (txid bigint NOT NULL);
+SELECT pg_sleep(0.2);
+INSERT INTO schema_first SELECT txid_current() WHERE NOT EXISTS (SELECT 1 FROM schema_first);
+INSERT INTO schema_applies VALUES (1);
+`
+
+func TestConcurrentOpensApplySchemaOnce(t *testing.T) {
+	t.Parallel()
+	u := dbtest.URL(t)
+	const n = 4
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	dbs := make([]*database.DB, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cfg := embeddedConfig("")
+			cfg.Database.URL = u
+			dbs[i], errs[i] = database.Open(context.Background(), cfg, dbtest.Schema(t)+probeSchema, nil)
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("Open %d: %v", i, errs[i])
+		}
+		defer dbs[i].Close()
+		if dbs[i].Info.Mode != "external" {
+			t.Fatalf("mode %q", dbs[i].Info.Mode)
+		}
+	}
+	var first, applies int
+	dbs[0].Pool.QueryRow(context.Background(), "SELECT count(*) FROM schema_first").Scan(&first)
+	dbs[0].Pool.QueryRow(context.Background(), "SELECT count(*) FROM schema_applies").Scan(&applies)
+	if first != 1 || applies != n {
+		t.Fatalf("schema_first has %d rows (want 1), schema_applies %d (want %d)", first, applies, n)
+	}
+}
+
+func TestApplySchemaIsIdempotent(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.Pool(t) // applied once
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, "INSERT INTO doctors (name, specialization, contact_info) VALUES ('D', 'S', 'c')"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := database.ApplySchema(ctx, pool, dbtest.Schema(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	pool.QueryRow(ctx, "SELECT count(*) FROM doctors").Scan(&n)
+	if n != 1 {
+		t.Fatalf("doctors: %d rows", n)
+	}
+}
+
+func TestExternalErrorsAreClearAndHidePassword(t *testing.T) {
+	t.Parallel()
+	good, err := url.Parse(dbtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := good.User.Username()
+
+	bad := *good
+	bad.User = url.UserPassword(user, "wrong-Secret-123")
+	cfg := embeddedConfig("")
+	cfg.Database.URL = bad.String()
+	_, err = database.Open(context.Background(), cfg, "", nil)
+	if err == nil || !strings.Contains(err.Error(), "authentication failed") || strings.Contains(err.Error(), "wrong-Secret-123") {
+		t.Fatalf("bad password: %v", err)
+	}
+
+	down := *good
+	down.User = url.UserPassword(user, "wrong-Secret-123")
+	down.Host = "127.0.0.1:1"
+	cfg.Database.URL = down.String()
+	_, err = database.Open(context.Background(), cfg, "", nil)
+	if err == nil || !strings.Contains(err.Error(), "cannot connect to PostgreSQL at 127.0.0.1:1") || strings.Contains(err.Error(), "wrong-Secret-123") {
+		t.Fatalf("unreachable: %v", err)
+	}
+	t.Logf("unreachable: %v", err)
+
+	nodb := *good
+	nodb.Path = "/no_such_database"
+	cfg.Database.URL = nodb.String()
+	_, err = database.Open(context.Background(), cfg, "", nil)
+	if err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("missing database: %v", err)
+	}
+	if p, _ := good.User.Password(); p != "" && strings.Contains(err.Error(), p) {
+		t.Fatal("password in error")
+	}
+}
+
+func TestDataDirDefaults(t *testing.T) {
+	cfg := embeddedConfig("")
+	if os.Geteuid() == 0 {
+		if got := database.DataDir(cfg); got != "/var/lib/healthcare" {
+			t.Fatalf("root: %s", got)
+		}
+		return
+	}
+	t.Setenv("XDG_DATA_HOME", "/x/data")
+	if got := database.DataDir(cfg); got != "/x/data/healthcare" {
+		t.Fatalf("XDG: %s", got)
+	}
+	t.Setenv("XDG_DATA_HOME", "")
+	t.Setenv("HOME", "/home/u")
+	if got := database.DataDir(cfg); got != "/home/u/.local/share/healthcare" {
+		t.Fatalf("home: %s", got)
+	}
+	cfg.DataDir = "/srv/h"
+	if got := database.DataDir(cfg); got != "/srv/h" {
+		t.Fatalf("explicit: %s", got)
+	}
+}
+
+func TestNoBinariesWithoutDownloadIsClear(t *testing.T) {
+	t.Parallel()
+	cfg := embeddedConfig(t.TempDir())
+	cfg.Embedded.BinariesPath = t.TempDir()
+	_, err := database.Open(context.Background(), cfg, "", nil)
+	if err == nil || !strings.Contains(err.Error(), "embedded.binaries_path") {
+		t.Fatalf("got %v", err)
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		t.Fatalf("raw path error: %v", err)
+	}
+}
