@@ -4,8 +4,10 @@ package server
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -26,17 +28,31 @@ type Options struct {
 	Log    *slog.Logger
 }
 
-// New builds the Fiber application.
+// New builds the Fiber application: middleware, /healthz and /readyz, the /api routes and the UI.
 func New(o Options) *fiber.App {
-	app := fiber.New(fiber.Config{
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	cfg := fiber.Config{
 		AppName:               "healthcare",
 		BodyLimit:             o.Config.Server.BodyLimit,
 		DisableStartupMessage: true,
-		ErrorHandler:          api.ErrorHandler(o.Log),
+		ErrorHandler:          errorHandler(api.ErrorHandler(o.Log), o.Log),
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
-	})
+		// c.IP() is the TCP peer unless that peer is a configured proxy; then X-Forwarded-For.
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          o.Config.Server.TrustedProxies,
+		EnableIPValidation:      true,
+	}
+	if len(o.Config.Server.TrustedProxies) > 0 {
+		cfg.ProxyHeader = fiber.HeaderXForwardedFor
+	}
+	app := fiber.New(cfg)
+
+	// Outermost first: every response, errors included, gets an id, headers and a log line.
+	app.Use(requestID, securityHeaders, accessLog(o.Log), recoverPanics(o.Log))
 
 	app.Get("/healthz", func(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"status": "ok"})
@@ -57,5 +73,29 @@ func New(o Options) *fiber.App {
 		Log:    o.Log,
 	}
 	a.Register(app)
+	if err := mountUI(app, o.UI); err != nil {
+		o.Log.Error("admin UI not served", "error", err)
+	}
 	return app
+}
+
+// Serve answers requests on ln until ctx is done, then lets in-flight requests finish for at most
+// timeout. It returns the listener's error if serving stops by itself.
+func Serve(ctx context.Context, app *fiber.App, ln net.Listener, timeout time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- app.Listener(ln) }()
+	select {
+	case err := <-errc:
+		if err == nil {
+			err = errors.New("the HTTP server stopped unexpectedly")
+		}
+		return err
+	case <-ctx.Done():
+	}
+	err := app.ShutdownWithTimeout(timeout)
+	<-errc
+	if errors.Is(err, context.DeadlineExceeded) {
+		return errors.New("some requests were still running when server.shutdown_timeout passed; they were cut off")
+	}
+	return err
 }

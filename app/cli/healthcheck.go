@@ -1,0 +1,41 @@
+package cli
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// healthcheck asks the running server's /readyz; exit 0 on 200 (Docker HEALTHCHECK needs no curl).
+func healthcheck(cmd *cobra.Command, a Assets) error {
+	cfg, err := loadConfig(cmd, a)
+	if err != nil {
+		return err
+	}
+	url := "http://" + dialAddr(cfg.Server.Addr) + "/readyz"
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		return fmt.Errorf("%s did not answer: %v", url, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s answered %s", url, resp.Status)
+	}
+	return nil
+}
+
+// dialAddr turns a listen address into one to connect to: wildcard hosts mean this machine.
+func dialAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}

@@ -1,0 +1,218 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"os/user"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"healthcare/app/config"
+	"healthcare/app/database"
+	"healthcare/app/privilege"
+	"healthcare/app/server"
+)
+
+// serve runs the server until SIGINT or SIGTERM, then stops it in order: HTTP (in-flight requests
+// finish), the pool, PostgreSQL.
+func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
+	cfg, err := loadConfig(cmd, a)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	if err := prepare(cfg, log); err != nil {
+		return err
+	}
+	// A taken port or a bad address is found before PostgreSQL boots.
+	ln, err := listen(cfg.Server.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	db, err := database.Open(ctx, cfg, a.Schema, log)
+	if err != nil {
+		if ctx.Err() != nil {
+			return errors.New("start-up was interrupted")
+		}
+		return err
+	}
+	defer db.Close()
+
+	svc, err := newAuth(cfg, db, log)
+	if err != nil {
+		return err
+	}
+	app := server.New(server.Options{Config: cfg, Pool: db.Pool, Auth: svc, UI: a.UI, Log: log})
+
+	done := make(chan error, 1)
+	go func() { done <- server.Serve(ctx, app, ln, cfg.Server.ShutdownTimeout) }()
+	announce(log, cfg, db.Info, ln.Addr())
+
+	var serveErr error
+	select {
+	case serveErr = <-done:
+		if ctx.Err() == nil { // the listener failed by itself
+			db.Close()
+			return fmt.Errorf("the HTTP server stopped: %v", serveErr)
+		}
+	case <-ctx.Done():
+		serveErr = <-done
+	}
+	stop() // a second Ctrl-C now ends the process at once
+	begin := time.Now()
+	log.Info("shutting down")
+	if serveErr != nil {
+		log.Warn("HTTP shutdown", "error", serveErr)
+	}
+	if err := db.Close(); err != nil {
+		log.Error("database shutdown", "error", err)
+		return err
+	}
+	log.Info("stopped", "took", time.Since(begin).Round(time.Millisecond).String())
+	return nil
+}
+
+// migrate applies the schema (starting the embedded server when configured) and exits.
+func migrate(cmd *cobra.Command, a Assets, stderr io.Writer) error {
+	cfg, err := loadConfig(cmd, a)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	if err := prepare(cfg, log); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	begin := time.Now()
+	db, err := database.Open(ctx, cfg, a.Schema, log)
+	if err != nil {
+		return err
+	}
+	if err := db.Close(); err != nil {
+		return err
+	}
+	log.Info("schema applied", "database", db.Info.Mode, "took", time.Since(begin).Round(time.Millisecond).String())
+	return nil
+}
+
+// prepare resolves the data directory, drops root privileges, and checks that the data directory
+// is usable. It runs before any listener or server goroutine exists.
+func prepare(cfg *config.Config, log *slog.Logger) error {
+	cfg.DataDir = database.DataDir(cfg)
+	// The data directory holds the embedded cluster, or the generated JWT secret.
+	needDir := cfg.EmbeddedMode() || (cfg.Auth.JWTSecret == "")
+	if os.Geteuid() == 0 {
+		if err := dropRoot(cfg, needDir, log); err != nil {
+			return err
+		}
+	}
+	if !needDir {
+		return nil
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return configError(fmt.Errorf("cannot create the data directory %s: %v (set data_dir, HEALTHCARE_DATA_DIR or --data-dir to a writable directory)", cfg.DataDir, unwrapPath(err)))
+	}
+	if err := privilege.CheckWritable(cfg.DataDir); err != nil {
+		return configError(fmt.Errorf("%v (set data_dir, HEALTHCARE_DATA_DIR or --data-dir to a writable directory)", err))
+	}
+	return nil
+}
+
+// dropRoot switches the process to embedded.run_as. PostgreSQL refuses to run as root, so the
+// embedded mode requires it; with an external database a missing user only earns a warning.
+func dropRoot(cfg *config.Config, needDir bool, log *slog.Logger) error {
+	runAs := cfg.Embedded.RunAs
+	if !cfg.EmbeddedMode() {
+		if _, err := user.Lookup(runAs); err != nil || runAs == "" || runAs == "root" {
+			log.Warn("running as root: no unprivileged user to switch to; set embedded.run_as to one", "run_as", runAs)
+			return nil
+		}
+	}
+	var own []string
+	if needDir {
+		own = append(own, cfg.DataDir)
+	}
+	name, dropped, err := privilege.DropIfRoot(runAs, own...)
+	if err != nil {
+		return configError(err)
+	}
+	if dropped {
+		log.Info("started as root: switched to an unprivileged user for the server and PostgreSQL", "user", name, "uid", os.Getuid())
+	}
+	return nil
+}
+
+// listen opens the HTTP listener; its errors say what to change.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		return ln, nil
+	}
+	hint := "choose another address with --addr, server.addr or HEALTHCARE_SERVER_ADDR"
+	var dnsErr *net.DNSError
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return nil, fmt.Errorf("cannot listen on %s: the port is already in use by another program; stop it or %s", addr, hint)
+	case errors.Is(err, syscall.EACCES):
+		return nil, configError(fmt.Errorf("cannot listen on %s: permission denied (ports below 1024 need privileges); %s", addr, hint))
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return nil, configError(fmt.Errorf("cannot listen on %s: this machine has no such address; %s", addr, hint))
+	case errors.As(err, &dnsErr):
+		return nil, configError(fmt.Errorf("cannot listen on %s: unknown host %q; %s", addr, dnsErr.Name, hint))
+	}
+	return nil, configError(fmt.Errorf("cannot listen on %s: %v; %s", addr, unwrapOp(err), hint))
+}
+
+// announce tells the user, in a few lines, where the data is, which PostgreSQL runs and where to go.
+func announce(log *slog.Logger, cfg *config.Config, info database.Info, addr net.Addr) {
+	if info.Mode == "embedded" {
+		log.Info("data directory", "path", cfg.DataDir, "cluster", info.DataDir, "postgres_log", info.LogFile)
+		log.Info("PostgreSQL (embedded)", "version", info.Version, "found", info.BinariesSource, "bin", info.BinDir, "port", info.Port)
+	} else {
+		log.Info("PostgreSQL (external)", "version", info.Version, "url", info.URL)
+	}
+	log.Info("ready: open "+openURL(addr), "listen", addr.String())
+}
+
+// openURL is the address a browser on this machine should open.
+func openURL(addr net.Addr) string {
+	host, port := "127.0.0.1", ""
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		port = strconv.Itoa(ta.Port)
+		if !ta.IP.IsUnspecified() && ta.IP != nil {
+			host = ta.IP.String()
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func unwrapOp(err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return oe.Err
+	}
+	return err
+}
