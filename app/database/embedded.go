@@ -239,7 +239,13 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (*E
 	}
 	if startErr != nil {
 		logFile.Close()
-		return nil, fmt.Errorf("the embedded PostgreSQL server in %s did not start (see %s): %v", cluster, logPath, startErr)
+		msg := startErr.Error()
+		if strings.HasPrefix(msg, "could not start postgres using ") {
+			if _, rest, ok := strings.Cut(msg, "\n"); ok {
+				msg = strings.TrimSpace(rest)
+			}
+		}
+		return nil, fmt.Errorf("the embedded PostgreSQL server in %s did not start (see %s): %s", cluster, logPath, msg)
 	}
 	if download {
 		// Later starts find these as "downloaded" binaries; report the real version.
@@ -347,13 +353,18 @@ func stopOrphan(ctx context.Context, cluster string, cands []binaries, log *slog
 	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil
+			return nil // exited meanwhile
 		}
-		return fmt.Errorf("process %d named in %s/postmaster.pid belongs to another user (%v): stop that PostgreSQL server, or start this program as that user", pid, cluster, unwrapPath(err))
+		// Another user's process: /proc/PID/comm is readable by everyone.
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if strings.TrimSpace(string(comm)) == "postgres" {
+			return fmt.Errorf("a PostgreSQL server (pid %d) owned by another user is running on %s: stop it, or start this program as that user", pid, cluster)
+		}
+		return removeStalePID(cluster, pid, log)
 	}
 	exe = strings.TrimSuffix(exe, " (deleted)")
 	if !strings.HasPrefix(filepath.Base(exe), "postgres") {
-		return nil // the pid was reused by another program: PostgreSQL will treat the file as stale
+		return removeStalePID(cluster, pid, log)
 	}
 	pgCtl := filepath.Join(filepath.Dir(exe), "pg_ctl")
 	if !fileExists(pgCtl) {
@@ -368,6 +379,17 @@ func stopOrphan(ctx context.Context, cluster string, cands []binaries, log *slog
 	out, err := exec.CommandContext(sctx, pgCtl, "stop", "-m", "fast", "-w", "-t", "60", "-D", cluster).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("cannot stop the PostgreSQL server (pid %d) left running on %s: %v: %s", pid, cluster, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// removeStalePID removes a postmaster.pid whose pid now belongs to a program that is not
+// PostgreSQL (after a reboot or container restart): PostgreSQL itself would refuse to start, taking
+// the live pid for another server. The process is never signalled.
+func removeStalePID(cluster string, pid int, log *slog.Logger) error {
+	log.Warn("embedded PostgreSQL: removing a stale postmaster.pid whose pid now belongs to another program", "pid", pid, "cluster", cluster)
+	if err := os.Remove(filepath.Join(cluster, "postmaster.pid")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("cannot remove the stale %s/postmaster.pid: %v", cluster, unwrapPath(err))
 	}
 	return nil
 }

@@ -17,13 +17,15 @@ import (
 // otherwise it does nothing and reports the current user. Before switching it creates each of
 // ownDirs and hands it (recursively) to runAs. After the switch HOME and USER name runAs, and HOME
 // is runAs's home directory, or the first of ownDirs when that home is missing or not writable.
+// After the switch each of ownDirs is checked to be writable (every parent must be searchable by
+// runAs); that error comes with dropped == true.
 //
 // Call it early, before the process starts servers or writes files: Go applies the change to every
 // thread, but files created as root before the drop stay root's.
 func DropIfRoot(runAs string, ownDirs ...string) (userName string, dropped bool, err error) {
 	if os.Geteuid() != 0 {
 		name := strconv.Itoa(os.Geteuid())
-		if u, err := user.Current(); err == nil {
+		if u, err := user.LookupId(name); err == nil {
 			name = u.Username
 		}
 		return name, false, nil
@@ -47,8 +49,28 @@ func DropIfRoot(runAs string, ownDirs ...string) (userName string, dropped bool,
 		if d == "" {
 			continue
 		}
+		d, _ = filepath.Abs(d)
+		// Directories MkdirAll creates on the way belong to the user too, or it could not enter them.
+		top := d
+		for {
+			parent := filepath.Dir(top)
+			if _, err := os.Stat(parent); err == nil || parent == top {
+				break
+			}
+			top = parent
+		}
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return "", false, fmt.Errorf("cannot create directory %s: %v", d, err)
+		}
+		for p := d; ; p = filepath.Dir(p) {
+			if p != d {
+				if err := os.Lchown(p, uid, gid); err != nil {
+					return "", false, fmt.Errorf("cannot hand directory %s to user %s: %v", p, runAs, err)
+				}
+			}
+			if p == top || p == filepath.Dir(p) {
+				break
+			}
 		}
 		if err := chownR(d, uid, gid); err != nil {
 			return "", false, fmt.Errorf("cannot hand directory %s to user %s: %v", d, runAs, err)
@@ -71,6 +93,14 @@ func DropIfRoot(runAs string, ownDirs ...string) (userName string, dropped bool,
 	}
 	if err := syscall.Setuid(uid); err != nil {
 		return "", false, fmt.Errorf("cannot switch to user %s (setuid): %v", runAs, err)
+	}
+	// A directory under a parent the user cannot enter (e.g. /root) stays unusable after chown.
+	for _, d := range ownDirs {
+		if d != "" {
+			if err := CheckWritable(d); err != nil {
+				return u.Username, true, err
+			}
+		}
 	}
 	home := u.HomeDir
 	if home == "" || CheckWritable(home) != nil {
@@ -100,7 +130,8 @@ func chownR(dir string, uid, gid int) error {
 // CheckWritable reports, in one sentence, whether the current user can create files in dir.
 func CheckWritable(dir string) error {
 	name := strconv.Itoa(os.Geteuid())
-	if u, err := user.Current(); err == nil {
+	// Not user.Current: it caches the user from before a privilege drop.
+	if u, err := user.LookupId(name); err == nil {
 		name = u.Username
 	}
 	f, err := os.CreateTemp(dir, ".write-test-*")
