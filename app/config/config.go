@@ -195,7 +195,7 @@ func Load(src Sources) (*Config, error) {
 		mapstructure.StringToSliceHookFunc(","),
 	))
 	if err := v.Unmarshal(&c, dec, func(dc *mapstructure.DecoderConfig) { dc.ErrorUnused = true }); err != nil {
-		return nil, fmt.Errorf("invalid configuration: %v", err)
+		return nil, decodeError(v, err)
 	}
 	if err := c.validate(); err != nil {
 		return nil, err
@@ -260,6 +260,25 @@ func envKey(name string, known map[string]bool) string {
 		}
 	}
 	return ""
+}
+
+// decodeError turns mapstructure's multi-line report into one sentence about the first bad key.
+func decodeError(v *viper.Viper, err error) error {
+	var de *mapstructure.DecodeError
+	if !errors.As(err, &de) {
+		return fmt.Errorf("invalid configuration: %s", strings.Join(strings.Fields(err.Error()), " "))
+	}
+	msg := de.Error()
+	hint := "see config.yaml for the expected form"
+	switch {
+	case strings.Contains(msg, "duration"):
+		hint = "use a duration such as 10s, 5m or 24h"
+	case strings.Contains(msg, "'bool'"):
+		hint = "use true or false"
+	case strings.Contains(msg, "int'"):
+		hint = "use a whole number"
+	}
+	return fmt.Errorf("%s %q is not valid: %s", de.Name(), v.GetString(de.Name()), hint)
 }
 
 func checkKeys(keys []string, known map[string]bool, where string) error {

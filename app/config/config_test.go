@@ -1,0 +1,286 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func defaults(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../../config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// src builds Sources from a work dir holding the given files, an environment and flag arguments.
+func src(t *testing.T, files map[string]string, env []string, args ...string) Sources {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	AddFlags(fs)
+	for i, a := range args { // file names in flags are relative to the work dir
+		args[i] = strings.ReplaceAll(a, "$DIR", dir)
+	}
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return Sources{Defaults: defaults(t), Flags: fs, Environ: env, WorkDir: dir}
+}
+
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := Load(src(t, nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"server.addr", c.Server.Addr, "127.0.0.1:8080"},
+		{"server.body_limit", c.Server.BodyLimit, 1048576},
+		{"server.shutdown_timeout", c.Server.ShutdownTimeout, 10 * time.Second},
+		{"server.trusted_proxies", len(c.Server.TrustedProxies), 0},
+		{"data_dir", c.DataDir, ""},
+		{"database.url", c.Database.URL, ""},
+		{"embedded mode", c.EmbeddedMode(), true},
+		{"database.query_timeout", c.Database.QueryTimeout, 10 * time.Second},
+		{"embedded.download", c.Embedded.Download, true},
+		{"embedded.download_version", c.Embedded.DownloadVersion, "16"},
+		{"embedded.run_as", c.Embedded.RunAs, "postgres"},
+		{"embedded.database", c.Embedded.Database, "healthcare"},
+		{"auth.access_token_ttl", c.Auth.AccessTokenTTL, 5 * time.Minute},
+		{"auth.refresh_token_ttl", c.Auth.RefreshTokenTTL, 24 * time.Hour},
+		{"auth.rotate_refresh_tokens", c.Auth.RotateRefreshTokens, true},
+		{"auth.registration", c.Auth.Registration, "open"},
+		{"rate_limit.enabled", c.RateLimit.Enabled, true},
+		{"log.format", c.Log.Format, "auto"},
+		{"log.level", c.Log.Level, "info"},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s = %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+}
+
+// TestPrecedence: defaults < config file < .env < environment < flags, one key at a time.
+func TestPrecedence(t *testing.T) {
+	t.Parallel()
+	const file = "server:\n  addr: 127.0.0.1:1001\nlog:\n  level: debug\n"
+	cases := []struct {
+		Name     string
+		Files    map[string]string
+		Env      []string
+		Args     []string
+		WantAddr string
+	}{
+		{Name: "defaults", WantAddr: "127.0.0.1:8080"},
+		{Name: "./config.yaml", Files: map[string]string{"config.yaml": file}, WantAddr: "127.0.0.1:1001"},
+		{Name: "--config", Files: map[string]string{"other.yaml": "server:\n  addr: 127.0.0.1:1002\n"},
+			Args: []string{"--config", "$DIR/other.yaml"}, WantAddr: "127.0.0.1:1002"},
+		{Name: "--config replaces ./config.yaml",
+			Files: map[string]string{"config.yaml": file, "other.yaml": "server:\n  addr: 127.0.0.1:1002\n"},
+			Args:  []string{"--config", "$DIR/other.yaml"}, WantAddr: "127.0.0.1:1002"},
+		{Name: ".env over file", Files: map[string]string{"config.yaml": file, ".env": "HEALTHCARE_SERVER_ADDR=127.0.0.1:1003\n"},
+			WantAddr: "127.0.0.1:1003"},
+		{Name: ".env with export, quotes and comments",
+			Files:    map[string]string{".env": "# comment\n\nexport HEALTHCARE_SERVER_ADDR=\"127.0.0.1:1003\"\n"},
+			WantAddr: "127.0.0.1:1003"},
+		{Name: "env over .env", Files: map[string]string{"config.yaml": file, ".env": "HEALTHCARE_SERVER_ADDR=127.0.0.1:1003\n"},
+			Env: []string{"HEALTHCARE_SERVER_ADDR=127.0.0.1:1004"}, WantAddr: "127.0.0.1:1004"},
+		{Name: "flag over env", Files: map[string]string{"config.yaml": file, ".env": "HEALTHCARE_SERVER_ADDR=127.0.0.1:1003\n"},
+			Env: []string{"HEALTHCARE_SERVER_ADDR=127.0.0.1:1004"}, Args: []string{"--addr", "127.0.0.1:1005"}, WantAddr: "127.0.0.1:1005"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			t.Parallel()
+			c, err := Load(src(t, tc.Files, tc.Env, tc.Args...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Server.Addr != tc.WantAddr {
+				t.Errorf("server.addr = %q, want %q", c.Server.Addr, tc.WantAddr)
+			}
+		})
+	}
+}
+
+// TestEveryKeyFromEachSource sets other keys through each source, including keys whose names hold
+// underscores (data_dir, jwt_secret) and lists.
+func TestEveryKeyFromEachSource(t *testing.T) {
+	t.Parallel()
+	secret := strings.Repeat("s", 40)
+	file := "data_dir: /from/file\nserver:\n  trusted_proxies: [10.0.0.1, 10.0.0.2]\nauth:\n  access_token_ttl: 1m\n"
+	c, err := Load(src(t, map[string]string{"config.yaml": file, ".env": "HEALTHCARE_LOG_FORMAT=json\n"},
+		[]string{"HEALTHCARE_AUTH_JWT_SECRET=" + secret, "HEALTHCARE_EMBEDDED_PORT=5433", "HEALTHCARE_RATE_LIMIT_ENABLED=false",
+			"HEALTHCARE_SERVER_SHUTDOWN_TIMEOUT=3s", "UNRELATED=1"},
+		"--data-dir", "/from/flag", "--log-level", "warn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DataDir != "/from/flag" || c.Log.Format != "json" || c.Log.Level != "warn" || c.Auth.JWTSecret != secret ||
+		c.Embedded.Port != 5433 || c.RateLimit.Enabled || c.Server.ShutdownTimeout != 3*time.Second ||
+		c.Auth.AccessTokenTTL != time.Minute || strings.Join(c.Server.TrustedProxies, ",") != "10.0.0.1,10.0.0.2" {
+		t.Errorf("unexpected config: %+v", c)
+	}
+	// A list from the environment is comma-separated.
+	c, err = Load(src(t, nil, []string{"HEALTHCARE_SERVER_TRUSTED_PROXIES=10.0.0.0/8,192.168.1.1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.Server.TrustedProxies, ",") != "10.0.0.0/8,192.168.1.1" {
+		t.Errorf("trusted_proxies = %q", c.Server.TrustedProxies)
+	}
+}
+
+func TestDatabaseURLSources(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		Name  string
+		Files map[string]string
+		Env   []string
+		Args  []string
+		Want  string
+	}{
+		{Name: "none", Want: ""},
+		{Name: "DATABASE_URL", Env: []string{"DATABASE_URL=postgres://u:p@db:5432/app"}, Want: "postgres://u:p@db:5432/app"},
+		{Name: "DB_* variables", Env: []string{"DB_NAME=hc", "DB_USER=django", "DB_PASSWORD=p@ss:w/rd", "DB_HOST=db.local", "DB_PORT=6543"},
+			Want: "postgres://django:p%40ss%3Aw%2Frd@db.local:6543/hc"},
+		{Name: "DB_* defaults host and port", Env: []string{"DB_NAME=hc", "DB_USER=django"}, Want: "postgres://django@localhost:5432/hc"},
+		{Name: "DB_* from .env", Files: map[string]string{".env": "DB_NAME=hc\nDB_USER=u\nDB_PASSWORD=pw\nDB_HOST=h\nDB_PORT=5432\n"},
+			Want: "postgres://u:pw@h:5432/hc"},
+		{Name: "DATABASE_URL over DB_*", Env: []string{"DATABASE_URL=postgres://a@x/one", "DB_NAME=two"}, Want: "postgres://a@x/one"},
+		{Name: "HEALTHCARE_DATABASE_URL over DATABASE_URL", Env: []string{"HEALTHCARE_DATABASE_URL=postgres://a@x/hc", "DATABASE_URL=postgres://a@x/other"},
+			Want: "postgres://a@x/hc"},
+		{Name: "file", Files: map[string]string{"config.yaml": "database:\n  url: postgres://f@x/file\n"}, Want: "postgres://f@x/file"},
+		{Name: "DATABASE_URL over file", Files: map[string]string{"config.yaml": "database:\n  url: postgres://f@x/file\n"},
+			Env: []string{"DATABASE_URL=postgres://e@x/env"}, Want: "postgres://e@x/env"},
+		{Name: "flag over all", Env: []string{"HEALTHCARE_DATABASE_URL=postgres://a@x/hc"}, Args: []string{"--database-url", "postgresql://f@y/flag"},
+			Want: "postgresql://f@y/flag"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			t.Parallel()
+			c, err := Load(src(t, tc.Files, tc.Env, tc.Args...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Database.URL != tc.Want {
+				t.Errorf("database.url = %q, want %q", c.Database.URL, tc.Want)
+			}
+			if c.EmbeddedMode() != (tc.Want == "") {
+				t.Errorf("EmbeddedMode() = %v", c.EmbeddedMode())
+			}
+		})
+	}
+}
+
+// TestInvalidValues: every invalid value stops Load with one sentence naming the setting.
+func TestInvalidValues(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		Name  string
+		Files map[string]string
+		Env   []string
+		Args  []string
+		Want  string
+	}{
+		{Name: "address without port", Args: []string{"--addr", "localhost"}, Want: `server.addr "localhost" is not a valid listen address`},
+		{Name: "address with bad port", Args: []string{"--addr", "127.0.0.1:99999"}, Want: `server.addr "127.0.0.1:99999" has an invalid port`},
+		{Name: "address with named port", Env: []string{"HEALTHCARE_SERVER_ADDR=127.0.0.1:http"}, Want: "has an invalid port"},
+		{Name: "unknown key in file", Files: map[string]string{"config.yaml": "server:\n  adress: x\n"}, Want: "unknown setting server.adress in"},
+		{Name: "unknown top-level key in file", Files: map[string]string{"config.yaml": "datadir: /x\n"}, Want: "unknown setting datadir"},
+		{Name: "unreadable --config", Args: []string{"--config", "$DIR/missing.yaml"}, Want: "cannot read the configuration file"},
+		{Name: "malformed yaml", Files: map[string]string{"config.yaml": "server: [\n"}, Want: "cannot read the configuration file"},
+		{Name: "unknown HEALTHCARE_ variable", Env: []string{"HEALTHCARE_SERVER_ADRESS=x"}, Want: "unknown environment variable HEALTHCARE_SERVER_ADRESS"},
+		{Name: "unknown HEALTHCARE_ variable in .env", Files: map[string]string{".env": "HEALTHCARE_NOPE=1\n"}, Want: "unknown environment variable HEALTHCARE_NOPE"},
+		{Name: "unparsable URL", Args: []string{"--database-url", "mysql://x@y/z"}, Want: "database.url is not a PostgreSQL URL"},
+		{Name: "URL without host", Env: []string{"DATABASE_URL=postgres:///db"}, Want: "database.url is not a PostgreSQL URL"},
+		{Name: "URL garbage", Env: []string{"HEALTHCARE_DATABASE_URL=::not a url"}, Want: "database.url is not a PostgreSQL URL"},
+		{Name: "bad duration", Env: []string{"HEALTHCARE_SERVER_SHUTDOWN_TIMEOUT=ten"}, Want: `server.shutdown_timeout "ten" is not valid: use a duration such as 10s`},
+		{Name: "zero duration", Env: []string{"HEALTHCARE_SERVER_SHUTDOWN_TIMEOUT=0s"}, Want: "server.shutdown_timeout must be a positive duration"},
+		{Name: "bad query timeout", Env: []string{"HEALTHCARE_DATABASE_QUERY_TIMEOUT=-1s"}, Want: "database.query_timeout must be a positive duration"},
+		{Name: "bad number", Env: []string{"HEALTHCARE_SERVER_BODY_LIMIT=lots"}, Want: `server.body_limit "lots" is not valid: use a whole number`},
+		{Name: "small body limit", Env: []string{"HEALTHCARE_SERVER_BODY_LIMIT=10"}, Want: "server.body_limit 10 is too small"},
+		{Name: "bad bool", Env: []string{"HEALTHCARE_RATE_LIMIT_ENABLED=maybe"}, Want: `rate_limit.enabled "maybe" is not valid: use true or false`},
+		{Name: "bad duration in file", Files: map[string]string{"config.yaml": "auth:\n  refresh_token_ttl: 1 day\n"}, Want: `auth.refresh_token_ttl "1 day" is not valid`},
+		{Name: "negative max_conns", Env: []string{"HEALTHCARE_DATABASE_MAX_CONNS=-1"}, Want: "database.max_conns must be 0"},
+		{Name: "embedded port", Env: []string{"HEALTHCARE_EMBEDDED_PORT=70000"}, Want: "embedded.port 70000 is out of range"},
+		{Name: "download version", Env: []string{"HEALTHCARE_EMBEDDED_DOWNLOAD_VERSION=9"}, Want: `embedded.download_version "9" is not supported`},
+		{Name: "empty database", Env: []string{"HEALTHCARE_EMBEDDED_DATABASE="}, Want: "embedded.database must name a database"},
+		{Name: "short secret", Env: []string{"HEALTHCARE_AUTH_JWT_SECRET=short"}, Want: "auth.jwt_secret is too short"},
+		{Name: "missing secret file", Env: []string{"HEALTHCARE_AUTH_JWT_SECRET_FILE=/nonexistent/secret"}, Want: "cannot read auth.jwt_secret_file"},
+		{Name: "short secret file", Files: map[string]string{"secret": "abc\n"}, Env: []string{"HEALTHCARE_AUTH_JWT_SECRET_FILE=$DIR/secret"}, Want: "is too short"},
+		{Name: "ttl", Env: []string{"HEALTHCARE_AUTH_ACCESS_TOKEN_TTL=0s"}, Want: "auth.access_token_ttl and auth.refresh_token_ttl must be positive"},
+		{Name: "issuer", Env: []string{"HEALTHCARE_AUTH_ISSUER="}, Want: "auth.issuer and auth.audience must not be empty"},
+		{Name: "registration", Env: []string{"HEALTHCARE_AUTH_REGISTRATION=invite"}, Want: `auth.registration "invite" is not valid`},
+		{Name: "argon2", Env: []string{"HEALTHCARE_AUTH_ARGON2_MEMORY_KIB=1024"}, Want: "auth.argon2_* values are too weak"},
+		{Name: "rate limit", Env: []string{"HEALTHCARE_RATE_LIMIT_LOGIN_PER_USERNAME=0"}, Want: "rate_limit limits must be at least 1"},
+		{Name: "log format", Args: []string{"--log-format", "xml"}, Want: `log.format "xml" is not valid`},
+		{Name: "log level", Args: []string{"--log-level", "verbose"}, Want: `log.level "verbose" is not valid`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			t.Parallel()
+			s := src(t, tc.Files, nil, tc.Args...)
+			for _, e := range tc.Env {
+				s.Environ = append(s.Environ, strings.ReplaceAll(e, "$DIR", s.WorkDir))
+			}
+			_, err := Load(s)
+			if err == nil {
+				t.Fatalf("Load succeeded, want an error containing %q", tc.Want)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tc.Want) {
+				t.Errorf("error %q does not contain %q", msg, tc.Want)
+			}
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error is more than one line: %q", msg)
+			}
+		})
+	}
+}
+
+func TestSecretFile(t *testing.T) {
+	t.Parallel()
+	secret := strings.Repeat("f", 48)
+	s := src(t, map[string]string{"secret": secret + "\n"}, nil)
+	s.Environ = []string{"HEALTHCARE_AUTH_JWT_SECRET_FILE=" + filepath.Join(s.WorkDir, "secret")}
+	c, err := Load(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Auth.JWTSecret != secret {
+		t.Errorf("jwt secret not read from file (trailing newline must be trimmed)")
+	}
+}
+
+func TestRedacted(t *testing.T) {
+	t.Parallel()
+	secret := strings.Repeat("x", 40)
+	c, err := Load(src(t, nil, []string{"HEALTHCARE_AUTH_JWT_SECRET=" + secret, "DATABASE_URL=postgres://app:hunter2@db:5432/hc?sslmode=require"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Redacted()
+	if r.Auth.JWTSecret != "[redacted]" || strings.Contains(r.Database.URL, "hunter2") || !strings.Contains(r.Database.URL, "app:redacted@db:5432/hc") {
+		t.Errorf("not redacted: secret %q url %q", r.Auth.JWTSecret, r.Database.URL)
+	}
+	if c.Auth.JWTSecret != secret || !strings.Contains(c.Database.URL, "hunter2") {
+		t.Error("Redacted changed the original")
+	}
+}
