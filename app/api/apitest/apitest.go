@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"healthcare/app/auth"
 	"healthcare/app/config"
 	"healthcare/app/database/dbtest"
@@ -36,6 +38,7 @@ type Env struct {
 	Config *config.Config
 	Auth   *auth.Service
 	client *http.Client
+	pool   *pgxpool.Pool // the test database, for arranging state (see auth.go)
 }
 
 // Config returns the default configuration (the repository's config.yaml) with rate limits off and
@@ -84,6 +87,7 @@ func New(t testing.TB, mutate ...func(*config.Config)) *Env {
 		Config: cfg,
 		Auth:   svc,
 		client: &http.Client{Timeout: 30 * time.Second},
+		pool:   pool,
 	}
 }
 

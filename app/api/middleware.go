@@ -1,0 +1,120 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"healthcare/app/auth"
+	"healthcare/app/store"
+)
+
+// localUser holds the authenticated *store.User, so /auth/me/ needs no second query.
+const localUser = "auth.user"
+
+// wwwAuthenticate is the challenge of every 401 (simplejwt's JWTAuthentication header).
+var wwwAuthenticate = map[string]string{fiber.HeaderWWWAuthenticate: `Bearer realm="api"`}
+
+// Messages of the authentication middleware (DRF's and simplejwt's).
+const (
+	msgNotAuthenticated = "Authentication credentials were not provided."
+	msgTokenNotValid    = "Given token not valid for any token type"
+)
+
+// requireAuth authenticates the request's "Authorization: Bearer <access token>" and stores the
+// caller in Locals (localUserID, localUsername, localUser). Place it on each protected route, e.g.
+// r.Get("/doctors", a.requireAuth, a.listDoctors), so unknown paths stay 404. It costs one
+// signature check and one primary-key query (the user must still exist and be active).
+func (a *API) requireAuth(c *fiber.Ctx) error {
+	// Python's str.split(): any run of whitespace separates, as simplejwt reads the header.
+	parts := strings.Fields(c.Get(fiber.HeaderAuthorization))
+	if len(parts) == 0 || parts[0] != "Bearer" {
+		return &Error{Status: fiber.StatusUnauthorized, Body: map[string]string{"detail": msgNotAuthenticated}, Header: wwwAuthenticate}
+	}
+	if len(parts) != 2 {
+		return unauthorized(auth.MsgBadHeader, auth.CodeBadHeader)
+	}
+	u, err := a.Auth.Authenticate(c.UserContext(), parts[1])
+	if err != nil {
+		var te *auth.TokenError
+		if errors.As(err, &te) && te.Message != "" {
+			return &Error{Status: fiber.StatusUnauthorized, Header: wwwAuthenticate, Body: tokenNotValidBody{
+				Detail: msgTokenNotValid, Code: te.Code,
+				Messages: []tokenMessage{{TokenClass: "AccessToken", TokenType: "access", Message: te.Message}},
+			}}
+		}
+		return authError(err)
+	}
+	c.Locals(localUserID, u.ID)
+	c.Locals(localUsername, u.Username)
+	c.Locals(localUser, u)
+	return c.Next()
+}
+
+// currentUser is the authenticated caller; only valid behind requireAuth.
+func currentUser(c *fiber.Ctx) *store.User {
+	u, _ := c.Locals(localUser).(*store.User)
+	return u
+}
+
+// tokenNotValidBody is simplejwt's InvalidToken body for the access-token authenticator.
+type tokenNotValidBody struct {
+	Detail   string         `json:"detail"`
+	Code     string         `json:"code"`
+	Messages []tokenMessage `json:"messages"`
+}
+
+type tokenMessage struct {
+	TokenClass string `json:"token_class"`
+	TokenType  string `json:"token_type"`
+	Message    string `json:"message"`
+}
+
+// codeBody is simplejwt's {"detail", "code"} body.
+type codeBody struct {
+	Detail string `json:"detail"`
+	Code   string `json:"code"`
+}
+
+func unauthorized(detail, code string) *Error {
+	return &Error{Status: fiber.StatusUnauthorized, Body: codeBody{Detail: detail, Code: code}, Header: wwwAuthenticate}
+}
+
+// authError maps the auth package's errors to responses: token problems are 401 {"detail",
+// "code"} (the refresh endpoint's shape), rate limits 429 with Retry-After, bad credentials 401.
+// Anything else is unexpected and becomes the generic 500.
+func authError(err error) error {
+	var te *auth.TokenError
+	var th *auth.ThrottledError
+	switch {
+	case errors.As(err, &te):
+		if te.Message != "" {
+			return unauthorized(te.Message, te.Code)
+		}
+		return unauthorized(te.Detail, te.Code)
+	case errors.As(err, &th):
+		return throttled(th)
+	case errors.Is(err, auth.ErrInvalidCredentials):
+		return &Error{Status: fiber.StatusUnauthorized, Header: wwwAuthenticate,
+			Body: map[string]string{"detail": "No active account found with the given credentials"}}
+	}
+	return err
+}
+
+// throttled is DRF's 429: "Request was throttled. Expected available in N seconds." + Retry-After.
+func throttled(th *auth.ThrottledError) *Error {
+	wait := max(1, int(math.Ceil(th.Wait.Seconds())))
+	unit := "seconds"
+	if wait == 1 {
+		unit = "second"
+	}
+	return &Error{
+		Status: fiber.StatusTooManyRequests,
+		Body:   map[string]string{"detail": fmt.Sprintf("Request was throttled. Expected available in %d %s.", wait, unit)},
+		Header: map[string]string{fiber.HeaderRetryAfter: strconv.Itoa(wait)},
+	}
+}

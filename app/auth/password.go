@@ -1,0 +1,90 @@
+package auth
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Params is an argon2id cost. It is recorded in every hash (PHC string format), so the cost can be
+// raised later: hashes made with other parameters still verify and are upgraded at login.
+type Params struct {
+	MemoryKiB   uint32
+	Iterations  uint32
+	Parallelism uint8
+}
+
+const (
+	saltLen = 16
+	keyLen  = 32
+)
+
+var b64 = base64.RawStdEncoding
+
+// HashPassword hashes a password with argon2id and the configured cost:
+// $argon2id$v=19$m=65536,t=2,p=2$<salt>$<hash>.
+func (s *Service) HashPassword(password string) (string, error) {
+	salt := make([]byte, saltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	p := s.params
+	key := s.argon2(password, salt, p, keyLen)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
+		argon2.Version, p.MemoryKiB, p.Iterations, p.Parallelism, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+}
+
+// VerifyPassword reports whether password matches hash, in constant time.
+func (s *Service) VerifyPassword(hash, password string) (bool, error) {
+	p, salt, key, err := decodeHash(hash)
+	if err != nil {
+		return false, err
+	}
+	got := s.argon2(password, salt, p, uint32(len(key)))
+	return subtle.ConstantTimeCompare(got, key) == 1, nil
+}
+
+// NeedsRehash reports whether hash was made with other parameters than the configured ones.
+func (s *Service) NeedsRehash(hash string) bool {
+	p, salt, key, err := decodeHash(hash)
+	return err != nil || p != s.params || len(salt) != saltLen || len(key) != keyLen
+}
+
+// argon2 runs one hash, waiting for a slot so that bursts cannot exhaust memory.
+func (s *Service) argon2(password string, salt []byte, p Params, n uint32) []byte {
+	s.hashing <- struct{}{}
+	defer func() { <-s.hashing }()
+	return argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, n)
+}
+
+var errBadHash = errors.New("unrecognised password hash format")
+
+func decodeHash(h string) (Params, []byte, []byte, error) {
+	var p Params
+	parts := strings.Split(h, "$")
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
+		return p, nil, nil, errBadHash
+	}
+	var v int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
+		return p, nil, nil, errBadHash
+	}
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Iterations, &p.Parallelism); err != nil {
+		return p, nil, nil, errBadHash
+	}
+	// Bounds keep a corrupted row from allocating gigabytes or spinning forever.
+	if p.MemoryKiB < 8 || p.MemoryKiB > 4<<20 || p.Iterations < 1 || p.Iterations > 100 || p.Parallelism < 1 {
+		return p, nil, nil, errBadHash
+	}
+	salt, err1 := b64.DecodeString(parts[4])
+	key, err2 := b64.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(salt) < 8 || len(key) < 16 {
+		return p, nil, nil, errBadHash
+	}
+	return p, salt, key, nil
+}

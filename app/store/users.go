@@ -1,0 +1,109 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Unique constraints of users; UniqueViolation returns these names on a race.
+const (
+	UsersUsernameKey = "users_username_lower_key"
+	UsersEmailKey    = "users_email_lower_key"
+)
+
+// User is an account.
+type User struct {
+	ID           int64
+	Username     string
+	Email        string
+	PasswordHash string
+	IsActive     bool
+	DateJoined   time.Time
+}
+
+const userColumns = `id, username, email, password_hash, is_active, date_joined`
+
+func scanUser(row interface{ Scan(...any) error }) (*User, error) {
+	u := &User{}
+	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.PasswordHash, &u.IsActive, &u.DateJoined); err != nil {
+		return nil, notFound(err)
+	}
+	return u, nil
+}
+
+// CreateUser inserts an account. A concurrent duplicate surfaces as a unique violation of
+// UsersUsernameKey or UsersEmailKey (see UniqueViolation).
+func (s *Store) CreateUser(ctx context.Context, username, email, passwordHash string) (*User, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	return scanUser(s.pool.QueryRow(ctx,
+		`INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3) RETURNING `+userColumns,
+		username, email, passwordHash))
+}
+
+// UsernameTaken reports whether a username exists, ignoring case.
+func (s *Store) UsernameTaken(ctx context.Context, username string) (bool, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	var taken bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE lower(username) = lower($1))`, username).Scan(&taken)
+	return taken, err
+}
+
+// EmailTaken reports whether an email address exists, ignoring case.
+func (s *Store) EmailTaken(ctx context.Context, email string) (bool, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	var taken bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower($1))`, email).Scan(&taken)
+	return taken, err
+}
+
+// UserByUsername finds the account whose username equals username ignoring case (at most one
+// exists); callers that want an exact match compare User.Username themselves.
+func (s *Store) UserByUsername(ctx context.Context, username string) (*User, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE lower(username) = lower($1)`, username))
+}
+
+// UserByID finds an account by id (one primary-key lookup: the per-request authentication query).
+func (s *Store) UserByID(ctx context.Context, id int64) (*User, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+}
+
+// SetPasswordHash replaces an account's password hash (rehash on login after a cost change).
+func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1`, id, hash)
+	if err == nil && tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return err
+}
+
+// SetUserActive activates or deactivates an account; a deactivated account cannot log in, refresh
+// or use its access tokens.
+func (s *Store) SetUserActive(ctx context.Context, id int64, active bool) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET is_active = $2 WHERE id = $1`, id, active)
+	if err == nil && tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return err
+}
+
+// DeleteUser removes an account with its patients, assignments and logins.
+func (s *Store) DeleteUser(ctx context.Context, id int64) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	tag, err := s.pool.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
+	if err == nil && tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return err
+}
