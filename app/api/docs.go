@@ -1,6 +1,114 @@
 package api
 
-import "github.com/gofiber/fiber/v2"
+import (
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"path"
+	"strings"
 
-// docsRoutes mounts the docs routes. (Placeholder, filled by its issue.)
-func (a *API) docsRoutes(r fiber.Router) {}
+	"github.com/gofiber/fiber/v2"
+)
+
+// OpenAPIDocument is the OpenAPI 3.1 description of every route, served at /api/openapi.json and
+// used by the test harness (apitest) to validate every request and response the tests make.
+//
+//go:embed openapi.json
+var OpenAPIDocument []byte
+
+// docsUI holds the API reference page: our index.html, init.js and docs.css, and the vendored
+// swagger-ui-dist files (see docsui/VERSION).
+//
+//go:embed docsui
+var docsUI embed.FS
+
+// docsCSP is the API reference page's policy: the server's strict script-src/style-src 'self',
+// plus data: images, which Swagger UI's stylesheet uses for its icons.
+const docsCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// staticFile is an embedded file with its headers precomputed.
+type staticFile struct {
+	body        []byte
+	contentType string
+	etag        string
+}
+
+func newStaticFile(body []byte, contentType string) *staticFile {
+	sum := sha256.Sum256(body)
+	return &staticFile{body: body, contentType: contentType, etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
+}
+
+// send writes f with an ETag, answering 304 when the client already has it.
+func (f *staticFile) send(c *fiber.Ctx, cacheControl string) error {
+	c.Set(fiber.HeaderETag, f.etag)
+	c.Set(fiber.HeaderCacheControl, cacheControl)
+	if etagMatches(c.Get(fiber.HeaderIfNoneMatch), f.etag) {
+		return c.SendStatus(fiber.StatusNotModified)
+	}
+	c.Set(fiber.HeaderContentType, f.contentType)
+	return c.Send(f.body)
+}
+
+// etagMatches implements If-None-Match's weak comparison over a list of tags.
+func etagMatches(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == etag || t == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// docsAssets are the files served under /api/docs/, by name; the page itself is /api/docs.
+var docsPage, openAPIFile, docsAssets = func() (*staticFile, *staticFile, map[string]*staticFile) {
+	types := map[string]string{
+		".js":  "text/javascript; charset=utf-8",
+		".css": "text/css; charset=utf-8",
+		"":     "text/plain; charset=utf-8", // LICENSE, NOTICE, VERSION
+		".txt": "text/plain; charset=utf-8",
+	}
+	entries, err := docsUI.ReadDir("docsui")
+	if err != nil {
+		panic(err) // the directory is embedded at build time; this cannot fail
+	}
+	assets := map[string]*staticFile{}
+	var page *staticFile
+	for _, e := range entries {
+		body, err := docsUI.ReadFile("docsui/" + e.Name())
+		if err != nil {
+			panic(err)
+		}
+		if e.Name() == "index.html" {
+			page = newStaticFile(body, "text/html; charset=utf-8")
+			continue
+		}
+		ct, ok := types[path.Ext(e.Name())]
+		if !ok {
+			continue
+		}
+		assets[e.Name()] = newStaticFile(body, ct)
+	}
+	return page, newStaticFile(OpenAPIDocument, fiber.MIMEApplicationJSON), assets
+}()
+
+// docsRoutes mounts the public documentation: the OpenAPI document and the API reference page
+// rendered from it by the vendored Swagger UI (no CDN, no inline script).
+func (a *API) docsRoutes(r fiber.Router) {
+	// no-cache: clients revalidate with the ETag, so a new build's document is seen at once.
+	r.Get("/openapi.json", func(c *fiber.Ctx) error {
+		return openAPIFile.send(c, "no-cache")
+	})
+	r.Get("/docs", func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentSecurityPolicy, docsCSP)
+		return docsPage.send(c, "no-cache")
+	})
+	r.Get("/docs/:asset", func(c *fiber.Ctx) error {
+		f, ok := docsAssets[c.Params("asset")]
+		if !ok {
+			return NotFound()
+		}
+		return f.send(c, "public, max-age=3600")
+	})
+}

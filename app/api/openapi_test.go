@@ -1,0 +1,206 @@
+package api_test
+
+import (
+	"bytes"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"healthcare/app/api"
+	"healthcare/app/api/apitest"
+)
+
+// TestOpenAPIDocumentIsValid: the document parses and validates as OpenAPI 3.1 (kin-openapi),
+// which apitest also requires before checking any request against it.
+func TestOpenAPIDocumentIsValid(t *testing.T) {
+	t.Parallel()
+	doc, err := apitest.LoadOpenAPI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc.OpenAPI != "3.1.0" || !doc.IsOpenAPI31OrLater() {
+		t.Errorf("openapi = %q, want 3.1.0", doc.OpenAPI)
+	}
+	if doc.Components == nil || doc.Components.SecuritySchemes["bearerAuth"] == nil {
+		t.Fatal("no bearerAuth security scheme")
+	}
+	if s := doc.Components.SecuritySchemes["bearerAuth"].Value; s.Type != "http" || s.Scheme != "bearer" || s.BearerFormat != "JWT" {
+		t.Errorf("bearerAuth = %+v, want http bearer JWT", s)
+	}
+	// Every operation has an id, a summary and its error responses.
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if op.OperationID == "" || op.Summary == "" {
+				t.Errorf("%s %s: missing operationId or summary", method, path)
+			}
+			public := op.Security != nil && len(*op.Security) == 0
+			if !public && op.Responses.Status(http.StatusUnauthorized) == nil {
+				t.Errorf("%s %s: protected, but no 401 response", method, path)
+			}
+			if op.RequestBody != nil {
+				for _, code := range []int{400, 413, 415} {
+					if op.Responses.Status(code) == nil {
+						t.Errorf("%s %s: takes a body, but no %d response", method, path, code)
+					}
+				}
+			}
+		}
+	}
+}
+
+// fiberParam matches a Fiber route parameter (":id", ":id?", "*").
+var fiberParam = regexp.MustCompile(`:([A-Za-z0-9_]+)\??`)
+
+// normalise makes a route comparable with a document path: {param} syntax, no trailing slash.
+func normalise(path string) string {
+	path = fiberParam.ReplaceAllString(path, "{$1}")
+	if len(path) > 1 {
+		path = strings.TrimSuffix(path, "/")
+	}
+	return path
+}
+
+// TestOpenAPIDocumentsEveryRoute fails when the server has a route the document lacks, or the
+// document an operation the server does not route, so the two cannot drift apart.
+func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
+	t.Parallel()
+	ops, err := apitest.Operations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, op := range ops {
+		method, path, _ := strings.Cut(op, " ")
+		documented[method+" "+normalise(path)] = true
+	}
+	served := map[string]bool{}
+	for _, r := range apitest.Routes(t) {
+		path := normalise(r.Path)
+		// HEAD is GET without a body (Fiber adds it to every GET); the admin UI's files are not API.
+		if r.Method == http.MethodHead || r.Method == http.MethodOptions || r.Method == http.MethodConnect || r.Method == http.MethodTrace {
+			continue
+		}
+		if path != "/healthz" && path != "/readyz" && path != "/api" && !strings.HasPrefix(path, "/api/") {
+			continue
+		}
+		served[r.Method+" "+path] = true
+	}
+	for _, k := range sortedKeys(served) {
+		if !documented[k] {
+			t.Errorf("the server routes %s, but app/api/openapi.json does not document it", k)
+		}
+	}
+	for _, k := range sortedKeys(documented) {
+		if !served[k] {
+			t.Errorf("app/api/openapi.json documents %s, but the server has no such route", k)
+		}
+	}
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestOpenAPIServed: the document is served as JSON with an ETag, and revalidation works.
+func TestOpenAPIServed(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t)
+	for _, path := range []string{"/api/openapi.json", "/api/openapi.json/"} {
+		r := e.Get(path, "")
+		if r.Status != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, r.Status, r.Body)
+		}
+		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			t.Errorf("GET %s: Content-Type %q", path, ct)
+		}
+		if !bytes.Equal(r.Body, api.OpenAPIDocument) {
+			t.Errorf("GET %s: body differs from the embedded document", path)
+		}
+		etag := r.Header.Get("ETag")
+		if etag == "" || r.Header.Get("Cache-Control") == "" {
+			t.Fatalf("GET %s: ETag %q, Cache-Control %q", path, etag, r.Header.Get("Cache-Control"))
+		}
+		r = e.Do(apitest.Request{Method: http.MethodGet, Path: path, Header: map[string]string{"If-None-Match": etag}})
+		if r.Status != http.StatusNotModified || len(r.Body) != 0 {
+			t.Errorf("GET %s with If-None-Match: %d %q, want 304 and no body", path, r.Status, r.Body)
+		}
+	}
+}
+
+// assetRef finds the src and href attributes of the page.
+var assetRef = regexp.MustCompile(`(?:src|href)="([^"]*)"`)
+
+// TestAPIDocsPage: /api/docs (with and without the slash) is the viewer's page, public, with no
+// external URL and no inline script or style, and every file it references loads.
+func TestAPIDocsPage(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t)
+	for _, path := range []string{"/api/docs", "/api/docs/"} {
+		r := e.Get(path, "")
+		if r.Status != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, r.Status, r.Body)
+		}
+		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+			t.Errorf("GET %s: Content-Type %q", path, ct)
+		}
+		csp := r.Header.Get("Content-Security-Policy")
+		for _, want := range []string{"script-src 'self'", "style-src 'self'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("GET %s: CSP %q lacks %q", path, csp, want)
+			}
+		}
+		if strings.Contains(csp, "unsafe-") {
+			t.Errorf("GET %s: CSP %q allows unsafe sources", path, csp)
+		}
+		html := string(r.Body)
+		if strings.Contains(html, "http://") || strings.Contains(html, "https://") || strings.Contains(html, "//cdn") {
+			t.Errorf("GET %s: the page refers to an external URL:\n%s", path, html)
+		}
+		if regexp.MustCompile(`<script>|<script [^>]*>[^<\s]|<style|style="`).MatchString(html) {
+			t.Errorf("GET %s: inline script or style (the CSP forbids them):\n%s", path, html)
+		}
+	}
+
+	page := string(e.Get("/api/docs/", "").Body)
+	wantTypes := map[string]string{".js": "text/javascript", ".css": "text/css"}
+	seen := 0
+	for _, m := range assetRef.FindAllStringSubmatch(page, -1) {
+		ref := m[1]
+		if !strings.HasPrefix(ref, "/") || strings.HasPrefix(ref, "//") {
+			t.Errorf("reference %q is not a local absolute path", ref)
+			continue
+		}
+		r := e.Get(ref, "")
+		if r.Status != http.StatusOK || len(r.Body) == 0 {
+			t.Errorf("GET %s: %d (%d bytes)", ref, r.Status, len(r.Body))
+			continue
+		}
+		for ext, ct := range wantTypes {
+			if strings.HasSuffix(ref, ext) && !strings.HasPrefix(r.Header.Get("Content-Type"), ct) {
+				t.Errorf("GET %s: Content-Type %q, want %s", ref, r.Header.Get("Content-Type"), ct)
+			}
+		}
+		if strings.HasPrefix(ref, "/api/docs/") {
+			seen++
+		}
+	}
+	if seen < 3 { // the bundle, its stylesheet and our init script at least
+		t.Errorf("the page loads %d viewer files, want the bundle, its CSS and init.js:\n%s", seen, page)
+	}
+	if r := e.Get("/api/docs/LICENSE", ""); r.Status != http.StatusOK || !strings.Contains(string(r.Body), "Apache License") {
+		t.Errorf("GET /api/docs/LICENSE: %d", r.Status)
+	}
+	if r := e.Get("/api/docs/nothing.js", ""); r.Status != http.StatusNotFound {
+		t.Errorf("GET /api/docs/nothing.js: %d, want 404", r.Status)
+	}
+	if r := e.Get("/api/docs/index.html/../../openapi.json", ""); r.Status == http.StatusOK && !bytes.Equal(r.Body, api.OpenAPIDocument) {
+		t.Errorf("path traversal served something: %d", r.Status)
+	}
+}
