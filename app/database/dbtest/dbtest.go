@@ -83,20 +83,42 @@ func Main(m *testing.M) int {
 	return m.Run()
 }
 
-// dropRoot switches to RunAs, first handing the go command's test-log file to that user (the
-// testing package opens it by path after Main returns control to m.Run).
+// dropRoot switches to RunAs, first handing the files the go command wants written (test log,
+// coverage, profiles) to that user.
 func dropRoot() error {
 	u, err := lookupIDs(RunAs)
 	if err != nil {
 		return fmt.Errorf("tests run as root and must switch to the user %q for PostgreSQL: %v; create that user (apt install postgresql creates it) or run the tests as a normal user", RunAs, err)
 	}
-	if f := flag.Lookup("test.testlogfile"); f != nil && f.Value.String() != "" {
-		if fd, err := os.OpenFile(f.Value.String(), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err == nil {
-			_ = fd.Chown(u[0], u[1])
-			// The file stays open (never closed) so the path below keeps working after the drop,
-			// even though the user cannot traverse the go command's private work directory.
-			_ = f.Value.Set("/proc/self/fd/" + strconv.Itoa(int(fd.Fd())))
+	// Files and directories the go command asks the test binary to write, often inside its 0700
+	// work directory: open them now, hand them to the user, and pass them on as /proc/self/fd
+	// paths, which keep working after the drop. The descriptors stay open until exit.
+	outDir := ""
+	if f := flag.Lookup("test.outputdir"); f != nil {
+		outDir = f.Value.String()
+	}
+	for _, name := range []string{"test.testlogfile", "test.coverprofile", "test.cpuprofile", "test.memprofile",
+		"test.blockprofile", "test.mutexprofile", "test.trace", "test.gocoverdir"} {
+		f := flag.Lookup(name)
+		if f == nil || f.Value.String() == "" {
+			continue
 		}
+		path := f.Value.String()
+		if !filepath.IsAbs(path) && name != "test.testlogfile" && outDir != "" {
+			path = filepath.Join(outDir, path)
+		}
+		var fd *os.File
+		var err error
+		if name == "test.gocoverdir" {
+			fd, err = os.Open(path)
+		} else {
+			fd, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		}
+		if err != nil {
+			continue
+		}
+		_ = fd.Chown(u[0], u[1])
+		_ = f.Value.Set("/proc/self/fd/" + strconv.Itoa(int(fd.Fd())))
 	}
 	if _, _, err := privilege.DropIfRoot(RunAs); err != nil {
 		return err
