@@ -145,6 +145,8 @@ func errorHandler(next fiber.ErrorHandler, log *slog.Logger) fiber.ErrorHandler 
 		}
 		setRequestID(c)
 		setSecurityHeaders(c)
+		// fasthttp may have discarded the request (a chunked body too large): never cache the error.
+		c.Set(fiber.HeaderCacheControl, "no-store")
 		herr := next(c, err)
 		logRequest(c, log, 0)
 		return herr

@@ -1,0 +1,423 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"healthcare/app/config"
+)
+
+// These tests need no database: the pool points at a closed port, so /readyz sees a database
+// that is down. Everything with a real database runs in the process-level tests (app/cli).
+
+var testUI = fstest.MapFS{
+	"index.html":        {Data: []byte("<!doctype html><title>UI</title>")},
+	"app.js":            {Data: []byte("console.log(1)")},
+	"css/styles.css":    {Data: []byte("body{}")},
+	"favicon.svg":       {Data: []byte("<svg xmlns='http://www.w3.org/2000/svg'/>")},
+	"vendor/x/LICENSE":  {Data: []byte("MIT License text")},
+	"vendor/x/lib.mjs":  {Data: []byte("export {}")},
+	"vendor/x/data.bin": {Data: []byte{0, 1, 2, 3}},
+}
+
+// logBuffer is a goroutine-safe log sink.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+func newApp(t *testing.T, mutate ...func(*config.Config)) (*fiber.App, *logBuffer) {
+	t.Helper()
+	defaults, err := os.ReadFile("../../config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(config.Sources{Defaults: defaults, WorkDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Server.BodyLimit = 1024
+	for _, m := range mutate {
+		m(cfg)
+	}
+	pool, err := pgxpool.New(context.Background(), "postgres://nobody@127.0.0.1:1/none?connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	logs := &logBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	app := New(Options{Config: cfg, Pool: pool, UI: testUI, Log: log})
+	app.Get("/test/panic", func(c *fiber.Ctx) error { panic("boom: secret internals") })
+	return app, logs
+}
+
+type scenario struct {
+	Name           string
+	Method         string
+	URL            string
+	Body           string
+	Headers        map[string]string
+	ExpectedStatus int
+	ExpectedJSON   string            // exact JSON body, when set
+	ExpectedBody   string            // exact body, when set
+	ExpectedHeader map[string]string // exact values; "" means absent
+	NotExpected    []string          // strings that must not appear in the body
+}
+
+func (s scenario) run(t *testing.T, app *fiber.App) *http.Response {
+	t.Helper()
+	method := s.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	req := httptest.NewRequest(method, s.URL, strings.NewReader(s.Body))
+	for k, v := range s.Headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := app.Test(req, 10_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != s.ExpectedStatus {
+		t.Errorf("status %d, want %d (body %q)", resp.StatusCode, s.ExpectedStatus, body)
+	}
+	if s.ExpectedJSON != "" {
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			t.Errorf("Content-Type %q, want JSON", ct)
+		}
+		var got, want any
+		if err := json.Unmarshal(body, &got); err != nil {
+			t.Fatalf("body is not JSON: %q", body)
+		}
+		_ = json.Unmarshal([]byte(s.ExpectedJSON), &want)
+		gb, _ := json.Marshal(got)
+		wb, _ := json.Marshal(want)
+		if !bytes.Equal(gb, wb) {
+			t.Errorf("body %s, want %s", gb, wb)
+		}
+	}
+	if s.ExpectedBody != "" && string(body) != s.ExpectedBody {
+		t.Errorf("body %q, want %q", body, s.ExpectedBody)
+	}
+	for k, v := range s.ExpectedHeader {
+		if got := resp.Header.Get(k); got != v {
+			t.Errorf("header %s = %q, want %q", k, got, v)
+		}
+	}
+	for _, n := range s.NotExpected {
+		if strings.Contains(string(body), n) {
+			t.Errorf("body contains %q: %q", n, body)
+		}
+	}
+	return resp
+}
+
+func TestScenarios(t *testing.T) {
+	t.Parallel()
+	app, _ := newApp(t)
+	etag := func() string {
+		resp := scenario{URL: "/app.js", ExpectedStatus: 200}.run(t, app)
+		return resp.Header.Get("ETag")
+	}()
+	if len(etag) < 10 {
+		t.Fatalf("no ETag on a UI file: %q", etag)
+	}
+	cases := []scenario{
+		{Name: "healthz", URL: "/healthz", ExpectedStatus: 200, ExpectedJSON: `{"status":"ok"}`,
+			ExpectedHeader: map[string]string{"Cache-Control": "no-store"}},
+		{Name: "readyz with the database down", URL: "/readyz", ExpectedStatus: 503,
+			ExpectedJSON: `{"status":"unavailable","detail":"The database is not answering."}`},
+		{Name: "unknown path", URL: "/nope", ExpectedStatus: 404, ExpectedJSON: `{"detail":"Not found."}`},
+		{Name: "unknown api path", URL: "/api/nope/", ExpectedStatus: 404, ExpectedJSON: `{"detail":"Not found."}`,
+			ExpectedHeader: map[string]string{"Cache-Control": "no-store"}},
+		{Name: "api never returns the UI", URL: "/api/", ExpectedStatus: 404, ExpectedJSON: `{"detail":"Not found."}`},
+		{Name: "api/index.html is not the UI", URL: "/api/index.html", ExpectedStatus: 404, ExpectedJSON: `{"detail":"Not found."}`},
+		{Name: "wrong method", Method: "POST", URL: "/healthz", ExpectedStatus: 405,
+			ExpectedJSON: `{"detail":"Method \"POST\" not allowed."}`},
+		{Name: "wrong method on a UI file", Method: "DELETE", URL: "/app.js", ExpectedStatus: 405,
+			ExpectedJSON: `{"detail":"Method \"DELETE\" not allowed."}`},
+		{Name: "panic is a generic 500", URL: "/test/panic", ExpectedStatus: 500,
+			ExpectedJSON: `{"detail":"A server error occurred. It has been logged; try again later."}`, NotExpected: []string{"boom", "goroutine"}},
+		{Name: "request id echoed", URL: "/healthz", Headers: map[string]string{"X-Request-ID": "abc-DEF_123"}, ExpectedStatus: 200,
+			ExpectedHeader: map[string]string{"X-Request-ID": "abc-DEF_123"}},
+		{Name: "security headers", URL: "/healthz", ExpectedStatus: 200, ExpectedHeader: map[string]string{
+			"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
+			"Content-Security-Policy": ContentSecurityPolicy}},
+		{Name: "security headers on errors", URL: "/nope", ExpectedStatus: 404, ExpectedHeader: map[string]string{
+			"X-Content-Type-Options": "nosniff", "Content-Security-Policy": ContentSecurityPolicy}},
+		{Name: "index at /", URL: "/", ExpectedStatus: 200, ExpectedBody: "<!doctype html><title>UI</title>",
+			ExpectedHeader: map[string]string{"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache",
+				"Content-Security-Policy": ContentSecurityPolicy}},
+		{Name: "index by name", URL: "/index.html", ExpectedStatus: 200, ExpectedBody: "<!doctype html><title>UI</title>"},
+		{Name: "script", URL: "/app.js", ExpectedStatus: 200, ExpectedBody: "console.log(1)",
+			ExpectedHeader: map[string]string{"Content-Type": "text/javascript; charset=utf-8", "ETag": etag}},
+		{Name: "module", URL: "/vendor/x/lib.mjs", ExpectedStatus: 200, ExpectedHeader: map[string]string{"Content-Type": "text/javascript; charset=utf-8"}},
+		{Name: "stylesheet in a folder", URL: "/css/styles.css", ExpectedStatus: 200, ExpectedHeader: map[string]string{"Content-Type": "text/css; charset=utf-8"}},
+		{Name: "svg", URL: "/favicon.svg", ExpectedStatus: 200, ExpectedHeader: map[string]string{"Content-Type": "image/svg+xml"}},
+		{Name: "no extension is sniffed", URL: "/vendor/x/LICENSE", ExpectedStatus: 200, ExpectedHeader: map[string]string{"Content-Type": "text/plain; charset=utf-8"}},
+		{Name: "binary", URL: "/vendor/x/data.bin", ExpectedStatus: 200, ExpectedHeader: map[string]string{"Content-Type": "application/octet-stream"}},
+		{Name: "etag revalidates", URL: "/app.js", Headers: map[string]string{"If-None-Match": etag}, ExpectedStatus: 304,
+			ExpectedHeader: map[string]string{"ETag": etag}},
+		{Name: "weak etag in a list", URL: "/app.js", Headers: map[string]string{"If-None-Match": `"zzz", W/` + etag}, ExpectedStatus: 304},
+		{Name: "stale etag", URL: "/app.js", Headers: map[string]string{"If-None-Match": `"old"`}, ExpectedStatus: 200, ExpectedBody: "console.log(1)"},
+		{Name: "no SPA fallback", URL: "/patients/12", ExpectedStatus: 404, ExpectedJSON: `{"detail":"Not found."}`},
+		{Name: "directory is not listed", URL: "/vendor/x/", ExpectedStatus: 404, ExpectedJSON: `{"detail":"Not found."}`},
+		{Name: "dot segments are not resolved", URL: "/vendor/../index.html", ExpectedStatus: 404, ExpectedJSON: `{"detail":"Not found."}`},
+	}
+	for _, s := range cases {
+		t.Run(s.Name, func(t *testing.T) {
+			t.Parallel()
+			s.run(t, app)
+		})
+	}
+}
+
+func TestHead(t *testing.T) {
+	t.Parallel()
+	app, _ := newApp(t)
+	resp := scenario{Method: "HEAD", URL: "/app.js", ExpectedStatus: 200, ExpectedBody: "",
+		ExpectedHeader: map[string]string{"Content-Type": "text/javascript; charset=utf-8"}}.run(t, app)
+	if resp.Header.Get("ETag") == "" {
+		t.Error("HEAD has no ETag")
+	}
+}
+
+func TestRequestIDReplaced(t *testing.T) {
+	t.Parallel()
+	app, _ := newApp(t)
+	for _, bad := range []string{strings.Repeat("a", 65), "has space", "new\nline", "semi;colon", "ünicode"} {
+		req := httptest.NewRequest("GET", "/healthz", nil)
+		req.Header["X-Request-Id"] = []string{bad}
+		resp, err := app.Test(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := resp.Header.Get("X-Request-ID")
+		if got == bad || !validRequestID(got) || len(got) != 32 {
+			t.Errorf("incoming %q: answered id %q, want a fresh 32-character id", bad, got)
+		}
+	}
+	ok := strings.Repeat("a", 64)
+	req := httptest.NewRequest("GET", "/healthz", nil)
+	req.Header.Set("X-Request-ID", ok)
+	resp, _ := app.Test(req)
+	if resp.Header.Get("X-Request-ID") != ok {
+		t.Error("a 64-character id was not kept")
+	}
+}
+
+// TestAccessLog: one line per request, without query strings, bodies or tokens; panics logged.
+func TestAccessLog(t *testing.T) {
+	t.Parallel()
+	app, logs := newApp(t)
+	for _, s := range []scenario{
+		{Method: "POST", URL: "/api/patients/?search=Jane+Smith&phone=5550100", Body: `{"name":"Jane Smith"}`,
+			Headers: map[string]string{"Authorization": "Bearer eyJ.secret.token", "X-Request-ID": "log-test-1", "Content-Type": "application/json"}},
+		{URL: "/test/panic", Headers: map[string]string{"X-Request-ID": "log-test-2"}},
+	} {
+		req := httptest.NewRequest(s.Method, s.URL, strings.NewReader(s.Body))
+		for k, v := range s.Headers {
+			req.Header.Set(k, v)
+		}
+		if _, err := app.Test(req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := logs.String()
+	for _, secret := range []string{"Jane", "Smith", "5550100", "search=", "eyJ.secret.token", "Bearer"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log holds %q:\n%s", secret, out)
+		}
+	}
+	var lines []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log line is not JSON: %q", l)
+		}
+		if m["msg"] == "request" {
+			lines = append(lines, m)
+		}
+	}
+	if len(lines) != 2 {
+		t.Fatalf("want 2 request lines, got %d:\n%s", len(lines), out)
+	}
+	first := lines[0]
+	if first["method"] != "POST" || first["path"] != "/api/patients/" || first["request_id"] != "log-test-1" ||
+		first["status"] == nil || first["duration_ms"] == nil || first["bytes"] == nil || first["ip"] == nil {
+		t.Errorf("request line lacks fields: %v", first)
+	}
+	if lines[1]["status"] != float64(500) {
+		t.Errorf("panic logged with status %v, want 500", lines[1]["status"])
+	}
+	if !strings.Contains(out, `"msg":"panic while handling a request"`) || !strings.Contains(out, "goroutine") {
+		t.Errorf("panic and stack not logged:\n%s", out)
+	}
+}
+
+// TestTrustedProxies: X-Forwarded-For is believed only from a configured proxy.
+func TestTrustedProxies(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		Name    string
+		Proxies []string
+		WantIP  string
+	}{
+		{"no proxy configured", nil, "127.0.0.1"},
+		{"peer is a trusted proxy", []string{"127.0.0.1"}, "203.0.113.7"},
+		{"peer is in a trusted range", []string{"127.0.0.0/8"}, "203.0.113.7"},
+		{"peer is not trusted", []string{"10.0.0.1"}, "127.0.0.1"},
+	} {
+		t.Run(tc.Name, func(t *testing.T) {
+			t.Parallel()
+			app, logs := newApp(t, func(c *config.Config) { c.Server.TrustedProxies = tc.Proxies })
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- Serve(ctx, app, ln, 5*time.Second) }()
+			req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+"/nope", nil)
+			req.Header.Set("X-Forwarded-For", "203.0.113.7")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+			if want := `"ip":"` + tc.WantIP + `"`; !strings.Contains(logs.String(), want) {
+				t.Errorf("log lacks %s:\n%s", want, logs.String())
+			}
+		})
+	}
+}
+
+// serve runs app on a loopback listener until the test ends and returns its base URL.
+func serve(t *testing.T, app *fiber.App) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, app, ln, 5*time.Second) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// TestBodyTooLarge: fasthttp rejects the body before any handler runs; the answer is still the
+// JSON error with the usual headers (over a real connection: app.Test bypasses that path).
+func TestBodyTooLarge(t *testing.T) {
+	t.Parallel()
+	app, logs := newApp(t)
+	base := serve(t, app)
+	for _, chunked := range []bool{false, true} {
+		var body io.Reader = strings.NewReader(strings.Repeat("x", 5000))
+		if chunked {
+			body = io.MultiReader(body) // unknown length: sent chunked
+		}
+		req, _ := http.NewRequest("POST", base+"/api/doctors/", body)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Request-ID", "big-body-1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 413 || string(b) != `{"detail":"Request body is too large."}` ||
+			!strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+			t.Errorf("chunked=%v: %d %q %q", chunked, resp.StatusCode, resp.Header.Get("Content-Type"), b)
+		}
+		want := map[string]string{"X-Request-ID": "big-body-1", "X-Frame-Options": "DENY", "Cache-Control": "no-store",
+			"Content-Security-Policy": ContentSecurityPolicy}
+		if chunked {
+			// fasthttp resets the request when a chunked body overflows: the incoming id is gone.
+			if id := resp.Header.Get("X-Request-ID"); !validRequestID(id) {
+				t.Errorf("chunked: no request id: %q", id)
+			}
+			delete(want, "X-Request-ID")
+		}
+		for k, v := range want {
+			if got := resp.Header.Get(k); got != v {
+				t.Errorf("chunked=%v: header %s = %q, want %q", chunked, k, got, v)
+			}
+		}
+	}
+	if !strings.Contains(logs.String(), `"status":413`) {
+		t.Errorf("413 not in the access log:\n%s", logs.String())
+	}
+}
+
+// TestServeWaitsForInFlight: a request running when shutdown starts still gets its answer.
+func TestServeWaitsForInFlight(t *testing.T) {
+	t.Parallel()
+	app, _ := newApp(t)
+	started := make(chan struct{})
+	app.Get("/test/slow", func(c *fiber.Ctx) error {
+		close(started)
+		time.Sleep(300 * time.Millisecond)
+		return c.SendString("done")
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, app, ln, 5*time.Second) }()
+	got := make(chan string, 1)
+	go func() {
+		resp, err := http.Get("http://" + ln.Addr().String() + "/test/slow")
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- string(b)
+	}()
+	<-started
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	if body := <-got; body != "done" {
+		t.Errorf("in-flight request got %q, want done", body)
+	}
+}
