@@ -9,6 +9,7 @@ package apitest
 
 import (
 	"bytes"
+	"errors"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -28,8 +29,36 @@ import (
 	"healthcare/app/server"
 )
 
-// Main starts the package's embedded PostgreSQL (see dbtest.Main).
-func Main(m *testing.M) int { return dbtest.Main(m) }
+// Main starts the package's embedded PostgreSQL (see dbtest.Main). It reads config.yaml first,
+// while still root: after dbtest drops privileges the checkout may not be readable.
+func Main(m *testing.M) int {
+	defaults, defaultsErr = readDefaults()
+	return dbtest.Main(m)
+}
+
+var (
+	defaults    []byte
+	defaultsErr error
+)
+
+func readDefaults() ([]byte, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "config.yaml")); err == nil {
+			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+				return b, nil
+			}
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return nil, errors.New("config.yaml not found beside go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
 
 // Env is one running server with its own database.
 type Env struct {
@@ -45,9 +74,11 @@ type Env struct {
 // a fixed JWT secret; tests adjust it before calling New.
 func Config(t testing.TB) *config.Config {
 	t.Helper()
-	defaults, err := os.ReadFile(filepath.Join(RepoRoot(t), "config.yaml"))
-	if err != nil {
-		t.Fatal(err)
+	if defaults == nil && defaultsErr == nil {
+		defaults, defaultsErr = readDefaults() // Main was not used
+	}
+	if defaultsErr != nil {
+		t.Fatal(defaultsErr)
 	}
 	cfg, err := config.Load(config.Sources{Defaults: defaults, WorkDir: t.TempDir()})
 	if err != nil {
