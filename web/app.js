@@ -32,16 +32,15 @@ function Header({ me, route }) {
   const link = (href, label, name) =>
     html`<li><a href=${href} aria-current=${section === name ? 'page' : undefined} class=${section === name ? 'active' : ''}>${label}</a></li>`;
   async function out() {
-    await signOut();
-    navigate('/login?signedout=1', { replace: true });
+    await signOut(); // the guard below then shows the sign-in screen
   }
   return html`<header class="app-header">
     <nav class="container" aria-label="Main">
       <ul>
-        <li><a href="#/patients" class="brand"><img src="favicon.svg" alt="" width="24" height="24" /> <strong>Clinic admin</strong></a></li>
+        <li><a href="#/patients" class="brand" aria-label="Clinic admin, home"><img src="favicon.svg" alt="" width="24" height="24" /> <strong class="brand-text">Clinic admin</strong></a></li>
       </ul>
       <ul class="nav-links">
-        ${link('#/patients', 'My patients', 'patients')}
+        ${link('#/patients', html`<span class="wide-only">My patients</span><span class="narrow-only">Patients</span>`, 'patients')}
         ${link('#/doctors', 'Doctors', 'doctors')}
         <li class="user-menu">
           <details class="dropdown" open=${open} onToggle=${(e) => setOpen(e.currentTarget.open)}>
@@ -114,7 +113,7 @@ function App() {
   // Guard: signed-out visitors go to sign-in, remembering where they were; signed-in ones skip it.
   useEffect(() => {
     if (route.parts.length === 0) navigate(st.signedIn ? '/patients' : '/login', { replace: true });
-    else if (!st.signedIn && !isPublic) navigate(`/login?next=${encodeURIComponent(route.full)}`, { replace: true });
+    else if (!st.signedIn && !isPublic) navigate(st.signedOut ? '/login' : `/login?next=${encodeURIComponent(route.full)}`, { replace: true });
     else if (st.signedIn && isPublic) navigate(route.query.get('next') || '/patients', { replace: true });
   }, [route.full, st.signedIn]);
 

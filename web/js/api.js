@@ -14,6 +14,7 @@ export const state = {
   signedIn: !!tokens,
   unreachable: false,
   sessionEnded: '', // message shown on the sign-in screen after an expired login
+  signedOut: false, // the user signed out on purpose (no "return to" page then)
 };
 
 export function subscribe(fn) {
@@ -170,9 +171,9 @@ async function send(method, path, body, access) {
 }
 
 function endSession(message) {
-  writeTokens(null);
+  state.signedOut = false;
   state.sessionEnded = message;
-  emit();
+  writeTokens(null);
 }
 
 /** Exchange the refresh token for a new pair; keep the NEW refresh token (rotation). */
@@ -255,6 +256,7 @@ export async function signIn(username, password) {
   const { res, data } = await send('POST', '/api/auth/login/', { username, password });
   if (!res.ok || !data || !data.access) throw new ApiError(res.status, data, messageFor(res.status, data, res.headers));
   state.sessionEnded = '';
+  state.signedOut = false;
   writeTokens({ access: data.access, refresh: data.refresh });
 }
 
@@ -271,9 +273,9 @@ export async function register(fields) {
 /** Sign out: revoke the login on the server (best effort), forget the tokens here. */
 export async function signOut() {
   const t = tokens;
-  writeTokens(null);
   state.sessionEnded = '';
-  emit();
+  state.signedOut = true;
+  writeTokens(null);
   if (!t) return;
   try {
     await send('POST', '/api/auth/logout/', { refresh: t.refresh }, t.access);

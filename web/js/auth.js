@@ -41,7 +41,7 @@ export function Login({ route }) {
       </header>
       ${state.sessionEnded ? html`<p class="banner-info" role="status">${state.sessionEnded}</p>` : null}
       ${registered ? html`<p class="banner-ok" role="status">Your account is ready. Sign in with it.</p>` : null}
-      ${route.query.get('signedout') && !state.sessionEnded ? html`<p class="banner-ok" role="status">You are signed out.</p>` : null}
+      ${state.signedOut && !registered ? html`<p class="banner-ok" role="status">You are signed out.</p>` : null}
       <form ref=${form} onSubmit=${submit} novalidate aria-describedby="login-help">
         <${FormError} error=${error} fields=${['username', 'password']} />
         <${Field} id="login-username" name="username" label="Username" errors=${errors} value=${f.username} onInput=${set('username')}

@@ -5,7 +5,7 @@ import {
   html, Field, FormError, focusFirstError, navigate, notify, Loading, ErrorState, Empty, Pagination,
   ConfirmDialog, useLoad, usePageTitle,
 } from './ui.js';
-import { useListParams, SearchBox, SortHeader, PageSize } from './list.js';
+import { useListParams, SearchBox, SortHeader, PageSize, SortSelect } from './list.js';
 
 const FIELDS = ['name', 'specialization', 'contact_info'];
 
@@ -60,7 +60,7 @@ export function DoctorsList({ route }) {
       <a href="#/doctors/new" role="button" id="add-doctor">Add doctor</a>
     </div>
     <p class="muted lead">The clinic's directory, shared by all staff accounts.</p>
-    <form class="toolbar" role="search" aria-label="Find doctors" onSubmit=${(e) => e.preventDefault()}>
+    <search><form class="toolbar" aria-label="Find doctors" onSubmit=${(e) => e.preventDefault()}>
       <${SearchBox} id="doctor-search" label="Search" placeholder="Name, specialization or contact"
         value=${params.search} onSearch=${(s) => go({ search: s, offset: 0 })} />
       <div class="field">
@@ -71,8 +71,10 @@ export function DoctorsList({ route }) {
           ${params.filter && !specs.includes(params.filter) ? html`<option value=${params.filter}>${params.filter}</option>` : null}
         </select>
       </div>
+      <${SortSelect} id="doctor-sort" value=${params.ordering} onChange=${(o) => go({ ordering: o, offset: 0 })}
+        options=${[['name', 'Name A–Z'], ['-name', 'Name Z–A'], ['specialization', 'Specialization A–Z'], ['-specialization', 'Specialization Z–A']]} />
       <${PageSize} id="doctor-page-size" value=${params.limit} onChange=${(n) => go({ limit: n, offset: 0 })} />
-    </form>
+    </form></search>
     <div class="results" aria-busy=${load.loading ? 'true' : 'false'}>
       ${load.error
         ? html`<${ErrorState} error=${load.error} onRetry=${load.reload} />`

@@ -63,3 +63,14 @@ export function PageSize({ id, value, onChange }) {
     </select>
   </div>`;
 }
+
+/** On phones the table headers are hidden, so sorting is a select there (hidden on wider screens). */
+export function SortSelect({ id, options, value, onChange }) {
+  return html`<div class="field sort-field">
+    <label for=${id}>Sort by</label>
+    <select id=${id} value=${value} onChange=${(e) => onChange(e.currentTarget.value)}>
+      <option value="">Oldest first</option>
+      ${options.map(([v, l]) => html`<option value=${v}>${l}</option>`)}
+    </select>
+  </div>`;
+}

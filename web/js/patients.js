@@ -6,7 +6,7 @@ import {
   html, Field, FormError, focusFirstError, navigate, notify, Loading, ErrorState, Empty, Pagination,
   ConfirmDialog, useLoad, usePageTitle, useDebounced, GENDERS, genderLabel, formatDate,
 } from './ui.js';
-import { useListParams, SearchBox, SortHeader, PageSize } from './list.js';
+import { useListParams, SearchBox, SortHeader, PageSize, SortSelect } from './list.js';
 
 const FIELDS = ['name', 'age', 'gender', 'address', 'phone_number'];
 
@@ -37,7 +37,7 @@ export function PatientsList({ route }) {
       <a href="#/patients/new" role="button" id="add-patient">Add patient</a>
     </div>
     <p class="muted lead">Only you can see the patients you add.</p>
-    <form class="toolbar" role="search" aria-label="Find patients" onSubmit=${(e) => e.preventDefault()}>
+    <search><form class="toolbar" aria-label="Find patients" onSubmit=${(e) => e.preventDefault()}>
       <${SearchBox} id="patient-search" label="Search" placeholder="Name, phone or address"
         value=${params.search} onSearch=${(s) => go({ search: s, offset: 0 })} />
       <div class="field">
@@ -47,8 +47,10 @@ export function PatientsList({ route }) {
           ${GENDERS.map(([v, l]) => html`<option value=${v}>${l}</option>`)}
         </select>
       </div>
+      <${SortSelect} id="patient-sort" value=${params.ordering} onChange=${(o) => go({ ordering: o, offset: 0 })}
+        options=${[['name', 'Name A–Z'], ['-name', 'Name Z–A'], ['age', 'Youngest first'], ['-age', 'Oldest patient first'], ['-created_at', 'Newest first']]} />
       <${PageSize} id="patient-page-size" value=${params.limit} onChange=${(n) => go({ limit: n, offset: 0 })} />
-    </form>
+    </form></search>
     <div class="results" aria-busy=${load.loading ? 'true' : 'false'}>
       ${load.error
         ? html`<${ErrorState} error=${load.error} onRetry=${load.reload} />`

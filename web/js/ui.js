@@ -50,7 +50,7 @@ export function notify(message) {
   if (!noticeSetter) return;
   noticeSetter(message);
   clearTimeout(noticeTimer);
-  noticeTimer = setTimeout(() => noticeSetter && noticeSetter(''), 6000);
+  noticeTimer = setTimeout(() => noticeSetter && noticeSetter(''), 4000);
 }
 
 export function Notices() {
