@@ -1,6 +1,188 @@
 package api
 
-import "github.com/gofiber/fiber/v2"
+import (
+	"context"
+	"errors"
+	"strconv"
 
-// assignmentRoutes mounts the assignments routes. (Placeholder, filled by its issue.)
-func (a *API) assignmentRoutes(r fiber.Router) {}
+	"github.com/gofiber/fiber/v2"
+
+	"healthcare/app/store"
+)
+
+// msgUniquePair is DRF's UniqueTogetherValidator message for the assignment's pair.
+const msgUniquePair = "The fields patient, doctor must make a unique set."
+
+// assignmentOrdering is the list's ordering allow-list (the store maps each to a column).
+var assignmentOrdering = []string{"id", "assigned_at"}
+
+// assignmentRoutes mounts /mappings: a doctor assigned to one of the caller's patients. Only the
+// assignments of the caller's own patients can be seen or changed.
+func (a *API) assignmentRoutes(r fiber.Router) {
+	r.Get("/mappings", a.requireAuth, a.listAssignments)
+	r.Post("/mappings", a.requireAuth, a.createAssignment)
+	r.Get("/mappings/:id", a.requireAuth, a.getAssignment)
+	r.Put("/mappings/:id", a.requireAuth, a.updateAssignment(false))
+	r.Patch("/mappings/:id", a.requireAuth, a.updateAssignment(true))
+	r.Delete("/mappings/:id", a.requireAuth, a.deleteAssignment)
+}
+
+func (a *API) listAssignments(c *fiber.Ctx) error {
+	q, fe := listParams(c, assignmentOrdering...)
+	if err := fe.Err(); err != nil {
+		return err
+	}
+	list, total, err := a.Store.ListAssignments(c.UserContext(), userID(c), q)
+	if err != nil {
+		return err
+	}
+	SetListHeaders(c, q, total)
+	return c.JSON(list)
+}
+
+func (a *API) getAssignment(c *fiber.Ctx) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	m, err := a.Store.GetAssignment(c.UserContext(), userID(c), id)
+	if err != nil {
+		return storeErr(err)
+	}
+	return c.JSON(m)
+}
+
+// assignmentRefs are the patient and doctor ids read from a body; ok is false for a field that is
+// absent (PATCH) or invalid.
+type assignmentRefs struct {
+	patient, doctor     int64
+	patientOK, doctorOK bool
+}
+
+// readAssignment reads the serializer's fields in its order: patient, doctor.
+func readAssignment(b *Body) assignmentRefs {
+	var r assignmentRefs
+	r.patient, r.patientOK = b.PK("patient")
+	r.doctor, r.doctorOK = b.PK("doctor")
+	return r
+}
+
+func (a *API) createAssignment(c *fiber.Ctx) error {
+	b, err := ParseBody(c, false)
+	if err != nil {
+		return err
+	}
+	ctx, owner := c.UserContext(), userID(c)
+	r := readAssignment(b)
+	if b.Err() != nil {
+		return a.assignmentInvalid(ctx, owner, b, r, nil)
+	}
+	m, err := a.Store.CreateAssignment(ctx, owner, r.patient, r.doctor)
+	if err != nil {
+		return a.assignmentWriteErr(ctx, owner, b, r, err)
+	}
+	return c.Status(fiber.StatusCreated).JSON(m)
+}
+
+// updateAssignment is PUT (both fields required) or PATCH (either) of an assignment of one of the
+// caller's patients; the new patient must be the caller's too.
+func (a *API) updateAssignment(partial bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id, err := pathID(c, "id")
+		if err != nil {
+			return err
+		}
+		ctx, owner := c.UserContext(), userID(c)
+		exists := func() (bool, error) { _, err := a.Store.GetAssignment(ctx, owner, id); return existsErr(err) }
+		b, err := ParseBody(c, partial)
+		if err != nil {
+			return notFoundFirst(err, exists)
+		}
+		r := readAssignment(b)
+		if b.Err() != nil {
+			if err := notFoundFirst(b.Err(), exists); !isInvalid(err) {
+				return err
+			}
+			return a.assignmentInvalid(ctx, owner, b, r, nil)
+		}
+		var patient, doctor *int64
+		if r.patientOK {
+			patient = &r.patient
+		}
+		if r.doctorOK {
+			doctor = &r.doctor
+		}
+		m, err := a.Store.UpdateAssignment(ctx, owner, id, patient, doctor)
+		if err != nil {
+			return a.assignmentWriteErr(ctx, owner, b, r, err)
+		}
+		return c.JSON(m)
+	}
+}
+
+func (a *API) deleteAssignment(c *fiber.Ctx) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := a.Store.DeleteAssignment(c.UserContext(), userID(c), id); err != nil {
+		return storeErr(err)
+	}
+	return noContent(c)
+}
+
+// assignmentWriteErr maps a failed create/update: references the caller may not use are DRF's
+// "Invalid pk" (someone else's patient looks exactly like a missing one), an existing pair is the
+// unique-together error, whether found sequentially or by the constraint in a race.
+func (a *API) assignmentWriteErr(ctx context.Context, owner int64, b *Body, r assignmentRefs, err error) error {
+	var ref *store.RefError
+	switch {
+	case errors.As(err, &ref):
+		return a.assignmentInvalid(ctx, owner, b, r, ref)
+	case store.UniqueViolation(err) == store.AssignmentPairKey:
+		return FieldError("non_field_errors", msgUniquePair)
+	default:
+		return storeErr(err)
+	}
+}
+
+// assignmentInvalid builds the 400 for the body's fields in serializer order: each field's own
+// error, or "Invalid pk" for a well-formed id the caller may not use. ref says which those are
+// when the write already found out; otherwise (another field failed) they are looked up here.
+func (a *API) assignmentInvalid(ctx context.Context, owner int64, b *Body, r assignmentRefs, ref *store.RefError) error {
+	if ref == nil {
+		ref = &store.RefError{}
+		if r.patientOK {
+			ok, err := a.Store.PatientExists(ctx, owner, r.patient)
+			if err != nil {
+				return err
+			}
+			ref.Patient = !ok
+		}
+		if r.doctorOK {
+			ok, err := a.Store.DoctorExists(ctx, r.doctor)
+			if err != nil {
+				return err
+			}
+			ref.Doctor = !ok
+		}
+	}
+	fe := &FieldErrors{}
+	field := func(name string, id int64, ok, missing bool) {
+		switch {
+		case b.Errors.Has(name):
+			for _, m := range b.Errors.Messages(name) {
+				fe.Add(name, m)
+			}
+		case ok && missing:
+			fe.Add(name, "Invalid pk \""+strconv.FormatInt(id, 10)+"\" - object does not exist.")
+		}
+	}
+	field("patient", r.patient, r.patientOK, ref.Patient)
+	field("doctor", r.doctor, r.doctorOK, ref.Doctor)
+	if fe.Empty() {
+		// Unreachable in practice: a RefError always names a field the body carried.
+		return NotFound()
+	}
+	return Invalid(fe)
+}

@@ -1,6 +1,228 @@
 package api
 
-import "github.com/gofiber/fiber/v2"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
 
-// doctorRoutes mounts the doctors routes. (Placeholder, filled by its issue.)
-func (a *API) doctorRoutes(r fiber.Router) {}
+	"github.com/gofiber/fiber/v2"
+
+	"healthcare/app/store"
+)
+
+// Doctors' messages, in the original's words.
+const msgDoctorContactTaken = "doctor with this contact info already exists."
+
+// doctorOrdering is the list's ordering allow-list (the store maps each to a column).
+var doctorOrdering = []string{"id", "name", "specialization", "created_at", "updated_at"}
+
+// doctorRoutes mounts the doctors directory, shared by all authenticated users.
+func (a *API) doctorRoutes(r fiber.Router) {
+	r.Get("/doctors", a.requireAuth, a.listDoctors)
+	r.Post("/doctors", a.requireAuth, a.createDoctor)
+	r.Get("/doctors/:id", a.requireAuth, a.getDoctor)
+	r.Put("/doctors/:id", a.requireAuth, a.updateDoctor(false))
+	r.Patch("/doctors/:id", a.requireAuth, a.updateDoctor(true))
+	r.Delete("/doctors/:id", a.requireAuth, a.deleteDoctor)
+}
+
+func (a *API) listDoctors(c *fiber.Ctx) error {
+	q, fe := listParams(c, doctorOrdering...)
+	spec := queryText(c, fe, "specialization", 255)
+	if err := fe.Err(); err != nil {
+		return err
+	}
+	if spec != "" {
+		q.Filters = map[string]string{"specialization": spec}
+	}
+	doctors, total, err := a.Store.ListDoctors(c.UserContext(), q)
+	if err != nil {
+		return err
+	}
+	SetListHeaders(c, q, total)
+	return c.JSON(doctors)
+}
+
+func (a *API) getDoctor(c *fiber.Ctx) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	d, err := a.Store.GetDoctor(c.UserContext(), id)
+	if err != nil {
+		return storeErr(err)
+	}
+	return c.JSON(d)
+}
+
+func (a *API) createDoctor(c *fiber.Ctx) error {
+	b, err := ParseBody(c, false)
+	if err != nil {
+		return err
+	}
+	f := readDoctor(b)
+	if b.Err() != nil {
+		return a.doctorInvalid(c.UserContext(), b, f, 0)
+	}
+	d, err := a.Store.CreateDoctor(c.UserContext(), f)
+	if err != nil {
+		return doctorWriteErr(err)
+	}
+	return c.Status(fiber.StatusCreated).JSON(d)
+}
+
+// updateDoctor is PUT (all fields required) or PATCH (any subset).
+func (a *API) updateDoctor(partial bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id, err := pathID(c, "id")
+		if err != nil {
+			return err
+		}
+		ctx := c.UserContext()
+		exists := func() (bool, error) { _, err := a.Store.GetDoctor(ctx, id); return existsErr(err) }
+		b, err := ParseBody(c, partial)
+		if err != nil {
+			return notFoundFirst(err, exists)
+		}
+		f := readDoctor(b)
+		if b.Err() != nil {
+			if err := notFoundFirst(b.Err(), exists); !isInvalid(err) {
+				return err
+			}
+			return a.doctorInvalid(ctx, b, f, id)
+		}
+		d, err := a.Store.UpdateDoctor(ctx, id, f)
+		if err != nil {
+			return doctorWriteErr(err)
+		}
+		return c.JSON(d)
+	}
+}
+
+func (a *API) deleteDoctor(c *fiber.Ctx) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := a.Store.DeleteDoctor(c.UserContext(), id); err != nil {
+		return storeErr(err)
+	}
+	return noContent(c)
+}
+
+// readDoctor reads the doctor serializer's fields in its order: name, specialization, contact_info.
+func readDoctor(b *Body) store.DoctorFields {
+	var f store.DoctorFields
+	rule := StringRule{MaxLength: 255}
+	if s, ok := b.String("name", rule); ok {
+		f.Name = &s
+	}
+	if s, ok := b.String("specialization", rule); ok {
+		f.Specialization = &s
+	}
+	if s, ok := b.String("contact_info", rule); ok {
+		f.ContactInfo = &s
+	}
+	return f
+}
+
+// doctorInvalid answers a body that failed validation, adding the uniqueness error DRF would
+// report beside the others (contact_info is the last field, so the order stays the serializer's).
+func (a *API) doctorInvalid(ctx context.Context, b *Body, f store.DoctorFields, id int64) error {
+	if f.ContactInfo != nil {
+		taken, err := a.Store.DoctorContactTaken(ctx, *f.ContactInfo, id)
+		if err != nil {
+			return err
+		}
+		if taken {
+			b.Errors.Add("contact_info", msgDoctorContactTaken)
+		}
+	}
+	return b.Err()
+}
+
+// doctorWriteErr maps a failed insert/update: the unique constraint is the real duplicate check,
+// so two concurrent requests end as the same 400 as sequential ones.
+func doctorWriteErr(err error) error {
+	if store.UniqueViolation(err) == store.DoctorContactInfoKey {
+		return FieldError("contact_info", msgDoctorContactTaken)
+	}
+	return storeErr(err)
+}
+
+// storeErr maps store.ErrNotFound to DRF's 404; anything else is unexpected (a logged 500).
+func storeErr(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return NotFound()
+	}
+	return err
+}
+
+// listParams runs ParseListQuery and returns its field errors, so a handler adds its filters'
+// errors to the same 400.
+func listParams(c *fiber.Ctx, allowed ...string) (store.ListQuery, *FieldErrors) {
+	q, err := ParseListQuery(c, allowed...)
+	var e *Error
+	if errors.As(err, &e) {
+		if fe, ok := e.Body.(*FieldErrors); ok {
+			return q, fe
+		}
+	}
+	return q, &FieldErrors{}
+}
+
+// existsErr turns a lookup's error into an existence answer.
+func existsErr(err error) (bool, error) {
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// notFoundFirst returns 404 when the record the request names does not exist, else err: DRF looks
+// the record up before it reads the body, so a missing record wins over a bad body.
+func notFoundFirst(err error, exists func() (bool, error)) error {
+	ok, lookupErr := exists()
+	if lookupErr != nil {
+		return lookupErr
+	}
+	if !ok {
+		return NotFound()
+	}
+	return err
+}
+
+// isInvalid reports whether err is a field-validation 400 (as opposed to a 404 or a 500).
+func isInvalid(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	_, ok := e.Body.(*FieldErrors)
+	return ok
+}
+
+// noContent is the 204 with an empty body of a successful DELETE.
+func noContent(c *fiber.Ctx) error {
+	c.Status(fiber.StatusNoContent)
+	c.Response().ResetBody()
+	return nil
+}
+
+// queryText reads an optional text query parameter for a filter: trimmed, at most max characters,
+// valid UTF-8 without NUL (PostgreSQL would refuse it with an error, not a 400).
+func queryText(c *fiber.Ctx, fe *FieldErrors, name string, max int) string {
+	s := strings.TrimSpace(c.Query(name))
+	switch {
+	case s == "":
+	case !utf8.ValidString(s) || strings.ContainsRune(s, 0):
+		fe.Add(name, msgNullChars)
+	case utf8.RuneCountInString(s) > max:
+		fe.Add(name, fmt.Sprintf(msgMaxLength, max))
+	default:
+		return s
+	}
+	return ""
+}

@@ -1,6 +1,182 @@
 package api
 
-import "github.com/gofiber/fiber/v2"
+import (
+	"context"
+	"fmt"
+	"math"
 
-// patientRoutes mounts the patients routes. (Placeholder, filled by its issue.)
-func (a *API) patientRoutes(r fiber.Router) {}
+	"github.com/gofiber/fiber/v2"
+
+	"healthcare/app/store"
+)
+
+// Patients' messages, in the original's words.
+const msgPatientPhoneTaken = "patient with this phone number already exists."
+
+// patientOrdering is the list's ordering allow-list (the store maps each to a column).
+var patientOrdering = []string{"id", "name", "age", "created_at", "updated_at"}
+
+// genders are the gender field's choices.
+var genders = []string{"M", "F", "O"}
+
+// patientRoutes mounts the patients routes; every one is scoped to the caller's own patients.
+func (a *API) patientRoutes(r fiber.Router) {
+	r.Get("/patients", a.requireAuth, a.listPatients)
+	r.Post("/patients", a.requireAuth, a.createPatient)
+	r.Get("/patients/:id", a.requireAuth, a.getPatient)
+	r.Put("/patients/:id", a.requireAuth, a.updatePatient(false))
+	r.Patch("/patients/:id", a.requireAuth, a.updatePatient(true))
+	r.Delete("/patients/:id", a.requireAuth, a.deletePatient)
+	r.Get("/patients/:id/doctors", a.requireAuth, a.patientDoctors)
+}
+
+func (a *API) listPatients(c *fiber.Ctx) error {
+	q, fe := listParams(c, patientOrdering...)
+	if g := c.Query("gender"); g != "" {
+		valid := false
+		for _, v := range genders {
+			valid = valid || g == v
+		}
+		if valid {
+			q.Filters = map[string]string{"gender": g}
+		} else {
+			fe.Add("gender", fmt.Sprintf(msgChoice, g))
+		}
+	}
+	if err := fe.Err(); err != nil {
+		return err
+	}
+	patients, total, err := a.Store.ListPatients(c.UserContext(), userID(c), q)
+	if err != nil {
+		return err
+	}
+	SetListHeaders(c, q, total)
+	return c.JSON(patients)
+}
+
+func (a *API) getPatient(c *fiber.Ctx) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	p, err := a.Store.GetPatient(c.UserContext(), userID(c), id)
+	if err != nil {
+		return storeErr(err)
+	}
+	return c.JSON(p)
+}
+
+func (a *API) createPatient(c *fiber.Ctx) error {
+	b, err := ParseBody(c, false)
+	if err != nil {
+		return err
+	}
+	f := readPatient(b)
+	owner := userID(c)
+	if b.Err() != nil {
+		return a.patientInvalid(c.UserContext(), owner, b, f, 0)
+	}
+	p, err := a.Store.CreatePatient(c.UserContext(), owner, f)
+	if err != nil {
+		return patientWriteErr(err)
+	}
+	return c.Status(fiber.StatusCreated).JSON(p)
+}
+
+// updatePatient is PUT (all fields required) or PATCH (any subset) of one of the caller's patients.
+func (a *API) updatePatient(partial bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id, err := pathID(c, "id")
+		if err != nil {
+			return err
+		}
+		ctx, owner := c.UserContext(), userID(c)
+		exists := func() (bool, error) { return a.Store.PatientExists(ctx, owner, id) }
+		b, err := ParseBody(c, partial)
+		if err != nil {
+			return notFoundFirst(err, exists)
+		}
+		f := readPatient(b)
+		if b.Err() != nil {
+			if err := notFoundFirst(b.Err(), exists); !isInvalid(err) {
+				return err
+			}
+			return a.patientInvalid(ctx, owner, b, f, id)
+		}
+		p, err := a.Store.UpdatePatient(ctx, owner, id, f)
+		if err != nil {
+			return patientWriteErr(err)
+		}
+		return c.JSON(p)
+	}
+}
+
+func (a *API) deletePatient(c *fiber.Ctx) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := a.Store.DeletePatient(c.UserContext(), userID(c), id); err != nil {
+		return storeErr(err)
+	}
+	return noContent(c)
+}
+
+// patientDoctors is GET /patients/{id}/doctors/: the doctors assigned to one of the caller's patients.
+func (a *API) patientDoctors(c *fiber.Ctx) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	doctors, err := a.Store.PatientDoctors(c.UserContext(), userID(c), id)
+	if err != nil {
+		return storeErr(err)
+	}
+	return c.JSON(doctors)
+}
+
+// readPatient reads the patient serializer's fields in its order: name, age, gender, address,
+// phone_number. managed_by, id and timestamps are never read.
+func readPatient(b *Body) store.PatientFields {
+	var f store.PatientFields
+	if s, ok := b.String("name", StringRule{MaxLength: 255}); ok {
+		f.Name = &s
+	}
+	if n, ok := b.Int("age", 0, math.MaxInt32); ok {
+		f.Age = &n
+	}
+	if s, ok := b.Choice("gender", genders...); ok {
+		f.Gender = &s
+	}
+	if s, ok := b.String("address", StringRule{}); ok {
+		f.Address = &s
+	}
+	if s, ok := b.String("phone_number", StringRule{MaxLength: 15}); ok {
+		f.PhoneNumber = &s
+	}
+	return f
+}
+
+// patientInvalid answers a body that failed validation, adding the uniqueness error DRF would
+// report beside the others (phone_number is the last field, so the order stays the serializer's).
+func (a *API) patientInvalid(ctx context.Context, owner int64, b *Body, f store.PatientFields, id int64) error {
+	if f.PhoneNumber != nil {
+		taken, err := a.Store.PatientPhoneTaken(ctx, owner, *f.PhoneNumber, id)
+		if err != nil {
+			return err
+		}
+		if taken {
+			b.Errors.Add("phone_number", msgPatientPhoneTaken)
+		}
+	}
+	return b.Err()
+}
+
+// patientWriteErr maps a failed insert/update: the per-owner unique constraint is the real
+// duplicate check, so two concurrent requests end as the same 400 as sequential ones.
+func patientWriteErr(err error) error {
+	if store.UniqueViolation(err) == store.PatientOwnerPhoneKey {
+		return FieldError("phone_number", msgPatientPhoneTaken)
+	}
+	return storeErr(err)
+}
