@@ -672,7 +672,14 @@ func startServer(t *testing.T) (string, func()) {
 	}
 	cmd := exec.Command(bin)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
+	// The binary refuses unknown HEALTHCARE_ variables (such as HEALTHCARE_SCREENSHOTS): pass none of ours.
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "HEALTHCARE_") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env,
 		"HEALTHCARE_DATA_DIR="+dataDir,
 		"HEALTHCARE_SERVER_ADDR="+addr,
 		"HEALTHCARE_RATE_LIMIT_ENABLED=false",
