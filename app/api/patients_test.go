@@ -1,0 +1,230 @@
+package api_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"healthcare/app/api/apitest"
+)
+
+// patientPattern is the JSON pattern of one patient.
+func patientPattern(id, owner, name string, age int64, gender, address, phone string) string {
+	return fmt.Sprintf(`{"id": %s, "managed_by": %q, "name": %q, "age": %d, "gender": %q, "address": %q, "phone_number": %q, "created_at": "*ts", "updated_at": "*ts"}`,
+		resID(id), owner, name, age, gender, address, phone)
+}
+
+// TestPatients replays the transcript's Patients and "Patients across users" sections, with
+// API.md's differences: phone numbers are unique per owner, and nobody else's patient is visible.
+func TestPatients(t *testing.T) {
+	t.Parallel()
+	f := newResFixture(t)
+	var john map[string]any
+	f.run(t, []resScenario{
+		{Name: "list (empty)", Method: "GET", URL: "/api/patients/", As: "alice", Status: 200, JSON: `[]`},
+		{Name: "create with empty body", Method: "POST", URL: "/api/patients/", As: "alice", Body: `{}`, Status: 400,
+			JSON: `{"name": ["This field is required."], "age": ["This field is required."], "gender": ["This field is required."], "address": ["This field is required."], "phone_number": ["This field is required."]}`},
+		{Name: "create", Method: "POST", URL: "/api/patients/", As: "alice",
+			Body:   `{"name": "John Doe", "age": 35, "gender": "M", "address": "123 Main St", "phone_number": "555-0101"}`,
+			Status: 201, Save: "p1", JSON: patientPattern("*int", "alice", "John Doe", 35, "M", "123 Main St", "555-0101"),
+			Check: func(t *testing.T, r *apitest.Response, _ resVars) { r.Decode(t, &john) }},
+		{Name: "create second (managed_by in body ignored)", Method: "POST", URL: "/api/patients/", As: "alice",
+			Body:   `{"name": "Jane Roe", "age": 0, "gender": "F", "address": "1 Elm", "phone_number": "555-0102", "managed_by": "bob", "id": 1, "created_at": "2000-01-01T00:00:00Z"}`,
+			Status: 201, Save: "p2", JSON: patientPattern("*int", "alice", "Jane Roe", 0, "F", "1 Elm", "555-0102"), Absent: []string{"2000-01-01"}},
+		{Name: "invalid gender / negative age / long phone", Method: "POST", URL: "/api/patients/", As: "alice",
+			Body:   `{"name": "X", "age": -1, "gender": "X", "address": "a", "phone_number": "1234567890123456"}`,
+			Status: 400, JSON: `{"age": ["Ensure this value is greater than or equal to 0."], "gender": ["\"X\" is not a valid choice."], "phone_number": ["Ensure this field has no more than 15 characters."]}`},
+		{Name: "age not an integer, blank address", Method: "POST", URL: "/api/patients/", As: "alice",
+			Body:   `{"name": "X", "age": "abc", "gender": "M", "address": "", "phone_number": "1"}`,
+			Status: 400, JSON: `{"age": ["A valid integer is required."], "address": ["This field may not be blank."]}`},
+		{Name: "age 2147483648 (above Postgres int range)", Method: "POST", URL: "/api/patients/", As: "alice",
+			Body:   `{"name": "X", "age": 2147483648, "gender": "M", "address": "a", "phone_number": "2"}`,
+			Status: 400, JSON: `{"age": ["Ensure this value is less than or equal to 2147483647."]}`},
+		{Name: "age beyond int64", Method: "POST", URL: "/api/patients/", As: "alice",
+			Body:   `{"name": "X", "age": 123456789012345678901234567890, "gender": "M", "address": "a", "phone_number": "2"}`,
+			Status: 400, JSON: `{"age": ["Ensure this value is less than or equal to 2147483647."]}`},
+		{Name: "age with a huge exponent", Method: "POST", URL: "/api/patients/", As: "alice",
+			Body:   `{"name": "X", "age": 1e999999999, "gender": "M", "address": "a", "phone_number": "2"}`,
+			Status: 400, Contains: []string{`"age"`}},
+		{Name: "age fractional, boolean gender, numeric name", Method: "POST", URL: "/api/patients/", As: "alice",
+			Body:   `{"name": 7, "age": 3.5, "gender": true, "address": "a", "phone_number": "2"}`,
+			Status: 400, JSON: `{"age": ["A valid integer is required."], "gender": ["\"true\" is not a valid choice."]}`},
+		{Name: "all fields null", Method: "POST", URL: "/api/patients/", As: "alice",
+			Body:   `{"name": null, "age": null, "gender": null, "address": null, "phone_number": null}`,
+			Status: 400, JSON: `{"name": ["This field may not be null."], "age": ["This field may not be null."], "gender": ["This field may not be null."], "address": ["This field may not be null."], "phone_number": ["This field may not be null."]}`},
+		{Name: "age 200 (no upper sanity bound), age as a string", Method: "POST", URL: "/api/patients/", As: "alice",
+			Body:   `{"name": "Old", "age": "200", "gender": "O", "address": "a", "phone_number": "555-0200"}`,
+			Status: 201, Save: "p3", JSON: patientPattern("*int", "alice", "Old", 200, "O", "a", "555-0200")},
+		{Name: "gender given as label 'Male'", Method: "POST", URL: "/api/patients/", As: "alice",
+			Body:   `{"name": "X", "age": 1, "gender": "Male", "address": "a", "phone_number": "3"}`,
+			Status: 400, JSON: `{"gender": ["\"Male\" is not a valid choice."]}`},
+		{Name: "gender is case-sensitive", Method: "POST", URL: "/api/patients/", As: "alice",
+			Body:   `{"name": "X", "age": 1, "gender": "m", "address": "a", "phone_number": "3"}`,
+			Status: 400, JSON: `{"gender": ["\"m\" is not a valid choice."]}`},
+		{Name: "duplicate phone of the same owner", Method: "POST", URL: "/api/patients/", As: "alice",
+			Body:   `{"name": "Dup", "age": 1, "gender": "M", "address": "x", "phone_number": "555-0101"}`,
+			Status: 400, JSON: `{"phone_number": ["patient with this phone number already exists."]}`},
+		{Name: "duplicate phone reported with the other fields' errors", Method: "POST", URL: "/api/patients/", As: "alice",
+			Body:   `{"name": "Dup", "age": -3, "gender": "M", "address": "x", "phone_number": " 555-0101 "}`,
+			Status: 400, JSON: `{"age": ["Ensure this value is greater than or equal to 0."], "phone_number": ["patient with this phone number already exists."]}`},
+		{Name: "list", Method: "GET", URL: "/api/patients/", As: "alice", Status: 200,
+			JSON: `[` + patientPattern("{{p1}}", "alice", "John Doe", 35, "M", "123 Main St", "555-0101") + `, ` +
+				patientPattern("{{p2}}", "alice", "Jane Roe", 0, "F", "1 Elm", "555-0102") + `, ` +
+				patientPattern("{{p3}}", "alice", "Old", 200, "O", "a", "555-0200") + `]`},
+		{Name: "retrieve", Method: "GET", URL: "/api/patients/{{p1}}/", As: "alice", Status: 200,
+			JSON: patientPattern("{{p1}}", "alice", "John Doe", 35, "M", "123 Main St", "555-0101")},
+		{Name: "retrieve missing", Method: "GET", URL: "/api/patients/9999/", As: "alice", Status: 404, JSON: `{"detail": "Not found."}`},
+		{Name: "PUT", Method: "PUT", URL: "/api/patients/{{p1}}/", As: "alice",
+			Body:   `{"name": "John D.", "age": 36, "gender": "M", "address": "124 Main St", "phone_number": "555-0101"}`,
+			Status: 200, JSON: patientPattern("{{p1}}", "alice", "John D.", 36, "M", "124 Main St", "555-0101"),
+			Check: func(t *testing.T, r *apitest.Response, _ resVars) {
+				var got map[string]any
+				r.Decode(t, &got)
+				if got["created_at"] != john["created_at"] || got["updated_at"] == john["updated_at"] {
+					t.Errorf("PUT timestamps: before %v, after %v", john, got)
+				}
+				john = got
+			}},
+		{Name: "PUT missing fields", Method: "PUT", URL: "/api/patients/{{p1}}/", As: "alice", Body: `{"age": 36}`, Status: 400,
+			JSON: `{"name": ["This field is required."], "gender": ["This field is required."], "address": ["This field is required."], "phone_number": ["This field is required."]}`},
+		{Name: "PATCH", Method: "PATCH", URL: "/api/patients/{{p1}}/", As: "alice", Body: `{"age": 37}`, Status: 200,
+			JSON: patientPattern("{{p1}}", "alice", "John D.", 37, "M", "124 Main St", "555-0101"),
+			Check: func(t *testing.T, r *apitest.Response, _ resVars) {
+				var got map[string]any
+				r.Decode(t, &got)
+				if got["updated_at"] == john["updated_at"] {
+					t.Errorf("PATCH left updated_at at %v", got["updated_at"])
+				}
+			}},
+		{Name: "PATCH cannot change the owner", Method: "PATCH", URL: "/api/patients/{{p1}}/", As: "alice", Body: `{"managed_by": "bob", "id": 99}`,
+			Status: 200, JSON: patientPattern("{{p1}}", "alice", "John D.", 37, "M", "124 Main St", "555-0101")},
+		{Name: "PATCH phone onto another of her patients", Method: "PATCH", URL: "/api/patients/{{p2}}/", As: "alice", Body: `{"phone_number": "555-0101"}`,
+			Status: 400, JSON: `{"phone_number": ["patient with this phone number already exists."]}`},
+		{Name: "PATCH with an invalid field", Method: "PATCH", URL: "/api/patients/{{p2}}/", As: "alice", Body: `{"age": 2147483648, "gender": ""}`,
+			Status: 400, JSON: `{"age": ["Ensure this value is less than or equal to 2147483647."], "gender": ["\"\" is not a valid choice."]}`},
+
+		// Patients across users.
+		{Name: "bob lists (sees none of alice's)", Method: "GET", URL: "/api/patients/", As: "bob", Status: 200, JSON: `[]`},
+		{Name: "bob searches for alice's phone", Method: "GET", URL: "/api/patients/?search=555-0101", As: "bob", Status: 200, JSON: `[]`},
+		{Name: "bob retrieves alice's patient", Method: "GET", URL: "/api/patients/{{p1}}/", As: "bob", Status: 404, JSON: `{"detail": "Not found."}`},
+		{Name: "bob PUTs alice's patient", Method: "PUT", URL: "/api/patients/{{p1}}/", As: "bob",
+			Body: `{"name": "Hacked", "age": 1, "gender": "M", "address": "x", "phone_number": "999"}`, Status: 404, JSON: `{"detail": "Not found."}`},
+		{Name: "bob PUTs alice's patient with an invalid body", Method: "PUT", URL: "/api/patients/{{p1}}/", As: "bob",
+			Body: `{"name": ""}`, Status: 404, JSON: `{"detail": "Not found."}`},
+		{Name: "bob PUTs alice's patient with malformed JSON", Method: "PUT", URL: "/api/patients/{{p1}}/", As: "bob",
+			Body: `{"name": `, Status: 404, JSON: `{"detail": "Not found."}`},
+		{Name: "bob PATCHes alice's patient", Method: "PATCH", URL: "/api/patients/{{p1}}/", As: "bob", Body: `{"name": "Hacked"}`,
+			Status: 404, JSON: `{"detail": "Not found."}`},
+		{Name: "bob PATCHes alice's patient with alice's other phone", Method: "PATCH", URL: "/api/patients/{{p1}}/", As: "bob",
+			Body: `{"phone_number": "555-0102", "age": -1}`, Status: 404, JSON: `{"detail": "Not found."}`},
+		{Name: "bob DELETEs alice's patient", Method: "DELETE", URL: "/api/patients/{{p1}}/", As: "bob", Status: 404, JSON: `{"detail": "Not found."}`},
+		{Name: "bob asks for alice's patient's doctors", Method: "GET", URL: "/api/patients/{{p1}}/doctors/", As: "bob", Status: 404, JSON: `{"detail": "Not found."}`},
+		{Name: "bob reuses alice's patient's phone number (allowed: unique per owner)", Method: "POST", URL: "/api/patients/", As: "bob",
+			Body:   `{"name": "Probe", "age": 1, "gender": "M", "address": "x", "phone_number": "555-0101"}`,
+			Status: 201, JSON: patientPattern("*int", "bob", "Probe", 1, "M", "x", "555-0101")},
+		{Name: "bob creates his own patient", Method: "POST", URL: "/api/patients/", As: "bob",
+			Body:   `{"name": "Bob's Patient", "age": 50, "gender": "O", "address": "9 Oak", "phone_number": "555-0900"}`,
+			Status: 201, Save: "p4", JSON: patientPattern("*int", "bob", "Bob's Patient", 50, "O", "9 Oak", "555-0900")},
+		{Name: "bob's list has only his", Method: "GET", URL: "/api/patients/", As: "bob", Status: 200,
+			Absent: []string{"alice", "John"}, Contains: []string{"Probe", "Bob's Patient"},
+			Check: func(t *testing.T, r *apitest.Response, _ resVars) {
+				if got := r.Header.Get("X-Total-Count"); got != "2" {
+					t.Errorf("X-Total-Count %q, want 2", got)
+				}
+			}},
+		{Name: "alice cannot see bob's", Method: "GET", URL: "/api/patients/{{p4}}/", As: "alice", Status: 404, JSON: `{"detail": "Not found."}`},
+		{Name: "alice's patient unchanged by bob's attempts", Method: "GET", URL: "/api/patients/{{p1}}/", As: "alice", Status: 200,
+			JSON: patientPattern("{{p1}}", "alice", "John D.", 37, "M", "124 Main St", "555-0101")},
+		{Name: "delete own patient", Method: "DELETE", URL: "/api/patients/{{p2}}/", As: "alice", Status: 204},
+		{Name: "retrieve deleted", Method: "GET", URL: "/api/patients/{{p2}}/", As: "alice", Status: 404, JSON: `{"detail": "Not found."}`},
+		{Name: "the deleted patient's phone is free again", Method: "POST", URL: "/api/patients/", As: "alice",
+			Body: `{"name": "Jane Again", "age": 1, "gender": "F", "address": "1 Elm", "phone_number": "555-0102"}`, Status: 201},
+		{Name: "no token", Method: "GET", URL: "/api/patients/{{p1}}/", Status: 401, JSON: `{"detail": "Authentication credentials were not provided."}`},
+		{Name: "garbage token", Method: "GET", URL: "/api/patients/", Header: map[string]string{"Authorization": "Bearer nope"}, Status: 401,
+			Contains: []string{`"code":"token_not_valid"`}},
+	})
+}
+
+// TestPatientsList covers pagination, search, ordering and the gender filter, per owner.
+func TestPatientsList(t *testing.T) {
+	t.Parallel()
+	f := newResFixture(t)
+	genders := []string{"M", "F", "O"}
+	for i := 1; i <= 12; i++ {
+		f.create(t, "/api/patients/", "alice", fmt.Sprintf(`{"name": "Pat %02d", "age": %d, "gender": %q, "address": "%d Elm St", "phone_number": "555-%04d"}`,
+			i, 50-i, genders[i%3], i, i))
+	}
+	// bob has look-alikes that must never show up in alice's lists.
+	for i := 1; i <= 3; i++ {
+		f.create(t, "/api/patients/", "bob", fmt.Sprintf(`{"name": "Pat %02d", "age": 1, "gender": "M", "address": "Elm", "phone_number": "555-%04d"}`, i, i))
+	}
+	expect := func(total string, want ...string) func(*testing.T, *apitest.Response, resVars) {
+		return func(t *testing.T, r *apitest.Response, _ resVars) {
+			if got := r.Header.Get("X-Total-Count"); got != total {
+				t.Errorf("X-Total-Count %q, want %q", got, total)
+			}
+			var ps []struct{ Name, ManagedBy string }
+			if err := json.Unmarshal(r.Body, &ps); err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, p := range ps {
+				names = append(names, p.Name)
+			}
+			if want != nil && strings.Join(names, "|") != strings.Join(want, "|") {
+				t.Errorf("names %q, want %q", names, want)
+			}
+			if strings.Contains(string(r.Body), `"managed_by":"bob"`) {
+				t.Errorf("alice's list shows bob's patients: %s", r.Body)
+			}
+		}
+	}
+	f.run(t, []resScenario{
+		{Name: "all", Method: "GET", URL: "/api/patients/", As: "alice", Status: 200, Check: expect("12")},
+		{Name: "page", Method: "GET", URL: "/api/patients/?limit=2&offset=4", As: "alice", Status: 200, Check: expect("12", "Pat 05", "Pat 06")},
+		{Name: "order by age", Method: "GET", URL: "/api/patients/?ordering=age&limit=2", As: "alice", Status: 200, Check: expect("12", "Pat 12", "Pat 11")},
+		{Name: "order by -age", Method: "GET", URL: "/api/patients/?ordering=-age&limit=2", As: "alice", Status: 200, Check: expect("12", "Pat 01", "Pat 02")},
+		{Name: "order by -name", Method: "GET", URL: "/api/patients/?ordering=-name&limit=1", As: "alice", Status: 200, Check: expect("12", "Pat 12")},
+		{Name: "order by -created_at", Method: "GET", URL: "/api/patients/?ordering=-created_at&limit=1", As: "alice", Status: 200, Check: expect("12", "Pat 12")},
+		{Name: "order by updated_at", Method: "GET", URL: "/api/patients/?ordering=updated_at&limit=1", As: "alice", Status: 200, Check: expect("12", "Pat 01")},
+		{Name: "ordering by a field that is not allowed", Method: "GET", URL: "/api/patients/?ordering=phone_number", As: "alice", Status: 400, Contains: []string{`"ordering"`}},
+		{Name: "ordering by managed_by is not allowed", Method: "GET", URL: "/api/patients/?ordering=-managed_by", As: "alice", Status: 400, Contains: []string{`"ordering"`}},
+		{Name: "search name", Method: "GET", URL: "/api/patients/?search=pat%201", As: "alice", Status: 200, Check: expect("3", "Pat 10", "Pat 11", "Pat 12")},
+		{Name: "search phone", Method: "GET", URL: "/api/patients/?search=555-0003", As: "alice", Status: 200, Check: expect("1", "Pat 03")},
+		{Name: "search address", Method: "GET", URL: "/api/patients/?search=7%20elm", As: "alice", Status: 200, Check: expect("1", "Pat 07")},
+		{Name: "search wildcard literal", Method: "GET", URL: "/api/patients/?search=%25", As: "alice", Status: 200, JSON: `[]`, Check: expect("0")},
+		{Name: "gender filter", Method: "GET", URL: "/api/patients/?gender=F", As: "alice", Status: 200,
+			Check: expect("4", "Pat 01", "Pat 04", "Pat 07", "Pat 10")},
+		{Name: "gender filter with search and ordering", Method: "GET", URL: "/api/patients/?gender=M&search=pat&ordering=-id&limit=2", As: "alice", Status: 200,
+			Check: expect("4", "Pat 12", "Pat 09")},
+		{Name: "invalid gender filter", Method: "GET", URL: "/api/patients/?gender=X", As: "alice", Status: 400,
+			JSON: `{"gender": ["\"X\" is not a valid choice."]}`},
+		{Name: "lowercase gender filter", Method: "GET", URL: "/api/patients/?gender=f", As: "alice", Status: 400,
+			JSON: `{"gender": ["\"f\" is not a valid choice."]}`},
+		{Name: "several bad parameters at once", Method: "GET", URL: "/api/patients/?limit=-1&ordering=nope&gender=Male", As: "alice", Status: 400,
+			Contains: []string{`"limit"`, `"ordering"`, `"gender":["\"Male\" is not a valid choice."]`}},
+		{Name: "bob sees his three", Method: "GET", URL: "/api/patients/?search=pat", As: "bob", Status: 200,
+			Check: func(t *testing.T, r *apitest.Response, _ resVars) {
+				if got := r.Header.Get("X-Total-Count"); got != "3" {
+					t.Errorf("X-Total-Count %q, want 3", got)
+				}
+			}},
+	})
+}
+
+// TestPatientsRaceOnPhone: parallel identical creations end as one 201 and 400s, never a 500.
+func TestPatientsRaceOnPhone(t *testing.T) {
+	t.Parallel()
+	f := newResFixture(t, "alice", "bob")
+	body := `{"name": "Racer", "age": 30, "gender": "F", "address": "1 Track", "phone_number": "555-7777"}`
+	counts := f.resParallel(t, 12, http.MethodPost, "/api/patients/", "alice", body)
+	if counts[201] != 1 || counts[400] != 11 {
+		t.Fatalf("statuses %v, want one 201 and eleven 400", counts)
+	}
+	// The same number is still free for another owner.
+	if r := f.do(t, http.MethodPost, "/api/patients/", "bob", body); r.Status != 201 {
+		t.Fatalf("bob: %d %s", r.Status, r.Body)
+	}
+}
