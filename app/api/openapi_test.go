@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -203,4 +204,65 @@ func TestAPIDocsPage(t *testing.T) {
 	if r := e.Get("/api/docs/index.html/../../openapi.json", ""); r.Status == http.StatusOK && !bytes.Equal(r.Body, api.OpenAPIDocument) {
 		t.Errorf("path traversal served something: %d", r.Status)
 	}
+}
+
+// TestOpenAPITour makes one successful request to every operation of the document, in the order a
+// client would, so each success response is validated against its schema (apitest checks every
+// request and response) even where the behaviour suites only probe errors.
+func TestOpenAPITour(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t)
+	expect := func(r *apitest.Response, status int, what string) *apitest.Response {
+		t.Helper()
+		if r.Status != status {
+			t.Fatalf("%s: %d, want %d: %s", what, r.Status, status, r.Body)
+		}
+		return r
+	}
+	id := func(r *apitest.Response) string {
+		t.Helper()
+		var v struct{ ID int64 }
+		r.Decode(t, &v)
+		return strconv.FormatInt(v.ID, 10)
+	}
+
+	expect(e.Get("/healthz", ""), http.StatusOK, "healthz")
+	expect(e.Get("/readyz", ""), http.StatusOK, "readyz")
+
+	e.Register(t, "tourist")
+	access, refresh := e.Login("tourist")
+	expect(e.Get("/api/auth/me/", access), http.StatusOK, "me")
+	var pair struct{ Access, Refresh string }
+	expect(e.Post("/api/auth/login/refresh/", "", map[string]string{"refresh": refresh}), http.StatusOK, "refresh").Decode(t, &pair)
+	access = pair.Access
+
+	doctor := id(expect(e.Post("/api/doctors/", access, map[string]any{
+		"name": "Alice Wonderland", "specialization": "Cardiology", "contact_info": "alice@wonder.land"}), http.StatusCreated, "create doctor"))
+	other := id(expect(e.Post("/api/doctors", access, map[string]any{
+		"name": "Jay Taimus", "specialization": "Dermatology", "contact_info": "jay@wonder.land"}), http.StatusCreated, "create doctor"))
+	expect(e.Get("/api/doctors/?limit=1&ordering=-name&search=wonder&specialization=cardiology", access), http.StatusOK, "list doctors")
+	expect(e.Get("/api/doctors/"+doctor+"/", access), http.StatusOK, "get doctor")
+	expect(e.Put("/api/doctors/"+doctor+"/", access, map[string]any{
+		"name": "Alice W.", "specialization": "Neurology", "contact_info": "alice@wonder.land"}), http.StatusOK, "put doctor")
+	expect(e.Patch("/api/doctors/"+doctor, access, map[string]any{"specialization": "Cardiology"}), http.StatusOK, "patch doctor")
+
+	patient := id(expect(e.Post("/api/patients/", access, map[string]any{
+		"name": "John Doe", "age": 35, "gender": "M", "address": "123 Main St", "phone_number": "555-0101"}), http.StatusCreated, "create patient"))
+	expect(e.Get("/api/patients/?gender=M&ordering=-age&search=john&limit=10&offset=0", access), http.StatusOK, "list patients")
+	expect(e.Get("/api/patients/"+patient+"/", access), http.StatusOK, "get patient")
+	expect(e.Put("/api/patients/"+patient+"/", access, map[string]any{
+		"name": "John D.", "age": "36", "gender": "M", "address": "124 Main St", "phone_number": "555-0101"}), http.StatusOK, "put patient")
+	expect(e.Patch("/api/patients/"+patient+"/", access, map[string]any{"age": 37}), http.StatusOK, "patch patient")
+
+	mapping := id(expect(e.Post("/api/mappings/", access, map[string]any{"patient": patient, "doctor": doctor}), http.StatusCreated, "create mapping"))
+	expect(e.Get("/api/mappings/?ordering=-assigned_at", access), http.StatusOK, "list mappings")
+	expect(e.Get("/api/mappings/"+mapping+"/", access), http.StatusOK, "get mapping")
+	expect(e.Put("/api/mappings/"+mapping+"/", access, map[string]any{"patient": patient, "doctor": other}), http.StatusOK, "put mapping")
+	expect(e.Patch("/api/mappings/"+mapping+"/", access, map[string]any{"doctor": doctor}), http.StatusOK, "patch mapping")
+	expect(e.Get("/api/patients/"+patient+"/doctors/", access), http.StatusOK, "patient doctors")
+	expect(e.Delete("/api/mappings/"+mapping+"/", access), http.StatusNoContent, "delete mapping")
+	expect(e.Delete("/api/doctors/"+other+"/", access), http.StatusNoContent, "delete doctor")
+	expect(e.Delete("/api/patients/"+patient+"/", access), http.StatusNoContent, "delete patient")
+
+	expect(e.Post("/api/auth/logout/", "", map[string]string{"refresh": pair.Refresh}), http.StatusNoContent, "logout")
 }

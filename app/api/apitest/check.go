@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,6 +39,7 @@ var (
 
 	exercisedMu sync.Mutex
 	exercised   = map[string]int{} // "GET /api/doctors/" → requests seen
+	succeeded   = map[string]int{} // the same, answered 2xx (a success response was validated)
 )
 
 // LoadOpenAPI parses and validates api.OpenAPIDocument (once) and returns it.
@@ -115,7 +117,7 @@ func check(t testing.TB, req *http.Request, reqBody []byte, resp *Response) {
 		checkUndocumented(t, s, what, resp)
 		return
 	}
-	record(req.Method, route.Path)
+	record(req.Method, route.Path, resp.Status)
 
 	r.Body = io.NopCloser(bytes.NewReader(reqBody))
 	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route, Options: validationOptions}
@@ -207,9 +209,12 @@ func checkUndocumented(t testing.TB, s *spec, what string, resp *Response) {
 	}
 }
 
-func record(method, path string) {
+func record(method, path string, status int) {
 	exercisedMu.Lock()
 	exercised[method+" "+path]++
+	if status >= 200 && status < 300 {
+		succeeded[method+" "+path]++
+	}
 	exercisedMu.Unlock()
 }
 
@@ -223,6 +228,48 @@ func Exercised() map[string]int {
 		out[k] = v
 	}
 	return out
+}
+
+// CheckCoverage is for a package's TestMain, after the tests ran with exit code code: on a full,
+// passing run (no -run or -skip filter) it fails when a documented operation was never requested
+// through Env, and lists the operations whose success response was never validated.
+func CheckCoverage(code int) int {
+	if code != 0 || flagSet("test.run") || flagSet("test.skip") {
+		return code
+	}
+	ops, err := Operations()
+	if err != nil {
+		fmt.Println("openapi coverage:", err)
+		return 1
+	}
+	exercisedMu.Lock()
+	defer exercisedMu.Unlock()
+	var missing, noSuccess []string
+	for _, op := range ops {
+		method, _, _ := strings.Cut(op, " ")
+		switch {
+		case exercised[op] == 0 && !(method == http.MethodGet && exercised["HEAD"+op[len(method):]] > 0):
+			missing = append(missing, op)
+		case succeeded[op] == 0:
+			noSuccess = append(noSuccess, op)
+		}
+	}
+	fmt.Printf("openapi coverage: %d of %d documented operations requested, %d with a validated success response\n",
+		len(ops)-len(missing), len(ops), len(ops)-len(missing)-len(noSuccess))
+	if len(noSuccess) > 0 {
+		fmt.Printf("openapi coverage: no success response seen for: %s\n", strings.Join(noSuccess, ", "))
+	}
+	if len(missing) > 0 {
+		fmt.Printf("FAIL: openapi coverage: never requested (add a test, or remove the operation): %s\n", strings.Join(missing, ", "))
+		return 1
+	}
+	return 0
+}
+
+// flagSet reports whether the go test flag name was given a non-empty value.
+func flagSet(name string) bool {
+	f := flag.Lookup(name)
+	return f != nil && f.Value.String() != ""
 }
 
 // Operations returns every operation of the document as "METHOD /path", sorted.
