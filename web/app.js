@@ -64,7 +64,7 @@ function UnreachableBanner() {
       <button type="button" class="secondary small" aria-busy=${checking ? 'true' : 'false'}
         onClick=${async () => {
           setChecking(true);
-          if (await checkReachable()) location.reload();
+          await checkReachable(); // the banner goes away once the server answers
           setChecking(false);
         }}>Try again</button>
     </div>

@@ -269,6 +269,21 @@ func TestE2E(t *testing.T) {
 	bob := e.apiLogin("bob")
 	e.apiJSON("GET", "/api/patients/"+firstSeedID+"/", bob, nil, 404, nil)
 
+	// ---- tokens: refreshed before they expire, and after a 401, keeping the rotated refresh token ----
+	e.do(chromedp.Navigate(base + "/#/patients"))
+	e.waitText(".empty-state", "No patients yet")
+	oldRefresh := e.eval(`JSON.parse(sessionStorage.getItem('hc.tokens')).refresh`)
+	for _, exp := range []string{"0", "4102444800"} { // expired; far future (but not signed: the server says 401)
+		e.eval(fmt.Sprintf(`(() => { const t = JSON.parse(sessionStorage.getItem('hc.tokens'));
+			t.access = 'eyJhbGciOiJIUzI1NiJ9.' + btoa(JSON.stringify({exp: %s})).replace(/=+$/, '') + '.x';
+			sessionStorage.setItem('hc.tokens', JSON.stringify(t)); return 'ok'; })()`, exp))
+		e.do(chromedp.Reload())
+		e.waitText(".empty-state", "No patients yet")
+	}
+	if newRefresh := e.eval(`JSON.parse(sessionStorage.getItem('hc.tokens')).refresh`); newRefresh == oldRefresh {
+		t.Errorf("the refresh token did not change after refreshing (rotation)")
+	}
+
 	// ---- an ended login goes to sign-in, then back to the page the user was on ----
 	e.do(chromedp.Navigate(base + "/#/doctors?search=Grey"))
 	e.waitText("#doctors-table", "Meredith Grey")
@@ -467,7 +482,11 @@ func (e *session) shot(name string) {
 		e.viewport(vp.width, vp.height, vp.mobile)
 		time.Sleep(250 * time.Millisecond) // let layout and transitions settle
 		ctx, cancel := context.WithTimeout(e.ctx, 20*time.Second)
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		capture := chromedp.FullScreenshot(100)
+		if e.eval(`String(!!document.querySelector('dialog[open]'))`) == "true" {
+			capture = chromedp.CaptureScreenshot() // a modal covers the viewport, not the whole page
+		}
+		png, err := chromedp.Run(ctx, capture)
 		cancel()
 		if err != nil {
 			e.t.Fatalf("screenshot %s: %v", name, err)

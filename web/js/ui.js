@@ -94,7 +94,7 @@ export function Field({ id, label, errors, hint, as = 'input', options, value, o
     ${control}
     ${hint && !errs ? html`<small id=${hintId} class="hint">${hint}</small>` : null}
     ${hint && errs ? html`<small id=${hintId} class="hint visually-hidden">${hint}</small>` : null}
-    ${errs ? html`<small id=${errId} class="field-error">${errs.join(' ')}</small>` : null}
+    ${errs ? html`<small id=${errId} class="field-error">${errs.map((m) => html`<span class="msg">${m}</span>`)}</small>` : null}
   </div>`;
 }
 
