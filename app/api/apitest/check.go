@@ -124,8 +124,8 @@ func check(t testing.TB, req *http.Request, reqBody []byte, resp *Response) {
 	if resp.Status >= 200 && resp.Status < 300 {
 		if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
 			t.Errorf("openapi: %s: the server accepted a request the document calls invalid "+
-				"(fix the document, or the handler if it should have refused it):\n%v\nrequest body: %s",
-				what, err, clip(reqBody))
+				"(fix the document, or the handler if it should have refused it):\n%s\nrequest body: %s",
+				what, brief(err), clip(reqBody))
 		}
 		in.Request.Body = io.NopCloser(bytes.NewReader(reqBody))
 	}
@@ -144,8 +144,8 @@ func check(t testing.TB, req *http.Request, reqBody []byte, resp *Response) {
 		Options:                opts,
 	}
 	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
-		t.Errorf("openapi: %s: the response does not match the document:\n%v\nresponse body: %s",
-			what, err, clip(resp.Body))
+		t.Errorf("openapi: %s: the response does not match the document:\n%s\nresponse body: %s",
+			what, brief(err), clip(resp.Body))
 		return
 	}
 	// kin-openapi does not check that a response documented without content has none (204).
@@ -297,6 +297,26 @@ func Routes(t testing.TB) []fiber.Route {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	app := server.New(server.Options{Config: cfg, Pool: pool, Auth: newAuth(t, cfg, pool, log), Log: log})
 	return app.GetRoutes(true)
+}
+
+// brief drops the "Schema:" and "Value:" dumps from kin-openapi's errors: the schema is in
+// openapi.json and the body is printed after the error.
+func brief(err error) string {
+	var out []string
+	skip := -1 // indentation of the dump being skipped, or -1
+	for _, line := range strings.Split(err.Error(), "\n") {
+		indent := len(line) - len(strings.TrimLeft(line, " \t"))
+		if skip >= 0 && (indent > skip || strings.TrimSpace(line) == "") {
+			continue
+		}
+		skip = -1
+		if t := strings.TrimSpace(line); t == "Schema:" || t == "Value:" {
+			skip = indent
+			continue
+		}
+		out = append(out, line)
+	}
+	return strings.Join(out, "\n")
 }
 
 // clip shortens a body for an error message.
