@@ -11,6 +11,7 @@ import (
 
 	"healthcare/app/api"
 	"healthcare/app/api/apitest"
+	"healthcare/app/config"
 )
 
 // TestOpenAPIDocumentIsValid: the document parses and validates as OpenAPI 3.1 (kin-openapi),
@@ -265,4 +266,70 @@ func TestOpenAPITour(t *testing.T) {
 	expect(e.Delete("/api/patients/"+patient+"/", access), http.StatusNoContent, "delete patient")
 
 	expect(e.Post("/api/auth/logout/", "", map[string]string{"refresh": pair.Refresh}), http.StatusNoContent, "logout")
+}
+
+// TestOpenAPIErrorResponses provokes each documented error response (401 in its shapes, 400 in
+// both shapes, 403, 404, 405, 415, 429) so apitest validates its body and headers against the
+// document; the behaviour suites assert the exact messages.
+func TestOpenAPIErrorResponses(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t)
+	access, refresh := e.Login(registered(t, e, "alice"))
+	cases := []struct {
+		name   string
+		req    apitest.Request
+		status int
+	}{
+		{"no credentials", apitest.Request{Method: "GET", Path: "/api/doctors/"}, 401},
+		{"garbage bearer", apitest.Request{Method: "GET", Path: "/api/doctors/", Token: "garbage"}, 401},
+		{"refresh token as bearer", apitest.Request{Method: "GET", Path: "/api/patients/", Token: refresh}, 401},
+		{"other scheme", apitest.Request{Method: "GET", Path: "/api/auth/me/", Header: map[string]string{"Authorization": "Token " + access}}, 401},
+		{"wrong password", apitest.Request{Method: "POST", Path: "/api/auth/login/", Body: map[string]string{"username": "alice", "password": "nope"}}, 401},
+		{"garbage refresh", apitest.Request{Method: "POST", Path: "/api/auth/login/refresh/", Body: map[string]string{"refresh": "garbage"}}, 401},
+		{"access token to refresh", apitest.Request{Method: "POST", Path: "/api/auth/login/refresh/", Body: map[string]string{"refresh": access}}, 401},
+		{"garbage logout", apitest.Request{Method: "POST", Path: "/api/auth/logout/", Body: map[string]string{"refresh": "garbage"}}, 401},
+		{"register field errors", apitest.Request{Method: "POST", Path: "/api/auth/register/", Body: map[string]string{}}, 400},
+		{"register malformed JSON", apitest.Request{Method: "POST", Path: "/api/auth/register/", Body: `{"username": `}, 400},
+		{"register GET", apitest.Request{Method: "GET", Path: "/api/auth/register/"}, 405},
+		{"login missing fields", apitest.Request{Method: "POST", Path: "/api/auth/login", Body: map[string]string{}}, 400},
+		{"refresh missing field", apitest.Request{Method: "POST", Path: "/api/auth/login/refresh", Body: map[string]string{}}, 400},
+		{"logout missing field", apitest.Request{Method: "POST", Path: "/api/auth/logout", Body: map[string]string{}}, 400},
+		{"wrong content type", apitest.Request{Method: "POST", Path: "/api/doctors/", Token: access, Body: "name=x",
+			Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}}, 415},
+		{"bad limit", apitest.Request{Method: "GET", Path: "/api/doctors/?limit=0&ordering=contact_info", Token: access}, 400},
+		{"bad gender filter", apitest.Request{Method: "GET", Path: "/api/patients/?gender=X", Token: access}, 400},
+		{"bad mapping ordering", apitest.Request{Method: "GET", Path: "/api/mappings/?ordering=nope", Token: access}, 400},
+		{"missing doctor", apitest.Request{Method: "GET", Path: "/api/doctors/9999/", Token: access}, 404},
+		{"non-numeric id", apitest.Request{Method: "DELETE", Path: "/api/patients/abc/", Token: access}, 404},
+		{"missing patient's doctors", apitest.Request{Method: "GET", Path: "/api/patients/9999/doctors/", Token: access}, 404},
+		{"mapping to nothing", apitest.Request{Method: "POST", Path: "/api/mappings/", Token: access, Body: map[string]any{"patient": "abc", "doctor": 9999}}, 400},
+		{"unknown path", apitest.Request{Method: "GET", Path: "/api/nothing/", Token: access}, 404},
+		{"method not allowed", apitest.Request{Method: "POST", Path: "/api/patients/1/doctors/", Token: access, Body: map[string]any{}}, 405},
+	}
+	for _, c := range cases {
+		if r := e.Do(c.req); r.Status != c.status {
+			t.Errorf("%s: %s %s: %d, want %d: %s", c.name, c.req.Method, c.req.Path, r.Status, c.status, r.Body)
+		}
+	}
+
+	closed := apitest.New(t, func(c *config.Config) { c.Auth.Registration = "closed" })
+	if r := closed.Post("/api/auth/register/", "", map[string]string{"username": "bob", "email": "bob@example.com",
+		"password": apitest.Password, "password2": apitest.Password}); r.Status != http.StatusForbidden {
+		t.Errorf("register while closed: %d, want 403: %s", r.Status, r.Body)
+	}
+
+	limited := apitest.New(t, func(c *config.Config) { c.RateLimit.Enabled = true; c.RateLimit.LoginPerUsername = 1 })
+	registered(t, limited, "carol")
+	limited.Login("carol")
+	r := limited.Post("/api/auth/login/", "", map[string]string{"username": "carol", "password": apitest.Password})
+	if r.Status != http.StatusTooManyRequests {
+		t.Errorf("second login over a limit of 1: %d, want 429: %s", r.Status, r.Body)
+	}
+}
+
+// registered registers username and returns it.
+func registered(t *testing.T, e *apitest.Env, username string) string {
+	t.Helper()
+	e.Register(t, username)
+	return username
 }
