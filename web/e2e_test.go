@@ -20,7 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // The end-to-end test drives Debian's Chromium (headless) through the admin UI of the real binary,
@@ -47,37 +49,7 @@ func TestE2E(t *testing.T) {
 	defer stop()
 
 	logWebSize(t)
-
-	userDir := t.TempDir()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(browser),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(userDir),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-default-apps", true),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.Flag("force-color-profile", "srgb"),
-		chromedp.Flag("lang", "en-US"),
-		chromedp.WindowSize(1280, 800),
-	)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	e := &session{t: t, ctx: ctx, base: base, shots: os.Getenv("HEALTHCARE_SCREENSHOTS")}
-	e.collectConsole()
-	e.viewport(viewports[0].width, viewports[0].height, false)
+	e := newSession(t, browser, base)
 
 	// ---- first load, sign-in screen, registration with a field error ----
 	e.do(chromedp.Navigate(base + "/"))
@@ -179,9 +151,17 @@ func TestE2E(t *testing.T) {
 
 	// ---- assign two doctors through the picker, unassign one ----
 	e.assign("Cardio", "Meredith Grey")
-	e.assign("House", "Gregory House")
+	// The picker by keyboard only: type, arrow down to the first result, Enter.
+	e.typeText("#picker-search", "House")
+	e.waitFor(`document.querySelectorAll('#picker-results li').length === 1 && document.querySelector('#picker-results li').textContent.includes('Gregory House')`, "picker results for House")
+	e.do(chromedp.KeyEvent(kb.ArrowDown))
+	if got := e.eval(`document.activeElement.getAttribute('aria-label')`); got != "Assign Gregory House" {
+		t.Fatalf("focus after ArrowDown in the picker = %q, want the Assign Gregory House button", got)
+	}
+	e.do(chromedp.KeyEvent(kb.Enter))
 	e.waitText("#assigned-doctors", "Gregory House")
 	e.shot("08-patient-detail")
+	e.darkShot("08-patient-detail")
 	e.click(`button[aria-label="Unassign Gregory House"]`)
 	e.waitFor(`!document.querySelector('#assigned-doctors').textContent.includes('Gregory House')`, "unassign")
 	e.waitText("#assigned-doctors", "Meredith Grey")
@@ -315,7 +295,70 @@ func TestE2E(t *testing.T) {
 	}
 }
 
+// TestE2ERegistrationClosed: with registration closed the register screen says so.
+func TestE2ERegistrationClosed(t *testing.T) {
+	if os.Getenv("HEALTHCARE_E2E_BASE_URL") != "" {
+		t.Skip("needs its own server (HEALTHCARE_E2E_BASE_URL is set)")
+	}
+	browser := findBrowser(t)
+	base, stop := startServer(t, "HEALTHCARE_AUTH_REGISTRATION=closed")
+	defer stop()
+	e := newSession(t, browser, base)
+	e.do(chromedp.Navigate(base + "/#/register"))
+	e.set("#reg-username", "carol")
+	e.set("#reg-email", "carol@example.com")
+	e.set("#reg-password", password)
+	e.set("#reg-password2", password)
+	e.click(`#main form button[type="submit"]`)
+	e.waitVisible(`#main .form-error`)
+	if msg := e.eval(`document.querySelector('#main .form-error').textContent`); !strings.Contains(strings.ToLower(msg), "regist") {
+		t.Errorf("closed registration message = %q, want one that mentions registration", msg)
+	}
+	if e.eval(`String(!!document.querySelector('#reg-username'))`) != "false" {
+		t.Errorf("the registration form is still shown although registration is closed")
+	}
+	e.shot("14-registration-closed")
+	e.checkConsole()
+}
+
 // ---- the browser session ----
+
+// newSession starts a headless Chromium with a fresh profile; it ends with the test.
+func newSession(t *testing.T, browser, base string) *session {
+	t.Helper()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(browser),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.Flag("force-color-profile", "srgb"),
+		chromedp.Flag("lang", "en-US"),
+		chromedp.WindowSize(1280, 800),
+	)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+	})
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	e := &session{t: t, ctx: ctx, base: base, shots: os.Getenv("HEALTHCARE_SCREENSHOTS")}
+	e.collectConsole()
+	e.viewport(viewports[0].width, viewports[0].height, false)
+	return e
+}
 
 type session struct {
 	t     *testing.T
@@ -472,6 +515,7 @@ func (e *session) viewport(w, h int64, mobile bool) {
 // shot saves the current screen at desktop and at phone width.
 func (e *session) shot(name string) {
 	e.t.Helper()
+	e.checkLabels(name)
 	if e.shots == "" {
 		return
 	}
@@ -498,6 +542,41 @@ func (e *session) shot(name string) {
 	}
 	e.viewport(viewports[0].width, viewports[0].height, false)
 	time.Sleep(100 * time.Millisecond)
+}
+
+// checkLabels fails the test for a form control without a label or an accessible name.
+func (e *session) checkLabels(screen string) {
+	e.t.Helper()
+	bad := e.eval(`[...document.querySelectorAll('input, select, textarea')]
+		.filter((el) => el.type !== 'hidden' && el.labels.length === 0 && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
+		.map((el) => el.id || el.name || el.outerHTML.slice(0, 60)).join(', ')`)
+	if bad != "" {
+		e.t.Errorf("%s: form controls without a label: %s", screen, bad)
+	}
+}
+
+// darkShot saves the desktop screen with the dark colour scheme the operating system may ask for.
+func (e *session) darkShot(name string) {
+	e.t.Helper()
+	if e.shots == "" {
+		return
+	}
+	dark := []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}
+	if _, err := chromedp.Call(e.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: dark}); err != nil {
+		e.t.Fatalf("dark mode: %v", err)
+	}
+	time.Sleep(250 * time.Millisecond)
+	png, err := chromedp.Run(e.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		e.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(e.shots, name+"-dark-desktop.png"), png, 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	light := []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "light"}}
+	if _, err := chromedp.Call(e.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: light}); err != nil {
+		e.t.Fatalf("light mode: %v", err)
+	}
 }
 
 // collectConsole records uncaught exceptions and CSP violations for checkConsole.
@@ -655,7 +734,7 @@ func findBrowser(t *testing.T) string {
 }
 
 // startServer builds the real binary and runs it on a fresh data directory and a free port.
-func startServer(t *testing.T) (string, func()) {
+func startServer(t *testing.T, extraEnv ...string) (string, func()) {
 	t.Helper()
 	if u := os.Getenv("HEALTHCARE_E2E_BASE_URL"); u != "" {
 		return strings.TrimRight(u, "/"), func() {}
@@ -674,12 +753,7 @@ func startServer(t *testing.T) (string, func()) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, "healthcare")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t, root)
 	dataDir := filepath.Join(dir, "data")
 	if err := os.Mkdir(dataDir, 0o755); err != nil {
 		t.Fatal(err)
@@ -704,6 +778,7 @@ func startServer(t *testing.T) (string, func()) {
 		"HEALTHCARE_RATE_LIMIT_ENABLED=false",
 		"HEALTHCARE_LOG_FORMAT=text",
 	)
+	cmd.Env = append(cmd.Env, extraEnv...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start server: %v", err)
@@ -755,6 +830,42 @@ func startServer(t *testing.T) (string, func()) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	return base, stop
+}
+
+var built struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+}
+
+// buildBinary builds the real binary once for all the tests of the package (TestMain removes it).
+func buildBinary(t *testing.T, root string) string {
+	t.Helper()
+	built.once.Do(func() {
+		built.dir, built.err = os.MkdirTemp("", "healthcare-e2e-bin-")
+		if built.err != nil {
+			return
+		}
+		built.bin = filepath.Join(built.dir, "healthcare")
+		cmd := exec.Command("go", "build", "-o", built.bin, ".")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.bin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
 }
 
 func moduleRoot(t *testing.T) string {

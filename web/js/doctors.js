@@ -66,7 +66,7 @@ export function DoctorsList({ route }) {
       <div class="field">
         <label for="doctor-spec">Specialization</label>
         <select id="doctor-spec" value=${params.filter} onChange=${(e) => go({ filter: e.currentTarget.value, offset: 0 })}>
-          <option value="">All specializations</option>
+          <option value="">All</option>
           ${specs.map((s) => html`<option value=${s}>${s}</option>`)}
           ${params.filter && !specs.includes(params.filter) ? html`<option value=${params.filter}>${params.filter}</option>` : null}
         </select>

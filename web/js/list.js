@@ -69,7 +69,7 @@ export function SortSelect({ id, options, value, onChange }) {
   return html`<div class="field sort-field">
     <label for=${id}>Sort by</label>
     <select id=${id} value=${value} onChange=${(e) => onChange(e.currentTarget.value)}>
-      <option value="">Oldest first</option>
+      <option value="">Order added</option>
       ${options.map(([v, l]) => html`<option value=${v}>${l}</option>`)}
     </select>
   </div>`;

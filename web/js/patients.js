@@ -48,7 +48,7 @@ export function PatientsList({ route }) {
         </select>
       </div>
       <${SortSelect} id="patient-sort" value=${params.ordering} onChange=${(o) => go({ ordering: o, offset: 0 })}
-        options=${[['name', 'Name A–Z'], ['-name', 'Name Z–A'], ['age', 'Youngest first'], ['-age', 'Oldest patient first'], ['-created_at', 'Newest first']]} />
+        options=${[['name', 'Name A–Z'], ['-name', 'Name Z–A'], ['age', 'Youngest first'], ['-age', 'Oldest first'], ['-created_at', 'Newest first']]} />
       <${PageSize} id="patient-page-size" value=${params.limit} onChange=${(n) => go({ limit: n, offset: 0 })} />
     </form></search>
     <div class="results" aria-busy=${load.loading ? 'true' : 'false'}>
@@ -161,6 +161,7 @@ export function PatientForm({ id }) {
     // Send age as a number when it is one; anything else goes as typed so the server explains.
     const age = /^\s*-?\d+\s*$/.test(f.age) ? Number(f.age) : f.age;
     const body = { ...f, age };
+    if (!body.gender) delete body.gender; // "This field is required." reads better than '"" is not a valid choice.'
     try {
       const r = editing ? await api('PUT', `/api/patients/${id}/`, { body }) : await api('POST', '/api/patients/', { body });
       notify(editing ? `Saved ${r.data.name}.` : `Added patient ${r.data.name}.`);

@@ -46,8 +46,10 @@ export function withQuery(path, params) {
 
 let noticeSetter = null;
 let noticeTimer = 0;
+let noticeAt = 0;
 export function notify(message) {
   if (!noticeSetter) return;
+  noticeAt = Date.now();
   noticeSetter(message);
   clearTimeout(noticeTimer);
   noticeTimer = setTimeout(() => noticeSetter && noticeSetter(''), 4000);
@@ -57,7 +59,13 @@ export function Notices() {
   const [msg, setMsg] = useState('');
   useEffect(() => {
     noticeSetter = setMsg;
-    return () => (noticeSetter = null);
+    // A notice belongs to the page it was made for (or the one a save leads to), not to later ones.
+    const onRoute = () => Date.now() - noticeAt > 1500 && setMsg('');
+    window.addEventListener('hashchange', onRoute);
+    return () => {
+      noticeSetter = null;
+      window.removeEventListener('hashchange', onRoute);
+    };
   }, []);
   return html`<div class="notice" role="status" aria-live="polite">${msg ? html`<p class="notice-body">${msg}</p>` : null}</div>`;
 }
