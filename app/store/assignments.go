@@ -68,10 +68,10 @@ func (s *Store) ListAssignments(ctx context.Context, owner int64, q ListQuery) (
 	var args sqlArgs
 	cond := where("p.managed_by = " + args.add(owner))
 	out := make([]Assignment, 0, min(q.Limit, 64))
-	total, err := s.listPage(ctx, assignmentCols, assignmentFrom, cond, orderBy(q, assignmentOrdering, "a.id"), args, q,
-		func(rows pgx.Rows, total *int64) error {
+	total, err := s.listPage(ctx, assignmentCols, assignmentFrom, "assignments a JOIN patients p ON p.id = a.patient_id", cond, orderBy(q, assignmentOrdering, "a.id"), args, q,
+		func(rows pgx.Rows) error {
 			var m Assignment
-			if err := rows.Scan(assignmentDest(&m, total)...); err != nil {
+			if err := rows.Scan(assignmentDest(&m)...); err != nil {
 				return err
 			}
 			out = append(out, m)

@@ -49,10 +49,10 @@ func (s *Store) ListDoctors(ctx context.Context, q ListQuery) ([]Doctor, int64, 
 		eqFoldClause(&args, "d.specialization", q.Filters["specialization"]),
 	)
 	out := make([]Doctor, 0, min(q.Limit, 64))
-	total, err := s.listPage(ctx, doctorCols, "doctors d", cond, orderBy(q, doctorOrdering, "d.id"), args, q,
-		func(rows pgx.Rows, total *int64) error {
+	total, err := s.listPage(ctx, doctorCols, "doctors d", "doctors d", cond, orderBy(q, doctorOrdering, "d.id"), args, q,
+		func(rows pgx.Rows) error {
 			var d Doctor
-			if err := rows.Scan(doctorDest(&d, total)...); err != nil {
+			if err := rows.Scan(doctorDest(&d)...); err != nil {
 				return err
 			}
 			out = append(out, d)

@@ -55,11 +55,11 @@ func (s *Store) ListPatients(ctx context.Context, owner int64, q ListQuery) ([]P
 		eqClause(&args, "p.gender", q.Filters["gender"]),
 	)
 	out := make([]Patient, 0, min(q.Limit, 64))
-	total, err := s.listPage(ctx, patientCols, "patients p JOIN users u ON u.id = p.managed_by", cond,
+	total, err := s.listPage(ctx, patientCols, "patients p JOIN users u ON u.id = p.managed_by", "patients p", cond,
 		orderBy(q, patientOrdering, "p.id"), args, q,
-		func(rows pgx.Rows, total *int64) error {
+		func(rows pgx.Rows) error {
 			var p Patient
-			if err := rows.Scan(patientDest(&p, total)...); err != nil {
+			if err := rows.Scan(patientDest(&p)...); err != nil {
 				return err
 			}
 			out = append(out, p)
