@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -121,7 +122,7 @@ func check(t testing.TB, req *http.Request, reqBody []byte, resp *Response) {
 
 	r.Body = io.NopCloser(bytes.NewReader(reqBody))
 	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route, Options: validationOptions}
-	if resp.Status >= 200 && resp.Status < 300 {
+	if resp.Status >= 200 && resp.Status < 300 && !hugeNumbers(reqBody) {
 		if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
 			t.Errorf("openapi: %s: the server accepted a request the document calls invalid "+
 				"(fix the document, or the handler if it should have refused it):\n%s\nrequest body: %s",
@@ -317,6 +318,25 @@ func brief(err error) string {
 		out = append(out, line)
 	}
 	return strings.Join(out, "\n")
+}
+
+// hugeNumbers reports whether a JSON body holds a number beyond float64's range (fuzzers send
+// 1e999999999): kin-openapi cannot decode those, so such a request is not validated. Its response
+// still is.
+func hugeNumbers(body []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if n, ok := tok.(json.Number); ok {
+			if _, err := strconv.ParseFloat(n.String(), 64); err != nil {
+				return true
+			}
+		}
+	}
 }
 
 // clip shortens a body for an error message.
