@@ -1,0 +1,544 @@
+package cli_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const password = "Str0ng!Passw0rd-e2e"
+
+// register creates an account through the API.
+func register(t *testing.T, p *proc, username string) {
+	t.Helper()
+	status, _, body := p.request("POST", "/api/auth/register/", map[string]string{
+		"username": username, "email": username + "@example.com", "password": password, "password2": password})
+	if status != 201 {
+		t.Fatalf("register %s: %d %s", username, status, body)
+	}
+}
+
+// login returns an access token.
+func login(t *testing.T, p *proc, username string) string {
+	t.Helper()
+	status, _, body := p.request("POST", "/api/auth/login/", map[string]string{"username": username, "password": password})
+	if status != 200 {
+		t.Fatalf("login %s: %d %s", username, status, body)
+	}
+	var tok struct{ Access string }
+	if err := json.Unmarshal(body, &tok); err != nil || tok.Access == "" {
+		t.Fatalf("login %s: %s", username, body)
+	}
+	return tok.Access
+}
+
+// doctorNames lists the doctors' names through the API.
+func doctorNames(t *testing.T, p *proc, token string) []string {
+	t.Helper()
+	status, _, body := p.request("GET", "/api/doctors/", nil, "Authorization", "Bearer "+token)
+	if status != 200 {
+		t.Fatalf("list doctors: %d %s", status, body)
+	}
+	var ds []struct{ Name string }
+	if err := json.Unmarshal(body, &ds); err != nil {
+		t.Fatalf("list doctors: %s", body)
+	}
+	var names []string
+	for _, d := range ds {
+		names = append(names, d.Name)
+	}
+	return names
+}
+
+// insertDoctor writes a row straight into the embedded server and returns once it is committed.
+func insertDoctor(t *testing.T, dataDir, name string) {
+	t.Helper()
+	conn := embeddedConn(t, dataDir, "healthcare")
+	if _, err := conn.Exec(context.Background(),
+		"INSERT INTO doctors (name, specialization, contact_info) VALUES ($1, 'Cardiology', $2)", name, name+"@clinic.example"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(context.Background())
+}
+
+// stopAndCheck stops p with SIGTERM and checks that the exit is clean and no PostgreSQL process of
+// its data directory is left.
+func stopAndCheck(t *testing.T, p *proc) time.Duration {
+	t.Helper()
+	family := postgresFamily(p.DataDir)
+	if len(family) == 0 {
+		t.Fatalf("no PostgreSQL processes found for %s while serving", p.DataDir)
+	}
+	code, took := p.stop(syscall.SIGTERM)
+	if code != 0 {
+		t.Fatalf("exit code %d after SIGTERM:\n%s", code, p.out.String())
+	}
+	checkGone(t, family, p.DataDir)
+	return took
+}
+
+// checkGone fails if any of family, or any postmaster of dataDir, still runs. The postmaster
+// removes postmaster.pid (which pg_ctl stop waits for) just before it exits, so a process in its
+// last milliseconds is given a moment.
+func checkGone(t *testing.T, family []procInfo, dataDir string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var left []procInfo
+		for _, pi := range family {
+			if alive(pi.PID) {
+				left = append(left, pi)
+			}
+		}
+		left = append(left, postgresFamily(dataDir)...)
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("PostgreSQL processes still run 5 s after the app exited: %+v", left)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestColdWarmStart: a fresh data directory boots (initdb included), takes a user through the API
+// and a row through SQL, stops cleanly, and the second start has both. It also prints the
+// measurements: start-up times, shutdown time, idle RSS and binary size. (Not parallel, so the
+// numbers are not skewed by other tests.)
+func TestColdWarmStart(t *testing.T) {
+	dataDir := filepath.Join(tempDir(t), "data")
+	port := freePort(t)
+
+	p, cold := serve(t, opts{DataDir: dataDir, Port: port})
+	time.Sleep(500 * time.Millisecond) // let start-up garbage be collected before measuring
+	rssCold := vmRSS(p.cmd.Process.Pid)
+	register(t, p, "alice")
+	insertDoctor(t, dataDir, "Dr Persistent")
+	if names := doctorNames(t, p, login(t, p, "alice")); strings.Join(names, ",") != "Dr Persistent" {
+		t.Fatalf("doctors = %q", names)
+	}
+	for _, want := range []string{`"msg":"data directory"`, `"msg":"PostgreSQL (embedded)"`, `"found":`, `"version":"`,
+		`ready: open http://127.0.0.1:` + strconv.Itoa(port) + `/`} {
+		if !strings.Contains(p.out.String(), want) {
+			t.Errorf("start-up output lacks %s:\n%s", want, p.out.String())
+		}
+	}
+	stopCold := stopAndCheck(t, p)
+	if !strings.Contains(p.out.String(), `"msg":"stopped"`) {
+		t.Errorf("shutdown not logged:\n%s", p.out.String())
+	}
+
+	p, warm := serve(t, opts{DataDir: dataDir, Port: port})
+	time.Sleep(500 * time.Millisecond)
+	rssWarm := vmRSS(p.cmd.Process.Pid)
+	if names := doctorNames(t, p, login(t, p, "alice")); strings.Join(names, ",") != "Dr Persistent" {
+		t.Errorf("after restart doctors = %q", names)
+	}
+	stopWarm := stopAndCheck(t, p)
+
+	st, _ := os.Stat(binary)
+	t.Logf("MEASURED cold start to ready %v (initdb included), warm start to ready %v", cold.Round(time.Millisecond), warm.Round(time.Millisecond))
+	t.Logf("MEASURED shutdown (SIGTERM to exit, PostgreSQL stopped) %v after the cold run, %v after the warm run", stopCold.Round(time.Millisecond), stopWarm.Round(time.Millisecond))
+	t.Logf("MEASURED idle RSS of the Go process: %d KiB after the cold start, %d KiB after the warm start", rssCold, rssWarm)
+	t.Logf("MEASURED binary size (go build, no -s -w): %.1f MB", float64(st.Size())/1e6)
+}
+
+// TestSIGTERMLeavesNoPostgres: SIGTERM (and SIGINT) stop the server, the pool and PostgreSQL.
+func TestSIGTERMLeavesNoPostgres(t *testing.T) {
+	t.Parallel()
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		dataDir := filepath.Join(tempDir(t), "data")
+		p, _ := serve(t, opts{DataDir: dataDir})
+		family := postgresFamily(dataDir)
+		if len(family) < 2 {
+			t.Fatalf("expected a postmaster and its children, found %+v", family)
+		}
+		code, _ := p.stop(sig)
+		if code != 0 {
+			t.Errorf("%v: exit code %d", sig, code)
+		}
+		checkGone(t, family, dataDir)
+		if _, err := os.Stat(filepath.Join(dataDir, "postgres", "postmaster.pid")); err == nil {
+			t.Errorf("%v: postmaster.pid left behind: PostgreSQL did not shut down cleanly", sig)
+		}
+	}
+}
+
+// TestSIGKILLRecovery: after a SIGKILL of the app its PostgreSQL keeps running (pg_ctl puts it in
+// its own session); the next start stops that orphan, starts afresh and has every committed row.
+func TestSIGKILLRecovery(t *testing.T) {
+	t.Parallel()
+	dataDir := filepath.Join(tempDir(t), "data")
+	p, _ := serve(t, opts{DataDir: dataDir})
+	register(t, p, "bob")
+	insertDoctor(t, dataDir, "Dr Committed")
+	orphan := postmasterPID(t, dataDir)
+	if code, _ := p.stop(syscall.SIGKILL); code != -int(syscall.SIGKILL) {
+		t.Fatalf("exit code %d after SIGKILL", code)
+	}
+	if !alive(orphan) {
+		t.Logf("note: PostgreSQL %d did not outlive the app", orphan)
+	}
+
+	p, _ = serve(t, opts{DataDir: dataDir})
+	if alive(orphan) {
+		t.Errorf("the orphaned PostgreSQL %d still runs after the restart", orphan)
+	}
+	if pid := postmasterPID(t, dataDir); pid == orphan {
+		t.Errorf("the restart reused the orphan %d instead of starting afresh", pid)
+	}
+	if !strings.Contains(p.out.String(), "left running") {
+		t.Errorf("the orphan's stop was not logged:\n%s", p.out.String())
+	}
+	if names := doctorNames(t, p, login(t, p, "bob")); strings.Join(names, ",") != "Dr Committed" {
+		t.Errorf("after recovery doctors = %q", names)
+	}
+	stopAndCheck(t, p)
+}
+
+// TestRootDropsPrivileges: started as root, the app and every PostgreSQL process run as
+// embedded.run_as, which owns the data directory; the log says so.
+func TestRootDropsPrivileges(t *testing.T) {
+	requireRoot(t)
+	t.Parallel()
+	pg, err := user.Lookup("postgres")
+	if err != nil {
+		t.Fatal("the user postgres is needed (apt install postgresql creates it)")
+	}
+	uid, _ := strconv.Atoi(pg.Uid)
+	dataDir := filepath.Join(tempDir(t), "data")
+	p, _ := serve(t, opts{DataDir: dataDir})
+	app, ok := readProc(p.cmd.Process.Pid)
+	if !ok {
+		t.Fatal("the app's /proc entry is gone")
+	}
+	for _, id := range app.UIDs {
+		if id != uid {
+			t.Errorf("the app runs with uids %v, want all %d (postgres)", app.UIDs, uid)
+			break
+		}
+	}
+	family := postgresFamily(dataDir)
+	if len(family) < 2 {
+		t.Fatalf("PostgreSQL processes not found: %+v", family)
+	}
+	for _, pi := range family {
+		for _, id := range pi.UIDs {
+			if id != uid {
+				t.Errorf("PostgreSQL process %d (%s) runs with uids %v, want %d", pi.PID, pi.Cmdline, pi.UIDs, uid)
+				break
+			}
+		}
+	}
+	err = filepath.WalkDir(dataDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil // PostgreSQL removes temporary files as we walk
+		}
+		if st := info.Sys().(*syscall.Stat_t); int(st.Uid) != uid {
+			t.Errorf("%s belongs to uid %d, want %d", path, st.Uid, uid)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
+	if !strings.Contains(p.out.String(), "started as root: switched to an unprivileged user") || !strings.Contains(p.out.String(), `"user":"postgres"`) {
+		t.Errorf("the switch is not logged:\n%s", p.out.String())
+	}
+	stopAndCheck(t, p)
+}
+
+// treeDigest describes every file under dir: name, mode, size and content hash (not the owner:
+// when root, the binary hands the directory to its user before PostgreSQL looks at it).
+func treeDigest(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, _ := d.Info()
+		rel, _ := filepath.Rel(dir, path)
+		sum := ""
+		if !d.IsDir() {
+			c, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			h := sha256.Sum256(c)
+			sum = hex.EncodeToString(h[:8])
+		}
+		b.WriteString(rel + " " + info.Mode().String() + " " + strconv.FormatInt(info.Size(), 10) + " " + sum + "\n")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// TestVersionMismatchRefused: a cluster made by another PostgreSQL major version is refused with a
+// sentence saying what to do, and left exactly as it was.
+func TestVersionMismatchRefused(t *testing.T) {
+	t.Parallel()
+	dataDir := filepath.Join(tempDir(t), "data")
+	cluster := filepath.Join(dataDir, "postgres")
+	files := map[string]string{
+		"PG_VERSION":                     "11\n",
+		"healthcare-first-boot-complete": "2020-01-01T00:00:00Z\n",
+		"base/16384/1259":                "table data from PostgreSQL 11",
+		"global/pg_control":              "control file",
+		"postgresql.conf":                "# settings\n",
+	}
+	for name, body := range files {
+		p := filepath.Join(cluster, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := treeDigest(t, cluster)
+	code, out := run(t, opts{DataDir: dataDir, Port: freePort(t)}, "serve")
+	if code != 1 {
+		t.Errorf("exit code %d, want 1", code)
+	}
+	if !strings.Contains(out, "was created by PostgreSQL 11") || !strings.Contains(out, "embedded.binaries_path") {
+		t.Errorf("the refusal does not say what happened and what to do:\n%s", out)
+	}
+	if after := treeDigest(t, cluster); after != before {
+		t.Errorf("the data directory changed:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+// TestMigrate: `healthcare migrate` initialises and applies the schema, then stops PostgreSQL.
+func TestMigrate(t *testing.T) {
+	t.Parallel()
+	dataDir := filepath.Join(tempDir(t), "data")
+	code, out := run(t, opts{DataDir: dataDir}, "migrate")
+	if code != 0 || !strings.Contains(out, `"msg":"schema applied"`) {
+		t.Fatalf("migrate: exit %d:\n%s", code, out)
+	}
+	checkGone(t, nil, dataDir)
+	// Again: idempotent.
+	if code, out := run(t, opts{DataDir: dataDir}, "migrate"); code != 0 {
+		t.Fatalf("second migrate: exit %d:\n%s", code, out)
+	}
+}
+
+// TestExternalDatabase: two servers against one external PostgreSQL start at the same time, the
+// schema is applied once (under the advisory lock), and they share accounts and tokens. The
+// "external" server is the embedded PostgreSQL of a third instance, with a database of its own.
+func TestExternalDatabase(t *testing.T) {
+	t.Parallel()
+	hostDir := filepath.Join(tempDir(t), "data")
+	host, _ := serve(t, opts{DataDir: hostDir})
+	admin := embeddedConn(t, hostDir, "postgres")
+	ctx := context.Background()
+	if _, err := admin.Exec(ctx, "CREATE DATABASE shared"); err != nil {
+		t.Fatal(err)
+	}
+	pw, _ := os.ReadFile(filepath.Join(hostDir, "postgres.secret"))
+	lines := strings.Split(string(must(os.ReadFile(filepath.Join(hostDir, "postgres", "postmaster.pid")))), "\n")
+	url := "postgres://postgres:" + strings.TrimSpace(string(pw)) + "@127.0.0.1:" + strings.TrimSpace(lines[3]) + "/shared?sslmode=disable"
+	env := []string{"DATABASE_URL=" + url, "HEALTHCARE_AUTH_JWT_SECRET=" + strings.Repeat("k", 48)}
+
+	var wg sync.WaitGroup
+	procs := make([]*proc, 2)
+	for i := range procs {
+		procs[i] = launch(t, opts{Port: freePort(t), Env: env}, "serve")
+	}
+	for _, p := range procs {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.waitReady() }()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	a, b := procs[0], procs[1]
+	for _, p := range procs {
+		if !strings.Contains(p.out.String(), "PostgreSQL (external)") {
+			t.Errorf("external mode not announced:\n%s", p.out.String())
+		}
+		if strings.Contains(p.out.String(), strings.TrimSpace(string(pw))) {
+			t.Errorf("the database password is in the log:\n%s", p.out.String())
+		}
+	}
+	conn := embeddedConn(t, hostDir, "shared")
+	var tables int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('users', 'doctors', 'patients', 'assignments')").Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	if tables != 4 {
+		t.Errorf("%d of the 4 tables exist in the shared database", tables)
+	}
+	// One replica registers, the other logs in; a token from one works on the other.
+	register(t, a, "carol")
+	token := login(t, b, "carol")
+	if status, _, body := a.request("GET", "/api/doctors/", nil, "Authorization", "Bearer "+token); status != 200 {
+		t.Errorf("token from one replica refused by the other: %d %s", status, body)
+	}
+	for _, p := range procs {
+		if code, _ := p.stop(syscall.SIGTERM); code != 0 {
+			t.Errorf("exit code %d", code)
+		}
+	}
+	stopAndCheck(t, host)
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// imageUser is who the Docker image runs as: when the tests are root, an unprivileged system user
+// (nobody); otherwise the current user.
+func imageUser(t *testing.T) *user.User {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skip("no user nobody to run as")
+	}
+	return u
+}
+
+// newestPostgres is the newest /usr/lib/postgresql/<major>, as the image's
+// HEALTHCARE_EMBEDDED_BINARIES_PATH names it.
+func newestPostgres(t *testing.T) string {
+	t.Helper()
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres")
+	best, bestMajor := "", 0
+	for _, d := range dirs {
+		root := filepath.Dir(filepath.Dir(d))
+		if n, err := strconv.Atoi(filepath.Base(root)); err == nil && n > bestMajor {
+			best, bestMajor = root, n
+		}
+	}
+	if best == "" {
+		t.Skip("no Debian PostgreSQL in /usr/lib/postgresql (the image installs postgresql-15)")
+	}
+	return best
+}
+
+// TestImageLikeRun runs the binary as the Docker image does: an unprivileged user, the image's
+// environment, listening on 0.0.0.0; `healthcare healthcheck` (the HEALTHCHECK) answers from it.
+func TestImageLikeRun(t *testing.T) {
+	t.Parallel()
+	u := imageUser(t)
+	dataDir := filepath.Join(tempDir(t), "data")
+	if err := os.Mkdir(dataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if u != nil { // the Dockerfile hands /data to its user
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(dataDir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	port := freePort(t)
+	env := []string{
+		"HEALTHCARE_DATA_DIR=" + dataDir,
+		"HEALTHCARE_SERVER_ADDR=0.0.0.0:" + strconv.Itoa(port),
+		"HEALTHCARE_EMBEDDED_BINARIES_PATH=" + newestPostgres(t),
+	}
+	p := launch(t, opts{Env: env, User: u}, "serve")
+	p.URL = "http://127.0.0.1:" + strconv.Itoa(port)
+	p.DataDir = dataDir
+	p.waitReady()
+	if !strings.Contains(p.out.String(), "ready: open http://127.0.0.1:"+strconv.Itoa(port)+"/") {
+		t.Errorf("0.0.0.0 is not announced as a URL to open:\n%s", p.out.String())
+	}
+	if strings.Contains(p.out.String(), "started as root") {
+		t.Error("the image-like run was root")
+	}
+	if code, out := run(t, opts{Env: env, User: u}, "healthcheck"); code != 0 {
+		t.Errorf("healthcheck: exit %d: %s", code, out)
+	}
+	httpChecks(t, p)
+	stopAndCheck(t, p)
+	if code, out := run(t, opts{Env: env, User: u}, "healthcheck"); code != 1 || !strings.Contains(out, "did not answer") {
+		t.Errorf("healthcheck with the server stopped: exit %d: %s", code, out)
+	}
+}
+
+// httpChecks: the binary's HTTP edge — JSON errors, request ids, security headers, the UI.
+func httpChecks(t *testing.T, p *proc) {
+	t.Helper()
+	status, h, body := p.request("GET", "/no/such/path", nil, "X-Request-ID", "e2e-req-1")
+	if status != 404 || string(body) != `{"detail":"Not found."}` || h.Get("X-Request-ID") != "e2e-req-1" {
+		t.Errorf("404: %d %q %v", status, body, h)
+	}
+	for k, v := range map[string]string{"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"} {
+		if h.Get(k) != v {
+			t.Errorf("header %s = %q, want %q", k, h.Get(k), v)
+		}
+	}
+	if !strings.Contains(h.Get("Content-Security-Policy"), "default-src 'self'") {
+		t.Errorf("no CSP: %q", h.Get("Content-Security-Policy"))
+	}
+	status, _, body = p.request("DELETE", "/healthz", nil)
+	if status != 405 || string(body) != `{"detail":"Method \"DELETE\" not allowed."}` {
+		t.Errorf("405: %d %q", status, body)
+	}
+	status, h, body = oversized(t, p)
+	if status != 413 || string(body) != `{"detail":"Request body is too large."}` || !strings.HasPrefix(h.Get("Content-Type"), "application/json") {
+		t.Errorf("413: %d %q %q", status, h.Get("Content-Type"), body)
+	}
+	status, h, body = p.request("GET", "/", nil)
+	if status != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/html") || h.Get("ETag") == "" || !strings.Contains(string(body), "<") {
+		t.Errorf("UI: %d %q %q", status, h.Get("Content-Type"), h.Get("ETag"))
+	}
+	status, h, _ = p.request("GET", "/api/auth/me/", nil)
+	if status != 401 || h.Get("Cache-Control") != "no-store" {
+		t.Errorf("/api: %d Cache-Control %q", status, h.Get("Cache-Control"))
+	}
+}
+
+// oversized announces a 2 MiB body and sends none: the server must refuse it from the
+// Content-Length alone. (Sending the body would race the server's close with a connection reset.)
+func oversized(t *testing.T, p *proc) (int, http.Header, []byte) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(p.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	fmt.Fprintf(conn, "POST /api/auth/register/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", 2<<20)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
