@@ -1,11 +1,13 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"healthcare/app/api/apitest"
 )
@@ -290,4 +292,68 @@ func TestMappingsRaces(t *testing.T) {
 			t.Fatalf("statuses %v (%s / %s), want one 200 and one 400", got, res[0].Body, res[1].Body)
 		}
 	})
+}
+
+// TestMappingsForeignKeyRace makes the race deterministic: a transaction deletes the patient or
+// doctor and holds its lock while an assignment naming it is written; the write's foreign-key
+// check waits for that transaction, which then commits. The answer must be the same "Invalid pk"
+// 400 as when the row was already gone, not a 500 from the foreign-key violation.
+func TestMappingsForeignKeyRace(t *testing.T) {
+	t.Parallel()
+	f := mappingFixture(t)
+	pool := f.env.Store().Pool()
+	ctx := context.Background()
+	m := f.create(t, "/api/mappings/", "alice", `{"patient": {{p1}}, "doctor": {{d1}}}`)
+	newDoctor := func(name string) string {
+		return fmt.Sprint(f.create(t, "/api/doctors/", "alice", fmt.Sprintf(`{"name": %q, "specialization": "S", "contact_info": %q}`, name, name+"@x")))
+	}
+	cases := []struct {
+		name, table, id, method, url, body, field string
+	}{
+		{"create, patient deleted", "patients", f.vars["p3"], "POST", "/api/mappings/", `{"patient": {{p3}}, "doctor": {{d1}}}`, "patient"},
+		{"create, doctor deleted", "doctors", newDoctor("gone1"), "POST", "/api/mappings/", `{"patient": {{p2}}, "doctor": %s}`, "doctor"},
+		{"update, doctor deleted", "doctors", newDoctor("gone2"), "PATCH", fmt.Sprintf("/api/mappings/%d/", m), `{"doctor": %s}`, "doctor"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			body := c.body
+			if strings.Contains(body, "%s") {
+				body = fmt.Sprintf(body, c.id)
+			}
+			tx, err := pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback(ctx)
+			if _, err := tx.Exec(ctx, "DELETE FROM "+c.table+" WHERE id = $1", c.id); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan *apitest.Response, 1)
+			go func() { done <- f.do(t, c.method, c.url, "alice", body) }()
+			// Wait (bounded) until the request's statement is blocked on the deleting transaction.
+			for i := 0; ; i++ {
+				var waiting int
+				if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+					WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+					t.Fatal(err)
+				}
+				if waiting > 0 {
+					break
+				}
+				if i > 1000 {
+					t.Fatal("the request never waited for the deleting transaction")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			r := <-done
+			resCheckResponse(t, c.method, r)
+			if r.Status != 400 {
+				t.Fatalf("status %d: %s", r.Status, r.Body)
+			}
+			resMatchJSON(t, r.Body, invalidPKPattern(c.field, c.id))
+		})
+	}
 }
