@@ -120,7 +120,13 @@ func check(t testing.TB, req *http.Request, reqBody []byte, resp *Response) {
 	}
 	record(req.Method, route.Path, resp.Status)
 
-	r.Body = io.NopCloser(bytes.NewReader(reqBody))
+	if len(bytes.TrimSpace(reqBody)) == 0 {
+		reqBody = nil // the server reads a blank body as none (an empty object), as DRF does
+	}
+	// kin-openapi may read the body through GetBody, so both must give the bytes to validate.
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(reqBody)), nil }
+	r.Body, _ = r.GetBody()
+	r.ContentLength = int64(len(reqBody))
 	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route, Options: validationOptions}
 	if resp.Status >= 200 && resp.Status < 300 && !hugeNumbers(reqBody) {
 		if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
@@ -128,7 +134,7 @@ func check(t testing.TB, req *http.Request, reqBody []byte, resp *Response) {
 				"(fix the document, or the handler if it should have refused it):\n%s\nrequest body: %s",
 				what, brief(err), clip(reqBody))
 		}
-		in.Request.Body = io.NopCloser(bytes.NewReader(reqBody))
+		in.Request.Body, _ = r.GetBody()
 	}
 	if resp.Status >= 500 && !(route.Path == "/readyz" && resp.Status == http.StatusServiceUnavailable) {
 		t.Errorf("openapi: %s: server error (bad input must never be a 5xx): %s", what, clip(resp.Body))
