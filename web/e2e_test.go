@@ -798,7 +798,7 @@ func startServer(t *testing.T, extraEnv ...string) (string, func()) {
 			logFile.Close()
 			if t.Failed() {
 				if b, err := os.ReadFile(logFile.Name()); err == nil {
-					t.Logf("server log:\n%s", tail(string(b), 4000))
+					t.Logf("server log:\n%s", tail(string(b), 8000))
 				}
 			}
 			_ = os.RemoveAll(dir)
@@ -819,13 +819,13 @@ func startServer(t *testing.T, extraEnv ...string) (string, func()) {
 			exited <- err
 			b, _ := os.ReadFile(logFile.Name())
 			stop()
-			t.Fatalf("server exited before it was ready (%v):\n%s", err, tail(string(b), 4000))
+			t.Fatalf("server exited before it was ready (%v):\n%s", err, tail(string(b), 8000))
 		default:
 		}
 		if time.Now().After(deadline) {
 			b, _ := os.ReadFile(logFile.Name())
 			stop()
-			t.Fatalf("server not ready after 90 s:\n%s", tail(string(b), 4000))
+			t.Fatalf("server not ready after 90 s:\n%s", tail(string(b), 8000))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

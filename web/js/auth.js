@@ -15,7 +15,7 @@ export function Login({ route }) {
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   const form = useRef(null);
-  const set = (k) => (v) => setF({ ...f, [k]: v });
+  const set = (k) => (v) => setF((cur) => ({ ...cur, [k]: v })); // functional: autofill sets several fields at once
   const errors = error ? error.fields : {};
   const registered = route.query.get('registered');
 
@@ -61,7 +61,7 @@ export function Register({ route }) {
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   const form = useRef(null);
-  const set = (k) => (v) => setF({ ...f, [k]: v });
+  const set = (k) => (v) => setF((cur) => ({ ...cur, [k]: v })); // functional: autofill sets several fields at once
   const errors = error ? error.fields : {};
   const closed = error && error.status === 403;
 

@@ -170,7 +170,7 @@ export function DoctorForm({ id }) {
     setF({ name: r.data.name, specialization: r.data.specialization, contact_info: r.data.contact_info });
     return r.data;
   }, [id]);
-  const set = (k) => (v) => setF({ ...f, [k]: v });
+  const set = (k) => (v) => setF((cur) => ({ ...cur, [k]: v })); // functional: autofill sets several fields at once
   const errors = error ? error.fields : {};
 
   async function submit(e) {

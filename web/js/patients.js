@@ -151,7 +151,7 @@ export function PatientForm({ id }) {
     setF({ name: p.name, age: String(p.age), gender: p.gender, address: p.address, phone_number: p.phone_number });
     return p;
   }, [id]);
-  const set = (k) => (v) => setF({ ...f, [k]: v });
+  const set = (k) => (v) => setF((cur) => ({ ...cur, [k]: v })); // functional: autofill sets several fields at once
   const errors = error ? error.fields : {};
 
   async function submit(e) {
