@@ -28,6 +28,23 @@ function useMe(signedIn) {
 function Header({ me, route }) {
   const [open, setOpen] = useState(false);
   useEffect(() => setOpen(false), [route.path]);
+  // The account menu closes on Escape (focus back on its button) and on a click elsewhere.
+  useEffect(() => {
+    if (!open) return;
+    const onKey = (e) => {
+      if (e.key === 'Escape') {
+        setOpen(false);
+        document.getElementById('account-menu')?.focus();
+      }
+    };
+    const onClick = (e) => !e.target.closest('.user-menu') && setOpen(false);
+    document.addEventListener('keydown', onKey);
+    document.addEventListener('click', onClick);
+    return () => {
+      document.removeEventListener('keydown', onKey);
+      document.removeEventListener('click', onClick);
+    };
+  }, [open]);
   const section = route.parts[0];
   const link = (href, label, name) =>
     html`<li><a href=${href} aria-current=${section === name ? 'page' : undefined} class=${section === name ? 'active' : ''}>${label}</a></li>`;

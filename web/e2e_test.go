@@ -219,6 +219,10 @@ func TestE2E(t *testing.T) {
 	e.waitText("#delete-assignments", "Ada King")
 	e.click(`dialog[open] footer button.secondary`)
 	e.waitFor(`!document.querySelector('dialog[open]')`, "dialog closed")
+	e.click(`button[aria-label="Delete Cristina Yang"]`)
+	e.waitText("#delete-assignments", "None of your patients")
+	e.click(`dialog[open] footer button.danger`)
+	e.waitFor(`!document.querySelector('#doctors-table').textContent.includes('Cristina Yang')`, "doctor deleted")
 
 	// ---- delete the patient: the confirmation names the assignment ----
 	e.do(chromedp.Navigate(base + "/#/patients/" + adaID))
