@@ -172,7 +172,7 @@ type proc struct {
 func launch(t *testing.T, o opts, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
-	cmd.Env = append(baseEnv(), o.Env...)
+	cmd.Env = baseEnv()
 	p := &proc{t: t, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{}), DataDir: o.DataDir}
 	if o.DataDir != "" {
 		cmd.Env = append(cmd.Env, "HEALTHCARE_DATA_DIR="+o.DataDir)
@@ -186,6 +186,7 @@ func launch(t *testing.T, o opts, args ...string) *proc {
 		_, port, _ := net.SplitHostPort(addr)
 		p.URL = "http://127.0.0.1:" + port
 	}
+	cmd.Env = append(cmd.Env, o.Env...) // last: wins over the above
 	cmd.Dir = o.WorkDir
 	if cmd.Dir == "" {
 		cmd.Dir = tempDir(t)

@@ -19,6 +19,7 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
 )
 
 // Config is the effective configuration. Field tags name the keys of config.yaml.
@@ -153,7 +154,12 @@ func Load(src Sources) (*Config, error) {
 		if err := fv.ReadInConfig(); err != nil {
 			return nil, fmt.Errorf("cannot read the configuration file %s: %v", file, err)
 		}
-		if err := checkKeys(fv.AllKeys(), known, "in "+file); err != nil {
+		// viper drops empty sections ("logging: {}") from its key lists: check the raw YAML.
+		raw := map[string]any{}
+		if b, err := os.ReadFile(file); err == nil {
+			_ = yaml.Unmarshal(b, &raw)
+		}
+		if err := checkKeys(append(leafKeys("", raw), fv.AllKeys()...), known, "in "+file); err != nil {
 			return nil, err
 		}
 		if err := v.MergeConfigMap(fv.AllSettings()); err != nil {
@@ -262,6 +268,20 @@ func envKey(name string, known map[string]bool) string {
 	return ""
 }
 
+// leafKeys lists the dotted, lower-cased keys of m's leaves, counting an empty map as a leaf.
+func leafKeys(prefix string, m map[string]any) []string {
+	var keys []string
+	for k, v := range m {
+		key := prefix + strings.ToLower(k)
+		if sub, ok := v.(map[string]any); ok && len(sub) > 0 {
+			keys = append(keys, leafKeys(key+".", sub)...)
+			continue
+		}
+		keys = append(keys, key)
+	}
+	return keys
+}
+
 // decodeError turns mapstructure's multi-line report into one sentence about the first bad key.
 func decodeError(v *viper.Viper, err error) error {
 	var de *mapstructure.DecodeError
@@ -283,16 +303,29 @@ func decodeError(v *viper.Viper, err error) error {
 
 func checkKeys(keys []string, known map[string]bool, where string) error {
 	var unknown []string
+	seen := map[string]bool{}
 	for _, k := range keys {
-		if !known[k] {
-			unknown = append(unknown, k)
+		if known[k] || seen[k] || isSection(k, known) {
+			continue
 		}
+		seen[k] = true
+		unknown = append(unknown, k)
 	}
 	if len(unknown) == 0 {
 		return nil
 	}
 	sort.Strings(unknown)
 	return fmt.Errorf("unknown setting %s %s: check the spelling against config.yaml", strings.Join(unknown, ", "), where)
+}
+
+// isSection reports whether k names a group of known keys ("server" for server.addr...).
+func isSection(k string, known map[string]bool) bool {
+	for kk := range known {
+		if strings.HasPrefix(kk, k+".") {
+			return true
+		}
+	}
+	return false
 }
 
 // readDotEnv reads KEY=VALUE lines; # comments, blank lines, "export " prefixes and surrounding

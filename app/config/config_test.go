@@ -119,6 +119,16 @@ func TestPrecedence(t *testing.T) {
 	}
 }
 
+// TestEmptySectionsAccepted: "server:" with nothing under it, or {}, is harmless.
+func TestEmptySectionsAccepted(t *testing.T) {
+	t.Parallel()
+	for _, f := range []string{"server:\n", "server: {}\nlog: {}\n", "# only a comment\n"} {
+		if _, err := Load(src(t, map[string]string{"config.yaml": f}, nil)); err != nil {
+			t.Errorf("%q: %v", f, err)
+		}
+	}
+}
+
 // TestEveryKeyFromEachSource sets other keys through each source, including keys whose names hold
 // underscores (data_dir, jwt_secret) and lists.
 func TestEveryKeyFromEachSource(t *testing.T) {
@@ -203,6 +213,8 @@ func TestInvalidValues(t *testing.T) {
 		{Name: "address with bad port", Args: []string{"--addr", "127.0.0.1:99999"}, Want: `server.addr "127.0.0.1:99999" has an invalid port`},
 		{Name: "address with named port", Env: []string{"HEALTHCARE_SERVER_ADDR=127.0.0.1:http"}, Want: "has an invalid port"},
 		{Name: "unknown key in file", Files: map[string]string{"config.yaml": "server:\n  adress: x\n"}, Want: "unknown setting server.adress in"},
+		{Name: "unknown empty section in file", Files: map[string]string{"config.yaml": "logging: {}\n"}, Want: "unknown setting logging in"},
+		{Name: "unknown keys listed once", Files: map[string]string{"config.yaml": "server:\n  a: 1\n  b: 2\n"}, Want: "unknown setting server.a, server.b in"},
 		{Name: "unknown top-level key in file", Files: map[string]string{"config.yaml": "datadir: /x\n"}, Want: "unknown setting datadir"},
 		{Name: "unreadable --config", Args: []string{"--config", "$DIR/missing.yaml"}, Want: "cannot read the configuration file"},
 		{Name: "malformed yaml", Files: map[string]string{"config.yaml": "server: [\n"}, Want: "cannot read the configuration file"},
