@@ -299,13 +299,15 @@ func TestE2E(t *testing.T) {
 	}
 }
 
-// TestE2ERegistrationClosed: with registration closed the register screen says so.
+// TestE2ERegistrationClosed: with registration closed the register screen says so; and a login
+// refused for too many attempts (429) says how long to wait.
 func TestE2ERegistrationClosed(t *testing.T) {
 	if os.Getenv("HEALTHCARE_E2E_BASE_URL") != "" {
 		t.Skip("needs its own server (HEALTHCARE_E2E_BASE_URL is set)")
 	}
 	browser := findBrowser(t)
-	base, stop := startServer(t, "HEALTHCARE_AUTH_REGISTRATION=closed")
+	base, stop := startServer(t, "HEALTHCARE_AUTH_REGISTRATION=closed",
+		"HEALTHCARE_RATE_LIMIT_ENABLED=true", "HEALTHCARE_RATE_LIMIT_LOGIN_PER_USERNAME=2")
 	defer stop()
 	e := newSession(t, browser, base)
 	e.do(chromedp.Navigate(base + "/#/register"))
@@ -322,6 +324,17 @@ func TestE2ERegistrationClosed(t *testing.T) {
 		t.Errorf("the registration form is still shown although registration is closed")
 	}
 	e.shot("14-registration-closed")
+
+	e.click(`a[href="#/login"]`)
+	e.waitVisible("#login-username")
+	e.set("#login-username", "nobody")
+	e.set("#login-password", "wrong-password")
+	for i := 0; i < 4 && !strings.Contains(e.eval(`document.querySelector('#main .form-error') ? document.querySelector('#main .form-error').textContent : ''`), "Too many"); i++ {
+		e.click(`#main form button[type="submit"]`)
+		e.waitFor(`!document.querySelector('#main form button[type="submit"]').disabled && !!document.querySelector('#main .form-error')`, "the login answer")
+	}
+	e.waitText("#main .form-error", "Too many attempts")
+	e.shot("15-login-rate-limited")
 	e.checkConsole()
 }
 
@@ -746,11 +759,7 @@ func startServer(t *testing.T, extraEnv ...string) (string, func()) {
 	root := moduleRoot(t)
 	// Under /tmp, never under the home directory: when the tests run as root, the binary drops to the
 	// postgres user, which must be able to reach the data directory.
-	tmpBase := os.TempDir()
-	if strings.HasPrefix(tmpBase, "/root") {
-		tmpBase = "/tmp"
-	}
-	dir, err := os.MkdirTemp(tmpBase, "healthcare-e2e-")
+	dir, err := os.MkdirTemp(tempBase(), "healthcare-e2e-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -847,10 +856,11 @@ var built struct {
 func buildBinary(t *testing.T, root string) string {
 	t.Helper()
 	built.once.Do(func() {
-		built.dir, built.err = os.MkdirTemp("", "healthcare-e2e-bin-")
+		built.dir, built.err = os.MkdirTemp(tempBase(), "healthcare-e2e-bin-")
 		if built.err != nil {
 			return
 		}
+		built.err = os.Chmod(built.dir, 0o755)
 		built.bin = filepath.Join(built.dir, "healthcare")
 		cmd := exec.Command("go", "build", "-o", built.bin, ".")
 		cmd.Dir = root
@@ -870,6 +880,15 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(built.dir)
 	}
 	os.Exit(code)
+}
+
+// tempBase is where the test's files go: the system temp folder, but never under /root, which the
+// unprivileged user the binary switches to (when started as root) cannot enter.
+func tempBase() string {
+	if d := os.TempDir(); !strings.HasPrefix(d, "/root") {
+		return d
+	}
+	return "/tmp"
 }
 
 func moduleRoot(t *testing.T) string {

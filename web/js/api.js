@@ -97,8 +97,9 @@ export class SessionEnded extends ApiError {}
 function messageFor(status, data, headers) {
   if (status === 0) return 'The server cannot be reached. Check that it is running and your network, then try again.';
   if (status === 429) {
-    const after = headers && headers.get('Retry-After');
-    return `Too many attempts. Wait ${after ? after + ' seconds' : 'a moment'} and try again.`;
+    const after = Number(headers && headers.get('Retry-After'));
+    const wait = !after ? 'a moment' : after < 90 ? `${after} seconds` : `about ${Math.ceil(after / 60)} minutes`;
+    return `Too many attempts. Wait ${wait} and try again.`;
   }
   if (data && typeof data.detail === 'string') return data.detail;
   if (data && Array.isArray(data.non_field_errors)) return data.non_field_errors.join(' ');
