@@ -448,6 +448,33 @@ func newestPostgres(t *testing.T) string {
 	return best
 }
 
+// dockerfileEnv reads the variables of the Dockerfile's ENV instructions.
+func dockerfileEnv(t *testing.T) map[string]string {
+	t.Helper()
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	text := strings.ReplaceAll(string(b), "\\\n", " ")
+	for _, line := range strings.Split(text, "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "ENV ")
+		if !ok {
+			continue
+		}
+		for _, kv := range strings.Fields(rest) {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				env[k] = v
+			}
+		}
+	}
+	return env
+}
+
 // TestImageLikeRun runs the binary as the Docker image does: an unprivileged user, the image's
 // environment, listening on 0.0.0.0; `healthcare healthcheck` (the HEALTHCHECK) answers from it.
 func TestImageLikeRun(t *testing.T) {
@@ -465,10 +492,27 @@ func TestImageLikeRun(t *testing.T) {
 		}
 	}
 	port := freePort(t)
-	env := []string{
-		"HEALTHCARE_DATA_DIR=" + dataDir,
-		"HEALTHCARE_SERVER_ADDR=0.0.0.0:" + strconv.Itoa(port),
-		"HEALTHCARE_EMBEDDED_BINARIES_PATH=" + newestPostgres(t),
+	// The image's own ENV, with the volume and port of this test.
+	var env []string
+	for k, v := range dockerfileEnv(t) {
+		switch k {
+		case "HEALTHCARE_DATA_DIR":
+			v = dataDir
+		case "HEALTHCARE_SERVER_ADDR":
+			if !strings.HasPrefix(v, "0.0.0.0:") {
+				t.Errorf("the image listens on %s, not on 0.0.0.0", v)
+			}
+			v = "0.0.0.0:" + strconv.Itoa(port)
+		case "HEALTHCARE_EMBEDDED_BINARIES_PATH":
+			if _, err := os.Stat(filepath.Join(v, "bin", "postgres")); err != nil {
+				t.Logf("%s (the image's PostgreSQL) is not installed here; using %s", v, newestPostgres(t))
+				v = newestPostgres(t)
+			}
+		}
+		env = append(env, k+"="+v)
+	}
+	if len(env) < 3 {
+		t.Fatalf("the Dockerfile's ENV is incomplete: %q", env)
 	}
 	p := launch(t, opts{Env: env, User: u}, "serve")
 	p.URL = "http://127.0.0.1:" + strconv.Itoa(port)
