@@ -48,6 +48,8 @@ export function DoctorsList({ route }) {
   const rows = load.value ? load.value.data || [] : [];
   const total = load.value ? load.value.total : null;
   const filtered = params.search || params.filter;
+  // Nothing to search yet: the empty state alone says what to do first.
+  const nothingYet = load.value && !load.error && rows.length === 0 && !filtered && params.offset === 0;
 
   // A page past the end (after deletes): step back to the last page that has rows.
   useEffect(() => {
@@ -60,7 +62,7 @@ export function DoctorsList({ route }) {
       <a href="#/doctors/new" role="button" id="add-doctor">Add doctor</a>
     </div>
     <p class="muted lead">The clinic's directory, shared by all staff accounts.</p>
-    <search><form class="toolbar" aria-label="Find doctors" onSubmit=${(e) => e.preventDefault()}>
+    ${nothingYet ? null : html`<search><form class="toolbar" aria-label="Find doctors" onSubmit=${(e) => e.preventDefault()}>
       <${SearchBox} id="doctor-search" label="Search" placeholder="Name, specialization or contact"
         value=${params.search} onSearch=${(s) => go({ search: s, offset: 0 })} />
       <div class="field">
@@ -74,7 +76,7 @@ export function DoctorsList({ route }) {
       <${SortSelect} id="doctor-sort" value=${params.ordering} onChange=${(o) => go({ ordering: o, offset: 0 })}
         options=${[['name', 'Name A–Z'], ['-name', 'Name Z–A'], ['specialization', 'Specialization A–Z'], ['-specialization', 'Specialization Z–A']]} />
       <${PageSize} id="doctor-page-size" value=${params.limit} onChange=${(n) => go({ limit: n, offset: 0 })} />
-    </form></search>
+    </form></search>`}
     <div class="results" aria-busy=${load.loading ? 'true' : 'false'}>
       ${load.error
         ? html`<${ErrorState} error=${load.error} onRetry=${load.reload} />`

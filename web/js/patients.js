@@ -25,6 +25,8 @@ export function PatientsList({ route }) {
   const rows = load.value ? load.value.data || [] : [];
   const total = load.value ? load.value.total : null;
   const filtered = params.search || params.filter;
+  // Nothing to search yet: the empty state alone says what to do first.
+  const nothingYet = load.value && !load.error && rows.length === 0 && !filtered && params.offset === 0;
   const sort = (o) => go({ ordering: o, offset: 0 });
 
   useEffect(() => {
@@ -37,7 +39,7 @@ export function PatientsList({ route }) {
       <a href="#/patients/new" role="button" id="add-patient">Add patient</a>
     </div>
     <p class="muted lead">Only you can see the patients you add.</p>
-    <search><form class="toolbar" aria-label="Find patients" onSubmit=${(e) => e.preventDefault()}>
+    ${nothingYet ? null : html`<search><form class="toolbar" aria-label="Find patients" onSubmit=${(e) => e.preventDefault()}>
       <${SearchBox} id="patient-search" label="Search" placeholder="Name, phone or address"
         value=${params.search} onSearch=${(s) => go({ search: s, offset: 0 })} />
       <div class="field">
@@ -50,7 +52,7 @@ export function PatientsList({ route }) {
       <${SortSelect} id="patient-sort" value=${params.ordering} onChange=${(o) => go({ ordering: o, offset: 0 })}
         options=${[['name', 'Name A–Z'], ['-name', 'Name Z–A'], ['age', 'Youngest first'], ['-age', 'Oldest first'], ['-created_at', 'Newest first']]} />
       <${PageSize} id="patient-page-size" value=${params.limit} onChange=${(n) => go({ limit: n, offset: 0 })} />
-    </form></search>
+    </form></search>`}
     <div class="results" aria-busy=${load.loading ? 'true' : 'false'}>
       ${load.error
         ? html`<${ErrorState} error=${load.error} onRetry=${load.reload} />`
