@@ -7,6 +7,9 @@ const REFRESH_EARLY_MS = 30_000; // refresh the access token this long before it
 let tokens = readTokens();
 let refreshing = null; // the one refresh in flight, shared by everyone who needs it
 let refreshTimer = 0;
+// Bumped when someone signs in or out: answers that arrive late for an older login (a refresh or a
+// 401 started before the switch) must never overwrite or end the new login's tokens.
+let generation = 0;
 const listeners = new Set();
 
 /** State everyone can subscribe to: signed in, server reachable, why the session ended. */
@@ -182,8 +185,11 @@ export function refreshAccess() {
   if (!tokens) return Promise.reject(new SessionEnded(401, null, 'Please sign in.'));
   if (!refreshing) {
     const current = tokens;
+    const gen = generation;
+    const stale = () => new SessionEnded(401, null, 'The login changed. Try again.');
     refreshing = (async () => {
       const { res, data } = await send('POST', '/api/auth/login/refresh/', { refresh: current.refresh });
+      if (gen !== generation) throw stale();
       if (res.ok && data && data.access) {
         writeTokens({ access: data.access, refresh: data.refresh || current.refresh });
         return tokens.access;
@@ -194,7 +200,7 @@ export function refreshAccess() {
       }
       throw new ApiError(res.status, data, messageFor(res.status, data, res.headers));
     })().finally(() => {
-      refreshing = null;
+      if (gen === generation) refreshing = null;
     });
   }
   return refreshing;
@@ -219,14 +225,18 @@ export async function api(method, path, { body, query, auth = true } = {}) {
     const s = q.toString();
     if (s) url += (url.includes('?') ? '&' : '?') + s;
   }
+  const gen = generation;
   let access = auth ? await freshAccess() : null;
   let { res, data } = await send(method, url, body, access);
+  if (auth && res.status === 401 && gen !== generation) {
+    throw new SessionEnded(401, data, 'The login changed. Try again.'); // not this login's answer
+  }
   if (auth && res.status === 401 && data && data.code === 'token_not_valid') {
     access = await refreshAccess(); // one refresh and one retry
     ({ res, data } = await send(method, url, body, access));
   }
   if (auth && res.status === 401) {
-    endSession('Your session has ended. Sign in again to continue where you were.');
+    if (gen === generation) endSession('Your session has ended. Sign in again to continue where you were.');
     throw new SessionEnded(401, data, 'Your session has ended. Sign in again.');
   }
   if (!res.ok) throw new ApiError(res.status, data, messageFor(res.status, data, res.headers));
@@ -258,6 +268,8 @@ export async function signIn(username, password) {
   if (!res.ok || !data || !data.access) throw new ApiError(res.status, data, messageFor(res.status, data, res.headers));
   state.sessionEnded = '';
   state.signedOut = false;
+  generation++;
+  refreshing = null;
   writeTokens({ access: data.access, refresh: data.refresh });
 }
 
@@ -276,6 +288,8 @@ export async function signOut() {
   const t = tokens;
   state.sessionEnded = '';
   state.signedOut = true;
+  generation++;
+  refreshing = null;
   writeTokens(null);
   if (!t) return;
   try {
