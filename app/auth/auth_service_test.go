@@ -157,6 +157,9 @@ func TestTokenParsing(t *testing.T) {
 	future := newTestService(t, cfg)
 	future.now = func() time.Time { return time.Now().Add(time.Hour) }
 	futureTok, _ := future.sign(7, typeAccess, "", 2*time.Hour)
+	skewed := newTestService(t, cfg)
+	skewed.now = func() time.Time { return time.Now().Add(2 * time.Second) }
+	skewedTok, _ := skewed.sign(7, typeAccess, "", time.Minute)
 	foreign, _ := newTestService(t, other).sign(7, typeAccess, "", time.Minute)
 	wrongIss, _ := newTestService(t, otherIss).sign(7, typeAccess, "", time.Minute)
 	wrongAud, _ := newTestService(t, otherAud).sign(7, typeAccess, "", time.Minute)
@@ -182,6 +185,7 @@ func TestTokenParsing(t *testing.T) {
 		{"empty", "", typeAccess, MsgTokenInvalid},
 		{"expired", expiredTok, typeAccess, MsgTokenExpired},
 		{"issued in the future", futureTok, typeAccess, MsgTokenInvalid},
+		{"issued by a replica 2 s ahead", skewedTok, typeAccess, ""},
 		{"another key", foreign, typeAccess, MsgTokenInvalid},
 		{"another issuer", wrongIss, typeAccess, MsgTokenInvalid},
 		{"another audience", wrongAud, typeAccess, MsgTokenInvalid},

@@ -40,6 +40,10 @@ func (c *claims) family() (uuid.UUID, bool) {
 	return id, err == nil && c.Family == id.String()
 }
 
+// clockSkew tolerates replicas whose clocks differ slightly: iat is whole seconds, so without it a
+// token issued on one replica could be "used before issued" on another a few milliseconds behind.
+const clockSkew = 5 * time.Second
+
 // parser pins HS256 and requires exp, iat, iss and aud: a token signed any other way, or for
 // another issuer or audience, is invalid.
 func (s *Service) parser() *jwt.Parser {
@@ -47,6 +51,7 @@ func (s *Service) parser() *jwt.Parser {
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
+		jwt.WithLeeway(clockSkew),
 		jwt.WithIssuer(s.cfg.Auth.Issuer),
 		jwt.WithAudience(s.cfg.Auth.Audience),
 		jwt.WithTimeFunc(s.now),
