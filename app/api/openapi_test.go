@@ -2,8 +2,10 @@ package api_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -204,6 +206,18 @@ func TestAPIDocsPage(t *testing.T) {
 	}
 	if seen < 3 { // the bundle, its stylesheet and our init script at least
 		t.Errorf("the page loads %d viewer files, want the bundle, its CSS and init.js:\n%s", seen, page)
+	}
+	// The bundle is served gzipped to clients that accept it, with its own ETag.
+	plain := e.Do(apitest.Request{Method: "GET", Path: "/api/docs/swagger-ui-bundle.js", Header: map[string]string{"Accept-Encoding": "identity"}})
+	zipped := e.Do(apitest.Request{Method: "GET", Path: "/api/docs/swagger-ui-bundle.js", Header: map[string]string{"Accept-Encoding": "gzip"}})
+	if zipped.Header.Get("Content-Encoding") != "gzip" || plain.Header.Get("Content-Encoding") != "" ||
+		zipped.Header.Get("ETag") == plain.Header.Get("ETag") || len(zipped.Body) >= len(plain.Body)/2 {
+		t.Errorf("gzip: %q %q, etags %q %q, %d vs %d bytes", zipped.Header.Get("Content-Encoding"), plain.Header.Get("Content-Encoding"),
+			zipped.Header.Get("ETag"), plain.Header.Get("ETag"), len(zipped.Body), len(plain.Body))
+	} else if zr, err := gzip.NewReader(bytes.NewReader(zipped.Body)); err != nil {
+		t.Error(err)
+	} else if unzipped, err := io.ReadAll(zr); err != nil || !bytes.Equal(unzipped, plain.Body) {
+		t.Errorf("gzipped bundle differs from the plain one (%v)", err)
 	}
 	if r := e.Get("/api/docs/LICENSE", ""); r.Status != http.StatusOK || !strings.Contains(string(r.Body), "Apache License") {
 		t.Errorf("GET /api/docs/LICENSE: %d", r.Status)
