@@ -60,6 +60,7 @@ func (a *API) register(c *fiber.Ctx) error {
 		return err
 	}
 	username, okUser := b.String("username", StringRule{})
+	username = auth.NormalizeUsername(username)
 	if okUser {
 		okUser = checkAll(b, "username", []check{
 			{utf8.RuneCountInString(username) <= auth.MaxUsernameLength, lengthMessage(auth.MaxUsernameLength)},
@@ -72,6 +73,7 @@ func (a *API) register(c *fiber.Ctx) error {
 			{utf8.RuneCountInString(email) <= auth.MaxEmailLength, lengthMessage(auth.MaxEmailLength)},
 			{auth.ValidEmail(email), auth.MsgBadEmail},
 		})
+		email = auth.NormalizeEmail(email)
 	}
 	password, _ := b.String("password", StringRule{NoTrim: true})
 	password2, _ := b.String("password2", StringRule{NoTrim: true})
@@ -156,6 +158,7 @@ func (a *API) login(c *fiber.Ctx) error {
 		return err
 	}
 	username, _ := b.String("username", StringRule{})
+	username = auth.NormalizeUsername(username)
 	password, _ := b.String("password", StringRule{NoTrim: true})
 	if err := b.Err(); err != nil {
 		return err

@@ -130,6 +130,14 @@ func TestAuthRegister(t *testing.T) {
 			}},
 		{Name: "without the trailing slash", URL: "/api/auth/register", Body: register("noslash", "noslash@example.com", pw, pw), Status: 201},
 		{Name: "unicode username", URL: "/api/auth/register/", Body: register("Zoë.Ünal+1", "zoe@example.com", pw, pw), Status: 201},
+		{Name: "fullwidth look-alike of a username is the same account (NFKC)", URL: "/api/auth/register/", Body: register("ａｌｉｃｅ", "fw@example.com", pw, pw), Status: 400,
+			JSON: `{"username": ["A user with that username already exists."]}`},
+		{Name: "the email's domain is lower-cased", URL: "/api/auth/register/", Body: register("upper", "Upper.Case@EXAMPLE.ORG", pw, pw), Status: 201,
+			Check: func(t *testing.T, r *apitest.Response) {
+				if !strings.Contains(string(r.Body), `"email":"Upper.Case@example.org"`) {
+					t.Fatalf("email not normalised: %s", r.Body)
+				}
+			}},
 		{Name: "null character in the username", URL: "/api/auth/register/", Body: register("nul\x00l", "nul@example.com", pw, pw), Status: 400,
 			JSON: `{"username": ["Null characters are not allowed."]}`},
 	})
@@ -152,6 +160,8 @@ func TestAuthLogin(t *testing.T) {
 	e.Do(apitest.Request{Method: http.MethodPost, Path: "/api/auth/register/", Body: register("spacey", "s@example.com", "  spaced pw  ", "  spaced pw  ")})
 	e.Register(t, "dora")
 	e.MustExec(`UPDATE users SET is_active = false WHERE username = 'dora'`)
+	e.Register(t, "mangled")
+	e.MustExec(`UPDATE users SET password_hash = 'pbkdf2_sha256$600000$x$y' WHERE username = 'mangled'`)
 
 	claimsOK := func(t *testing.T, r *apitest.Response) {
 		access, refresh := tokensOf(t, r)
@@ -189,6 +199,7 @@ func TestAuthLogin(t *testing.T) {
 		{Name: "wrong password", URL: "/api/auth/login/", Body: map[string]string{"username": "alice", "password": "nope"}, Status: 401, JSON: bodyBadLogin, Challenge: true},
 		{Name: "unknown user", URL: "/api/auth/login/", Body: map[string]string{"username": "nobody", "password": "nope"}, Status: 401, JSON: bodyBadLogin, Challenge: true},
 		{Name: "inactive user with the right password", URL: "/api/auth/login/", Body: map[string]string{"username": "dora", "password": pw}, Status: 401, JSON: bodyBadLogin, Challenge: true},
+		{Name: "an unreadable stored hash is a 401, not a 500", URL: "/api/auth/login/", Body: map[string]string{"username": "mangled", "password": pw}, Status: 401, JSON: bodyBadLogin, Challenge: true},
 		{Name: "missing fields", URL: "/api/auth/login/", Body: map[string]string{}, Status: 400, NoOpenAPI: true,
 			JSON: `{"username": ["This field is required."], "password": ["This field is required."]}`},
 		{Name: "blank fields", URL: "/api/auth/login/", Body: map[string]string{"username": " ", "password": ""}, Status: 400, NoOpenAPI: true,
@@ -199,6 +210,7 @@ func TestAuthLogin(t *testing.T) {
 		{Name: "spacey logs in with the exact password", URL: "/api/auth/login/", Body: map[string]string{"username": "spacey", "password": "  spaced pw  "}, Status: 200},
 		{Name: "the username is trimmed", URL: "/api/auth/login/", Body: map[string]string{"username": " alice ", "password": pw}, Status: 200},
 		{Name: "username is case-sensitive ('ALICE')", URL: "/api/auth/login/", Body: map[string]string{"username": "ALICE", "password": pw}, Status: 401, JSON: bodyBadLogin, Challenge: true},
+		{Name: "a fullwidth spelling of the username (NFKC)", URL: "/api/auth/login/", Body: map[string]string{"username": "ａｌｉｃｅ", "password": pw}, Status: 200},
 		{Name: "malformed JSON", URL: "/api/auth/login/", Body: `{"username": "alice", `, Status: 400, Prefix: `{"detail":"JSON parse error - `, NoOpenAPI: true},
 	})
 }

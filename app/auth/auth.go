@@ -119,7 +119,9 @@ func (s *Service) Login(ctx context.Context, username, password string) (Pair, e
 	}
 	ok, err := s.VerifyPassword(u.PasswordHash, password)
 	if err != nil {
-		return Pair{}, err
+		// A hash we cannot read (edited by hand, another scheme) locks the account, not the server.
+		s.log.Error("unreadable password hash: the account cannot log in until its password is reset", "user_id", u.ID, "error", err)
+		return Pair{}, ErrInvalidCredentials
 	}
 	if !ok || !u.IsActive {
 		return Pair{}, ErrInvalidCredentials

@@ -7,6 +7,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/unicode/norm"
+
 	"healthcare/app/auth/commonpasswords"
 )
 
@@ -119,6 +121,19 @@ const (
 )
 
 var usernameRE = regexp.MustCompile(`^[\p{L}\p{N}_.@+-]+$`)
+
+// NormalizeUsername is Django's AbstractBaseUser.normalize_username: Unicode NFKC, so that
+// look-alike compatibility forms ("ａｌｉｃｅ") are the same account as their plain form.
+func NormalizeUsername(s string) string { return norm.NFKC.String(s) }
+
+// NormalizeEmail is Django's BaseUserManager.normalize_email: the domain part is lower-cased.
+func NormalizeEmail(s string) string {
+	at := strings.LastIndexByte(s, '@')
+	if at < 0 {
+		return s
+	}
+	return s[:at+1] + strings.ToLower(s[at+1:])
+}
 
 // ValidUsername reports whether s follows Django's rule: letters, digits and @ . + - _ only.
 func ValidUsername(s string) bool { return usernameRE.MatchString(s) }
