@@ -58,8 +58,8 @@ const assignmentCols = "a.id, a.patient_id, a.doctor_id, p.name, d.name, a.assig
 // assignmentOrdering maps the API's ordering names to columns (the only way a name reaches SQL).
 var assignmentOrdering = map[string]string{"id": "a.id", "assigned_at": "a.assigned_at"}
 
-func assignmentDest(m *Assignment, extra ...any) []any {
-	return append([]any{&m.ID, &m.Patient, &m.Doctor, &m.PatientName, &m.DoctorName, &m.AssignedAt.Time}, extra...)
+func assignmentDest(m *Assignment) []any {
+	return []any{&m.ID, &m.Patient, &m.Doctor, &m.PatientName, &m.DoctorName, &m.AssignedAt.Time}
 }
 
 // ListAssignments returns one page of the assignments of owner's patients (one query, names

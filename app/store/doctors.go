@@ -36,8 +36,8 @@ var doctorOrdering = map[string]string{
 	"created_at": "d.created_at", "updated_at": "d.updated_at",
 }
 
-func doctorDest(d *Doctor, extra ...any) []any {
-	return append([]any{&d.ID, &d.Name, &d.Specialization, &d.ContactInfo, &d.CreatedAt.Time, &d.UpdatedAt.Time}, extra...)
+func doctorDest(d *Doctor) []any {
+	return []any{&d.ID, &d.Name, &d.Specialization, &d.ContactInfo, &d.CreatedAt.Time, &d.UpdatedAt.Time}
 }
 
 // ListDoctors returns one page of the directory and the number of matching doctors. Search covers

@@ -40,9 +40,9 @@ var patientOrdering = map[string]string{
 	"id": "p.id", "name": "p.name", "age": "p.age", "created_at": "p.created_at", "updated_at": "p.updated_at",
 }
 
-func patientDest(p *Patient, extra ...any) []any {
-	return append([]any{&p.ID, &p.ManagedBy, &p.Name, &p.Age, &p.Gender, &p.Address, &p.PhoneNumber,
-		&p.CreatedAt.Time, &p.UpdatedAt.Time}, extra...)
+func patientDest(p *Patient) []any {
+	return []any{&p.ID, &p.ManagedBy, &p.Name, &p.Age, &p.Gender, &p.Address, &p.PhoneNumber,
+		&p.CreatedAt.Time, &p.UpdatedAt.Time}
 }
 
 // ListPatients returns one page of owner's patients and how many match. Search covers name,
