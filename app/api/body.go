@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/big"
 	"mime"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -148,24 +149,23 @@ func (b *Body) String(name string, rule StringRule) (string, bool) {
 	return s, true
 }
 
-// Int reads an IntegerField within [min, max]: JSON integers, integral floats (35.0) and numeric
-// strings ("35") are accepted, as in DRF.
+// Int reads an IntegerField within [min, max] the way DRF does: JSON integers, integral JSON
+// numbers below 1e16 (35.0; Python prints larger floats in exponent form, which int() refuses) and
+// strings of digits with an optional sign and ".0" ("35", " -3 ", "35.00") are accepted.
 func (b *Body) Int(name string, min, max int64) (int64, bool) {
 	v, ok := b.value(name)
 	if !ok {
 		return 0, false
 	}
-	var text string
+	var n *big.Int
 	switch t := v.(type) {
 	case json.Number:
-		text = t.String()
+		n, ok = jsonInteger(t)
 	case string:
-		text = strings.TrimSpace(t)
+		n, ok = stringInteger(t, true)
 	default:
-		b.Errors.Add(name, msgInteger)
-		return 0, false
+		ok = false
 	}
-	n, ok := parseInteger(text)
 	if !ok {
 		b.Errors.Add(name, msgInteger)
 		return 0, false
@@ -205,32 +205,32 @@ func (b *Body) Choice(name string, choices ...string) (string, bool) {
 	return "", false
 }
 
-// PK reads a PrimaryKeyRelatedField: an integer or a numeric string. It returns the id to look up;
-// ids that cannot exist (0, negative, beyond int64) are recorded as "object does not exist" here,
-// so the caller only reports the ones its query does not find (with PKNotFound).
+// PK reads a PrimaryKeyRelatedField: an integer (or integral number) or a string of digits, as
+// Django's int() takes it. It returns the id to look up; ids that cannot exist (0, negative,
+// beyond int64) are recorded as "object does not exist" here, so the caller only reports the ones
+// its query does not find (with PKNotFound).
 func (b *Body) PK(name string) (int64, bool) {
 	v, ok := b.value(name)
 	if !ok {
 		return 0, false
 	}
+	var n *big.Int
 	var text string
 	switch t := v.(type) {
 	case json.Number:
 		text = t.String()
+		if n, ok = jsonInteger(t); !ok {
+			b.Errors.Add(name, fmt.Sprintf(msgPKType, "float"))
+			return 0, false
+		}
 	case string:
-		text = t
-		if _, ok := parseInteger(strings.TrimSpace(t)); !ok {
+		text = strings.TrimSpace(t)
+		if n, ok = stringInteger(t, false); !ok {
 			b.Errors.Add(name, fmt.Sprintf(msgPKType, "str"))
 			return 0, false
 		}
-		text = strings.TrimSpace(t)
 	default:
 		b.Errors.Add(name, fmt.Sprintf(msgPKType, pyType(v)))
-		return 0, false
-	}
-	n, ok := parseInteger(text)
-	if !ok {
-		b.Errors.Add(name, fmt.Sprintf(msgPKType, "float"))
 		return 0, false
 	}
 	if n.Sign() <= 0 || !n.IsInt64() {
@@ -245,24 +245,43 @@ func (b *Body) PKNotFound(name, id string) {
 	b.Errors.Add(name, fmt.Sprintf(msgPKNotExists, id))
 }
 
-// parseInteger accepts decimal integers and integral decimal numbers ("35", "35.0", "3.5e1").
-func parseInteger(s string) (*big.Int, bool) {
-	if len(s) == 0 || len(s) > 1000 {
+var (
+	digits      = regexp.MustCompile(`^-?[0-9]+$`)
+	intText     = regexp.MustCompile(`^\s*[+-]?[0-9]+\s*$`)
+	intZeroText = regexp.MustCompile(`^\s*[+-]?[0-9]+(\.0*)?\s*$`)
+)
+
+// jsonInteger accepts integer literals of any size and integral floats below 1e16.
+func jsonInteger(n json.Number) (*big.Int, bool) {
+	s := n.String()
+	if digits.MatchString(s) {
+		if len(s) > 1000 {
+			return nil, false
+		}
+		return new(big.Int).SetString(s, 10)
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f != math.Trunc(f) || math.Abs(f) >= 1e16 {
 		return nil, false
 	}
-	if n, ok := new(big.Int).SetString(s, 10); ok {
-		return n, true
+	return big.NewInt(int64(f)), true
+}
+
+// stringInteger accepts digits with an optional sign and surrounding spaces, and with zeroDecimal
+// a trailing ".0…" (DRF strips it before int()).
+func stringInteger(s string, zeroDecimal bool) (*big.Int, bool) {
+	re := intText
+	if zeroDecimal {
+		re = intZeroText
 	}
-	f, _, err := big.ParseFloat(s, 10, 256, big.ToNearestEven)
-	if err != nil || f.IsInf() || !f.IsInt() {
+	if len(s) > 1000 || !re.MatchString(s) {
 		return nil, false
 	}
-	if f.MantExp(nil) > 128 {
-		// Far beyond any accepted range; don't materialise a huge integer from "1e300000000".
-		return new(big.Int).Lsh(big.NewInt(int64(f.Sign())), 128), true
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '.'); i >= 0 {
+		s = s[:i]
 	}
-	n, _ := f.Int(nil)
-	return n, true
+	return new(big.Int).SetString(strings.TrimPrefix(s, "+"), 10)
 }
 
 // pyType names a decoded JSON value the way DRF's messages do (Python type names).

@@ -104,12 +104,25 @@ func TestFieldsLikeDRF(t *testing.T) {
 			}
 			b.Int("f", 0, 2147483647)
 			b.Int("g", 0, 2147483647)
-		}, `{"a":["Ensure this value is greater than or equal to 0."],"b":["A valid integer is required."],"c":["Ensure this value is less than or equal to 2147483647."],"f":["Ensure this value is less than or equal to 2147483647."],"g":["A valid integer is required."]}`},
+		}, `{"a":["Ensure this value is greater than or equal to 0."],"b":["A valid integer is required."],"c":["Ensure this value is less than or equal to 2147483647."],"f":["A valid integer is required."],"g":["A valid integer is required."]}`},
+		{"integer strings as Python's int() takes them", `{"a": "1p3", "b": "3.5e1", "c": " -3 ", "d": "35.00", "e": "+7", "f": 1e16, "g": 2.5}`, false, func(b *Body) {
+			b.Int("a", 0, 2147483647)
+			b.Int("b", 0, 2147483647)
+			b.Int("c", 0, 2147483647)
+			if n, ok := b.Int("d", 0, 2147483647); !ok || n != 35 {
+				t.Errorf("d: %d %v", n, ok)
+			}
+			if n, ok := b.Int("e", 0, 2147483647); !ok || n != 7 {
+				t.Errorf("e: %d %v", n, ok)
+			}
+			b.Int("f", 0, 2147483647)
+			b.Int("g", 0, 2147483647)
+		}, `{"a":["A valid integer is required."],"b":["A valid integer is required."],"c":["Ensure this value is greater than or equal to 0."],"f":["A valid integer is required."],"g":["A valid integer is required."]}`},
 		{"choices", `{"gender": "Male", "g2": 1}`, false, func(b *Body) {
 			b.Choice("gender", "M", "F", "O")
 			b.Choice("g2", "M", "F", "O")
 		}, `{"gender":["\"Male\" is not a valid choice."],"g2":["\"1\" is not a valid choice."]}`},
-		{"primary keys", `{"patient": "abc", "doctor": {"id": 1}, "a": "2", "b": 0, "c": 99999999999999999999, "d": 1.5, "e": true}`, false, func(b *Body) {
+		{"primary keys", `{"patient": "abc", "doctor": {"id": 1}, "a": "2", "b": 0, "c": 99999999999999999999, "d": 1.5, "e": true, "f": "1.0", "g": 3.0}`, false, func(b *Body) {
 			b.PK("patient")
 			b.PK("doctor")
 			if n, ok := b.PK("a"); !ok || n != 2 {
@@ -119,7 +132,11 @@ func TestFieldsLikeDRF(t *testing.T) {
 			b.PK("c")
 			b.PK("d")
 			b.PK("e")
-		}, `{"patient":["Incorrect type. Expected pk value, received str."],"doctor":["Incorrect type. Expected pk value, received dict."],"b":["Invalid pk \"0\" - object does not exist."],"c":["Invalid pk \"99999999999999999999\" - object does not exist."],"d":["Incorrect type. Expected pk value, received float."],"e":["Incorrect type. Expected pk value, received bool."]}`},
+			b.PK("f")
+			if n, ok := b.PK("g"); !ok || n != 3 {
+				t.Errorf("g: %d %v", n, ok)
+			}
+		}, `{"patient":["Incorrect type. Expected pk value, received str."],"doctor":["Incorrect type. Expected pk value, received dict."],"b":["Invalid pk \"0\" - object does not exist."],"c":["Invalid pk \"99999999999999999999\" - object does not exist."],"d":["Incorrect type. Expected pk value, received float."],"e":["Incorrect type. Expected pk value, received bool."],"f":["Incorrect type. Expected pk value, received str."]}`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
