@@ -228,3 +228,47 @@ func TestPatientsRaceOnPhone(t *testing.T) {
 		t.Fatalf("bob: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestResourceBadIDs: ids that are 0, negative, non-numeric or beyond int64 in any resource path
+// are DRF's 404, for every method; NUL characters and odd bodies on patients are a 400.
+func TestResourceBadIDs(t *testing.T) {
+	t.Parallel()
+	f := newResFixture(t, "alice")
+	var scenarios []resScenario
+	bodies := map[string]string{
+		"doctors":  `{"name": "a", "specialization": "b", "contact_info": "c"}`,
+		"patients": `{"name": "a", "age": 1, "gender": "M", "address": "a", "phone_number": "1"}`,
+		"mappings": `{"patient": 1, "doctor": 1}`,
+	}
+	for _, id := range []string{"0", "-1", "abc", "1.0", "99999999999999999999", "9223372036854775808", "9223372036854775807", "1%00", "%E2%82%AC"} {
+		for _, res := range []string{"doctors", "patients", "mappings"} {
+			for _, method := range []string{"GET", "PUT", "PATCH", "DELETE"} {
+				s := resScenario{Name: fmt.Sprintf("%s %s %s", method, res, id), Method: method, URL: "/api/" + res + "/" + id + "/",
+					As: "alice", Status: 404, JSON: `{"detail": "Not found."}`}
+				if method == "PUT" || method == "PATCH" {
+					s.Body = bodies[res]
+				}
+				scenarios = append(scenarios, s)
+			}
+		}
+		scenarios = append(scenarios, resScenario{Name: "patient doctors " + id, Method: "GET", URL: "/api/patients/" + id + "/doctors/",
+			As: "alice", Status: 404, JSON: `{"detail": "Not found."}`})
+	}
+	scenarios = append(scenarios,
+		resScenario{Name: "patient NUL characters", Method: "POST", URL: "/api/patients/", As: "alice",
+			Body:   `{"name": "\u0000", "age": 1, "gender": "\u0000", "address": "a\u0000", "phone_number": "1\u0000"}`,
+			Status: 400, JSON: `{"name": ["Null characters are not allowed."], "gender": "*", "address": ["Null characters are not allowed."], "phone_number": ["Null characters are not allowed."]}`},
+		resScenario{Name: "patient array body", Method: "POST", URL: "/api/patients/", As: "alice", Body: `[]`, Status: 400,
+			JSON: `{"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]}`},
+		resScenario{Name: "patient malformed JSON", Method: "POST", URL: "/api/patients/", As: "alice", Body: `{"age": 1,}`, Status: 400,
+			Contains: []string{`"detail":"JSON parse error - `}},
+		resScenario{Name: "patient wrong content type", Method: "POST", URL: "/api/patients/", As: "alice", Body: `<xml/>`,
+			Header: map[string]string{"Content-Type": "application/xml"}, Status: 415},
+		resScenario{Name: "patient age as float string beyond int32", Method: "POST", URL: "/api/patients/", As: "alice",
+			Body:   `{"name": "a", "age": "4294967296.0", "gender": "M", "address": "a", "phone_number": "1"}`,
+			Status: 400, JSON: `{"age": ["Ensure this value is less than or equal to 2147483647."]}`},
+		resScenario{Name: "mapping NUL in an id string", Method: "POST", URL: "/api/mappings/", As: "alice", Body: `{"patient": "1\u0000", "doctor": "\u0000"}`,
+			Status: 400, JSON: `{"patient": ["Incorrect type. Expected pk value, received str."], "doctor": ["Incorrect type. Expected pk value, received str."]}`},
+	)
+	f.run(t, scenarios)
+}
