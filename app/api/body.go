@@ -26,7 +26,7 @@ const (
 	msgMaxLength   = "Ensure this field has no more than %d characters."
 	msgMinValue    = "Ensure this value is greater than or equal to %d."
 	msgMaxValue    = "Ensure this value is less than or equal to %d."
-	msgChoice      = "%q is not a valid choice."
+	msgChoice      = "\"%s\" is not a valid choice." // the input as is, in quotes (DRF does not escape it)
 	msgPKType      = "Incorrect type. Expected pk value, received %s."
 	msgPKNotExists = "Invalid pk \"%s\" - object does not exist."
 )
