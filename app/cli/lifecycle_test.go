@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -585,4 +586,66 @@ func oversized(t *testing.T, p *proc) (int, http.Header, []byte) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header, b
+}
+
+// TestHalfInitialisedDataDir: a cluster whose first boot never completed (no marker) is
+// re-initialised when it holds no database of ours, and kept (never wiped) when it does.
+func TestHalfInitialisedDataDir(t *testing.T) {
+	t.Parallel()
+	const marker = "healthcare-first-boot-complete"
+
+	t.Run("empty cluster is re-initialised", func(t *testing.T) {
+		t.Parallel()
+		dataDir := filepath.Join(tempDir(t), "data")
+		cluster := filepath.Join(dataDir, "postgres")
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		// What a first start killed right after initdb leaves behind.
+		initdb := exec.Command(filepath.Join(newestPostgres(t), "bin", "initdb"), "-D", cluster, "-U", "postgres", "--auth=trust", "--no-sync")
+		if os.Geteuid() == 0 {
+			pg, err := user.Lookup("postgres")
+			if err != nil {
+				t.Skip("no postgres user to run initdb as")
+			}
+			uid, _ := strconv.Atoi(pg.Uid)
+			gid, _ := strconv.Atoi(pg.Gid)
+			if err := os.Chown(dataDir, uid, gid); err != nil {
+				t.Fatal(err)
+			}
+			initdb.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+		}
+		if out, err := initdb.CombinedOutput(); err != nil {
+			t.Fatalf("initdb: %v\n%s", err, out)
+		}
+		p, _ := serve(t, opts{DataDir: dataDir})
+		if !strings.Contains(p.out.String(), "re-initialising") {
+			t.Errorf("re-initialisation not logged:\n%s", p.out.String())
+		}
+		if _, err := os.Stat(filepath.Join(cluster, marker)); err != nil {
+			t.Errorf("first boot not marked complete: %v", err)
+		}
+		register(t, p, "dave")
+		stopAndCheck(t, p)
+	})
+
+	t.Run("cluster with data is kept", func(t *testing.T) {
+		t.Parallel()
+		dataDir := filepath.Join(tempDir(t), "data")
+		p, _ := serve(t, opts{DataDir: dataDir})
+		insertDoctor(t, dataDir, "Dr Keep")
+		stopAndCheck(t, p)
+		if err := os.Remove(filepath.Join(dataDir, "postgres", marker)); err != nil {
+			t.Fatal(err)
+		}
+		p, _ = serve(t, opts{DataDir: dataDir})
+		var n int
+		if err := embeddedConn(t, dataDir, "healthcare").QueryRow(context.Background(), "SELECT count(*) FROM doctors WHERE name = 'Dr Keep'").Scan(&n); err != nil || n != 1 {
+			t.Errorf("the row is gone (count %d, %v): a cluster holding data was re-initialised", n, err)
+		}
+		if _, err := os.Stat(filepath.Join(dataDir, "postgres", marker)); err != nil {
+			t.Errorf("first boot not marked complete: %v", err)
+		}
+		stopAndCheck(t, p)
+	})
 }
