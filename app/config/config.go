@@ -354,6 +354,13 @@ func (c *Config) validate() error {
 	if c.Server.BodyLimit < 1024 {
 		return fmt.Errorf("server.body_limit %d is too small: use at least 1024 bytes", c.Server.BodyLimit)
 	}
+	for _, p := range c.Server.TrustedProxies {
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				return fmt.Errorf("server.trusted_proxies entry %q is not an IP address or CIDR range: use e.g. 10.0.0.1 or 10.0.0.0/8", p)
+			}
+		}
+	}
 	if c.Server.ShutdownTimeout <= 0 {
 		return errors.New("server.shutdown_timeout must be a positive duration such as 10s")
 	}

@@ -212,6 +212,7 @@ func TestInvalidValues(t *testing.T) {
 		{Name: "address without port", Args: []string{"--addr", "localhost"}, Want: `server.addr "localhost" is not a valid listen address`},
 		{Name: "address with bad port", Args: []string{"--addr", "127.0.0.1:99999"}, Want: `server.addr "127.0.0.1:99999" has an invalid port`},
 		{Name: "address with named port", Env: []string{"HEALTHCARE_SERVER_ADDR=127.0.0.1:http"}, Want: "has an invalid port"},
+		{Name: "trusted proxy not an address", Env: []string{"HEALTHCARE_SERVER_TRUSTED_PROXIES=10.0.0.1,lb.internal"}, Want: `server.trusted_proxies entry "lb.internal" is not an IP address or CIDR range`},
 		{Name: "unknown key in file", Files: map[string]string{"config.yaml": "server:\n  adress: x\n"}, Want: "unknown setting server.adress in"},
 		{Name: "unknown empty section in file", Files: map[string]string{"config.yaml": "logging: {}\n"}, Want: "unknown setting logging in"},
 		{Name: "unknown keys listed once", Files: map[string]string{"config.yaml": "server:\n  a: 1\n  b: 2\n"}, Want: "unknown setting server.a, server.b in"},
