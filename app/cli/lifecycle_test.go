@@ -407,6 +407,19 @@ func TestExternalDatabase(t *testing.T) {
 			t.Errorf("exit code %d", code)
 		}
 	}
+
+	// `healthcare migrate` against an external database: schema applied, nothing kept locally.
+	if _, err := admin.Exec(ctx, "CREATE DATABASE migrated"); err != nil {
+		t.Fatal(err)
+	}
+	wd := tempDir(t)
+	code, out := run(t, opts{WorkDir: wd, Env: []string{"DATABASE_URL=" + strings.Replace(url, "/shared?", "/migrated?", 1)}}, "migrate")
+	if code != 0 || !strings.Contains(out, `"msg":"schema applied","database":"external"`) {
+		t.Errorf("migrate: exit %d:\n%s", code, out)
+	}
+	if err := embeddedConn(t, hostDir, "migrated").QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = 'patients'").Scan(&tables); err != nil || tables != 1 {
+		t.Errorf("migrate did not create the tables: %d %v", tables, err)
+	}
 	stopAndCheck(t, host)
 }
 

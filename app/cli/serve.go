@@ -31,7 +31,7 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(cfg, stderr)
-	if err := prepare(cfg, log); err != nil {
+	if err := prepare(cfg, true, log); err != nil {
 		return err
 	}
 	// A taken port or a bad address is found before PostgreSQL boots.
@@ -98,7 +98,7 @@ func migrate(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(cfg, stderr)
-	if err := prepare(cfg, log); err != nil {
+	if err := prepare(cfg, false, log); err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -116,11 +116,12 @@ func migrate(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 }
 
 // prepare resolves the data directory, drops root privileges, and checks that the data directory
-// is usable. It runs before any listener or server goroutine exists.
-func prepare(cfg *config.Config, log *slog.Logger) error {
+// is usable. It runs before any listener or server goroutine exists. serving says whether the
+// token secret (generated into the data directory when not configured) is needed.
+func prepare(cfg *config.Config, serving bool, log *slog.Logger) error {
 	cfg.DataDir = database.DataDir(cfg)
 	// The data directory holds the embedded cluster, or the generated JWT secret.
-	needDir := cfg.EmbeddedMode() || (cfg.Auth.JWTSecret == "")
+	needDir := cfg.EmbeddedMode() || (serving && cfg.Auth.JWTSecret == "")
 	if os.Geteuid() == 0 {
 		if err := dropRoot(cfg, needDir, log); err != nil {
 			return err
