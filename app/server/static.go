@@ -48,7 +48,10 @@ func mountUI(app *fiber.App, ui fs.FS) error {
 func fileHandler(name string, body []byte) fiber.Handler {
 	sum := sha256.Sum256(body)
 	etag := `"` + hex.EncodeToString(sum[:12]) + `"`
-	ctype := mime.TypeByExtension(path.Ext(name))
+	ctype := webTypes[strings.ToLower(path.Ext(name))]
+	if ctype == "" {
+		ctype = mime.TypeByExtension(path.Ext(name))
+	}
 	if ctype == "" {
 		ctype = http.DetectContentType(body)
 	}
@@ -62,6 +65,23 @@ func fileHandler(name string, body []byte) fiber.Handler {
 		c.Set(fiber.HeaderContentType, ctype)
 		return c.Send(body)
 	}
+}
+
+// webTypes fixes the types a browser is strict about (module scripts, stylesheets), whatever the
+// machine's /etc/mime.types says.
+var webTypes = map[string]string{
+	".html":  "text/html; charset=utf-8",
+	".js":    "text/javascript; charset=utf-8",
+	".mjs":   "text/javascript; charset=utf-8",
+	".css":   "text/css; charset=utf-8",
+	".json":  "application/json",
+	".map":   "application/json",
+	".svg":   "image/svg+xml",
+	".png":   "image/png",
+	".ico":   "image/x-icon",
+	".woff2": "font/woff2",
+	".txt":   "text/plain; charset=utf-8",
+	".md":    "text/markdown; charset=utf-8",
 }
 
 // etagMatches implements If-None-Match: a list of (possibly weak) tags, or "*".
