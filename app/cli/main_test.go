@@ -240,11 +240,33 @@ func launch(t *testing.T, o opts, args ...string) *proc {
 // and the time from start to ready.
 func serve(t *testing.T, o opts) (*proc, time.Duration) {
 	t.Helper()
-	if o.Port == 0 && o.Addr == "" {
-		o.Port = freePort(t)
+	pick := o.Port == 0 && o.Addr == ""
+	for attempt := 0; ; attempt++ {
+		if pick {
+			o.Port = freePort(t)
+		}
+		p := launch(t, o, "serve")
+		// Another test process may take the free port between our check and the binary's listen.
+		if pick && attempt < 3 && p.exitedWith("the port is already in use") {
+			continue
+		}
+		return p, p.waitReady()
 	}
-	p := launch(t, o, "serve")
-	return p, p.waitReady()
+}
+
+// exitedWith reports whether the process exits during its start-up with msg in its output.
+func (p *proc) exitedWith(msg string) bool {
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		select {
+		case <-p.done:
+			return strings.Contains(p.out.String(), msg)
+		default:
+		}
+		if strings.Contains(p.out.String(), `"msg":"database: `) {
+			return false // past the listen
+		}
+	}
+	return false
 }
 
 func (p *proc) waitReady() time.Duration {
