@@ -68,6 +68,7 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	go func() { done <- server.Serve(ctx, app, ln, cfg.Server.ShutdownTimeout) }()
 
 	var serveErr error
+	begin := time.Now()
 	select {
 	case serveErr = <-done:
 		if ctx.Err() == nil { // the listener failed by itself
@@ -75,11 +76,11 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 			return fmt.Errorf("the HTTP server stopped: %v", serveErr)
 		}
 	case <-ctx.Done():
+		begin = time.Now()
+		log.Info("shutting down: finishing requests in flight", "timeout", cfg.Server.ShutdownTimeout.String())
 		serveErr = <-done
 	}
 	stop() // a second Ctrl-C now ends the process at once
-	begin := time.Now()
-	log.Info("shutting down")
 	if serveErr != nil {
 		log.Warn("HTTP shutdown", "error", serveErr)
 	}
