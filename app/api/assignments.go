@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
@@ -29,6 +30,14 @@ func (a *API) assignmentRoutes(r fiber.Router) {
 
 func (a *API) listAssignments(c *fiber.Ctx) error {
 	q, fe := listParams(c, assignmentOrdering...)
+	for _, name := range []string{"patient", "doctor"} {
+		if id := queryID(c, fe, name); id != "" {
+			if q.Filters == nil {
+				q.Filters = map[string]string{}
+			}
+			q.Filters[name] = id
+		}
+	}
 	if err := fe.Err(); err != nil {
 		return err
 	}
@@ -38,6 +47,25 @@ func (a *API) listAssignments(c *fiber.Ctx) error {
 	}
 	SetListHeaders(c, q, total)
 	return c.JSON(list)
+}
+
+// queryID reads an optional id filter: a positive 64-bit integer, returned in canonical decimal
+// form ("" when absent). Anything else is a field error naming the parameter, never a 500.
+func queryID(c *fiber.Ctx, fe *FieldErrors, name string) string {
+	s := c.Query(name)
+	if s == "" {
+		return ""
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	switch {
+	case err != nil:
+		fe.Add(name, msgInteger)
+	case n < 1:
+		fe.Add(name, fmt.Sprintf(msgMinValue, 1))
+	default:
+		return strconv.FormatInt(n, 10)
+	}
+	return ""
 }
 
 func (a *API) getAssignment(c *fiber.Ctx) error {

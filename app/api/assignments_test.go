@@ -357,3 +357,79 @@ func TestMappingsForeignKeyRace(t *testing.T) {
 		})
 	}
 }
+
+// totalCount asserts the list's X-Total-Count.
+func totalCount(want string) func(t *testing.T, r *apitest.Response, _ resVars) {
+	return func(t *testing.T, r *apitest.Response, _ resVars) {
+		t.Helper()
+		if got := r.Header.Get("X-Total-Count"); got != want {
+			t.Errorf("X-Total-Count = %q, want %q", got, want)
+		}
+	}
+}
+
+// TestMappingsFilters: ?patient= and ?doctor= narrow the caller's own assignments; another user's
+// ids match nothing, and malformed ids are a 400 naming the parameter.
+func TestMappingsFilters(t *testing.T) {
+	t.Parallel()
+	f := mappingFixture(t)
+	for _, m := range []struct{ save, as, patient, doctor string }{
+		{"m1", "alice", "p1", "d1"}, {"m2", "alice", "p1", "d2"}, {"m3", "alice", "p2", "d1"},
+		{"m4", "alice", "p3", "d1"}, {"m5", "bob", "p4", "d1"},
+	} {
+		id := f.create(t, "/api/mappings/", m.as, fmt.Sprintf(`{"patient": {{%s}}, "doctor": {{%s}}}`, m.patient, m.doctor))
+		f.vars[m.save] = fmt.Sprint(id)
+	}
+	m1 := mappingPattern("{{m1}}", "{{p1}}", "{{d1}}", "John D.", "Alice W.")
+	m2 := mappingPattern("{{m2}}", "{{p1}}", "{{d2}}", "John D.", "Edited by bob")
+	m3 := mappingPattern("{{m3}}", "{{p2}}", "{{d1}}", "Jane Roe", "Alice W.")
+	m4 := mappingPattern("{{m4}}", "{{p3}}", "{{d1}}", "Old", "Alice W.")
+	m5 := mappingPattern("{{m5}}", "{{p4}}", "{{d1}}", "Bob's Patient", "Alice W.")
+	f.run(t, []resScenario{
+		{Name: "by patient", Method: "GET", URL: "/api/mappings/?patient={{p1}}", As: "alice", Status: 200,
+			JSON: `[` + m1 + `, ` + m2 + `]`, Check: totalCount("2")},
+		{Name: "by doctor: only the caller's patients' assignments", Method: "GET", URL: "/api/mappings/?doctor={{d1}}", As: "alice", Status: 200,
+			JSON: `[` + m1 + `, ` + m3 + `, ` + m4 + `]`, Check: totalCount("3")},
+		{Name: "by doctor as bob", Method: "GET", URL: "/api/mappings/?doctor={{d1}}", As: "bob", Status: 200,
+			JSON: `[` + m5 + `]`, Check: totalCount("1")},
+		{Name: "by patient and doctor", Method: "GET", URL: "/api/mappings/?patient={{p1}}&doctor={{d2}}", As: "alice", Status: 200,
+			JSON: `[` + m2 + `]`, Check: totalCount("1")},
+		{Name: "by patient and doctor, no such pair", Method: "GET", URL: "/api/mappings/?patient={{p2}}&doctor={{d2}}", As: "alice", Status: 200,
+			JSON: `[]`, Check: totalCount("0")},
+		{Name: "BOB filters by ALICE's patient: nothing", Method: "GET", URL: "/api/mappings/?patient={{p1}}", As: "bob", Status: 200,
+			JSON: `[]`, Check: totalCount("0")},
+		{Name: "BOB filters by ALICE's patient and a shared doctor: nothing", Method: "GET", URL: "/api/mappings/?patient={{p1}}&doctor={{d1}}", As: "bob",
+			Status: 200, JSON: `[]`, Check: totalCount("0")},
+		{Name: "ALICE filters by BOB's patient: nothing", Method: "GET", URL: "/api/mappings/?patient={{p4}}", As: "alice", Status: 200,
+			JSON: `[]`, Check: totalCount("0")},
+		{Name: "missing ids: nothing", Method: "GET", URL: "/api/mappings/?patient=9999&doctor=9223372036854775807", As: "alice", Status: 200, JSON: `[]`},
+		{Name: "doctor count with limit=1 (the UI's delete confirmation)", Method: "GET", URL: "/api/mappings/?doctor={{d1}}&limit=1", As: "alice",
+			Status: 200, JSON: `[` + m1 + `]`,
+			Check: func(t *testing.T, r *apitest.Response, v resVars) {
+				totalCount("3")(t, r, v)
+				link := r.Header.Get("Link")
+				if !strings.Contains(link, `rel="next"`) || !strings.Contains(link, "doctor="+v["d1"]) || strings.Contains(link, `rel="prev"`) {
+					t.Errorf("Link %q", link)
+				}
+			}},
+		{Name: "doctor filter with offset and ordering", Method: "GET", URL: "/api/mappings/?doctor={{d1}}&limit=1&offset=2&ordering=-id", As: "alice",
+			Status: 200, JSON: `[` + m1 + `]`, Check: totalCount("3")},
+		{Name: "doctor filter, offset past the end", Method: "GET", URL: "/api/mappings/?doctor={{d1}}&offset=5", As: "alice",
+			Status: 200, JSON: `[]`, Check: totalCount("3")},
+		{Name: "patient filter with limit and offset", Method: "GET", URL: "/api/mappings/?patient={{p1}}&limit=1&offset=1", As: "alice",
+			Status: 200, JSON: `[` + m2 + `]`, Check: totalCount("2")},
+		{Name: "empty values are no filter", Method: "GET", URL: "/api/mappings/?patient=&doctor=", As: "bob", Status: 200,
+			JSON: `[` + m5 + `]`, Check: totalCount("1")},
+		{Name: "malformed ids", Method: "GET", URL: "/api/mappings/?patient=abc&doctor=1.5", As: "alice", Status: 400,
+			JSON: `{"patient": ["A valid integer is required."], "doctor": ["A valid integer is required."]}`},
+		{Name: "non-positive ids", Method: "GET", URL: "/api/mappings/?patient=0&doctor=-3", As: "alice", Status: 400,
+			JSON: `{"patient": ["Ensure this value is greater than or equal to 1."], "doctor": ["Ensure this value is greater than or equal to 1."]}`},
+		{Name: "id beyond int64", Method: "GET", URL: "/api/mappings/?doctor=9223372036854775808", As: "alice", Status: 400,
+			JSON: `{"doctor": ["A valid integer is required."]}`},
+		{Name: "odd ids: a space, NUL", Method: "GET", URL: "/api/mappings/?patient=%201&doctor=1%00", As: "alice", Status: 400,
+			JSON: `{"patient": ["A valid integer is required."], "doctor": ["A valid integer is required."]}`},
+		{Name: "bad filter beside a bad limit: all reported", Method: "GET", URL: "/api/mappings/?limit=0&patient=x", As: "alice", Status: 400,
+			JSON: `{"limit": ["Ensure this value is greater than or equal to 1."], "patient": ["A valid integer is required."]}`},
+		{Name: "filters need a token", Method: "GET", URL: "/api/mappings/?patient={{p1}}", Status: 401},
+	})
+}

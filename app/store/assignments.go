@@ -63,10 +63,15 @@ func assignmentDest(m *Assignment) []any {
 }
 
 // ListAssignments returns one page of the assignments of owner's patients (one query, names
-// joined in) and how many there are.
+// joined in) and how many there are. Filters["patient"] and Filters["doctor"] are ids (decimal
+// text, validated by the caller) that match exactly; they only narrow owner's own assignments.
 func (s *Store) ListAssignments(ctx context.Context, owner int64, q ListQuery) ([]Assignment, int64, error) {
 	var args sqlArgs
-	cond := where("p.managed_by = " + args.add(owner))
+	cond := where(
+		"p.managed_by = "+args.add(owner),
+		eqClause(&args, "a.patient_id", q.Filters["patient"]),
+		eqClause(&args, "a.doctor_id", q.Filters["doctor"]),
+	)
 	out := make([]Assignment, 0, min(q.Limit, 64))
 	total, err := s.listPage(ctx, assignmentCols, assignmentFrom, "assignments a JOIN patients p ON p.id = a.patient_id", cond, orderBy(q, assignmentOrdering, "a.id"), args, q,
 		func(rows pgx.Rows) error {

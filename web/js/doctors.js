@@ -1,6 +1,6 @@
 // The doctors directory (shared by all users): list, search, filter, sort, paginate, add, edit, delete.
 import { useState, useRef, useEffect } from '../vendor/preact-htm/standalone.module.js';
-import { api, listAll } from './api.js';
+import { api } from './api.js';
 import {
   html, Field, FormError, focusFirstError, navigate, notify, Loading, ErrorState, Empty, Pagination,
   ConfirmDialog, useLoad, usePageTitle,
@@ -130,8 +130,14 @@ export function DoctorsList({ route }) {
 function DeleteDoctor({ doctor, onClose }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
-  const mine = useLoad(async () => (await listAll('/api/mappings/', { doctor: doctor.id })).filter((m) => m.doctor === doctor.id), [doctor.id]);
-  const n = mine.value ? mine.value.length : null;
+  // One small page of this doctor's assignments to the caller's patients: X-Total-Count is the
+  // count (the API lists no other staff's assignments), the rows name the first few patients.
+  const mine = useLoad(async () => {
+    const r = await api('GET', '/api/mappings/', { query: { doctor: doctor.id, limit: 5 } });
+    const rows = r.data || [];
+    return { rows, total: r.total === null ? rows.length : r.total };
+  }, [doctor.id]);
+  const n = mine.value ? mine.value.total : null;
   async function confirm() {
     setBusy(true);
     try {
@@ -152,8 +158,8 @@ function DeleteDoctor({ doctor, onClose }) {
         : n === 0
           ? 'None of your patients is assigned to this doctor. Assignments other staff made are removed too.'
           : html`Their <strong>${n} assignment${n === 1 ? '' : 's'}</strong> to your patients
-              (${mine.value.slice(0, 5).map((m) => m.patient_name).join(', ')}${n > 5 ? ', …' : ''}) will be removed too, as will any
-              assignments other staff made.`}
+              (${mine.value.rows.map((m) => m.patient_name).join(', ')}${n > mine.value.rows.length ? ', …' : ''}) will be removed
+              too, as will any assignments other staff made.`}
     </p>
     <p>This cannot be undone.</p>
   </${ConfirmDialog}>`;

@@ -211,13 +211,13 @@ export function PatientDetail({ id }) {
   const [version, setVersion] = useState(0);
   const [deleting, setDeleting] = useState(false);
   const patient = useLoad(async () => (await api('GET', `/api/patients/${id}/`)).data, [id]);
-  // Doctors assigned, and the assignment ids (needed to unassign) from the caller's mappings.
+  // Doctors assigned, and the assignment ids (needed to unassign): only this patient's mappings.
   const assigned = useLoad(async () => {
     const [docs, maps] = await Promise.all([
       api('GET', `/api/patients/${id}/doctors/`, { query: { limit: 1000 } }).then((r) => r.data || []),
       listAll('/api/mappings/', { patient: id }),
     ]);
-    const byDoctor = new Map(maps.filter((m) => String(m.patient) === String(id)).map((m) => [m.doctor, m]));
+    const byDoctor = new Map(maps.map((m) => [m.doctor, m]));
     return docs.map((d) => ({ doctor: d, mapping: byDoctor.get(d.id) }));
   }, [id, version]);
   const p = patient.value;
@@ -285,8 +285,9 @@ function AssignedDoctors({ load, patient, onChange }) {
     try {
       let mapping = a.mapping;
       if (!mapping) {
-        const maps = await listAll('/api/mappings/', { patient: patient.id });
-        mapping = maps.find((m) => String(m.patient) === String(patient.id) && m.doctor === a.doctor.id);
+        // Assigned after the page loaded: the filters find the one mapping of this pair.
+        const r = await api('GET', '/api/mappings/', { query: { patient: patient.id, doctor: a.doctor.id, limit: 1 } });
+        mapping = (r.data || [])[0];
       }
       if (!mapping) throw new Error('That assignment no longer exists.');
       await api('DELETE', `/api/mappings/${mapping.id}/`);
