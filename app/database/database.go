@@ -142,7 +142,7 @@ func Open(ctx context.Context, cfg *config.Config, schema string, log *slog.Logg
 	log.Info("database: embedded PostgreSQL started",
 		"version", db.Info.Version, "binaries", db.Info.BinDir, "found_by", db.Info.BinariesSource,
 		"cluster", db.Info.DataDir, "log", db.Info.LogFile, "port", db.Info.Port,
-		"took", time.Since(start).Round(time.Millisecond))
+		"took", time.Since(start).Round(time.Millisecond).String())
 	return db, nil
 }
 

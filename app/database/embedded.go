@@ -55,6 +55,7 @@ type Embedded struct {
 	info     Info
 	password string
 	logFile  *os.File
+	libLog   string // the library's own log file in the temporary directory
 	log      *slog.Logger
 
 	stopOnce sync.Once
@@ -201,6 +202,7 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (*E
 	var ep *embeddedpostgres.EmbeddedPostgres
 	var port int
 	var startErr error
+	var libLog string
 	for attempt := 0; attempt < 3; attempt++ {
 		if err := ctx.Err(); err != nil {
 			logFile.Close()
@@ -229,9 +231,10 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (*E
 			StartTimeout(60 * time.Second).
 			Logger(logFile)
 		ep = embeddedpostgres.NewDatabase(conf)
-		if startErr = ep.Start(); startErr == nil {
+		if libLog, startErr = startTracked(ep); startErr == nil {
 			break
 		}
+		os.Remove(libLog)
 		if fixedPort || !strings.Contains(startErr.Error(), "already") && !strings.Contains(startErr.Error(), "could not bind") {
 			break
 		}
@@ -254,7 +257,7 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (*E
 		}
 	}
 
-	e := &Embedded{ep: ep, password: password, logFile: logFile, log: log}
+	e := &Embedded{ep: ep, password: password, logFile: logFile, libLog: libLog, log: log}
 	e.info = Info{
 		Mode:           "embedded",
 		Version:        bin.Version,
@@ -327,11 +330,46 @@ func (e *Embedded) Stop() error {
 		if err := e.ep.Stop(); err != nil {
 			e.stopErr = fmt.Errorf("cannot stop the embedded PostgreSQL server in %s: %v", e.info.DataDir, err)
 		} else {
-			e.log.Debug("embedded PostgreSQL stopped", "took", time.Since(start).Round(time.Millisecond))
+			e.log.Debug("embedded PostgreSQL stopped", "took", time.Since(start).Round(time.Millisecond).String())
 		}
 		e.logFile.Close()
+		if e.libLog != "" {
+			os.Remove(e.libLog) // after ep.Stop, whose last flush reads it
+		}
 	})
 	return e.stopErr
+}
+
+// startMu serialises startTracked, so the file a start opens is told apart from another's.
+var startMu sync.Mutex
+
+// startTracked runs ep.Start and returns the path of the log file the library creates in the
+// temporary directory at every start and never removes (it stays open, so it is found among the
+// process's open files). The caller removes it after Stop instead of letting them pile up in /tmp.
+func startTracked(ep *embeddedpostgres.EmbeddedPostgres) (string, error) {
+	startMu.Lock()
+	defer startMu.Unlock()
+	before := libLogFiles()
+	err := ep.Start()
+	for path := range libLogFiles() {
+		if !before[path] {
+			return path, err
+		}
+	}
+	return "", err
+}
+
+// libLogFiles lists the library's log files this process holds open.
+func libLogFiles() map[string]bool {
+	out := map[string]bool{}
+	fds, _ := os.ReadDir("/proc/self/fd")
+	prefix := filepath.Join(os.TempDir(), "embedded_postgres_log")
+	for _, fd := range fds {
+		if target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && strings.HasPrefix(target, prefix) {
+			out[target] = true
+		}
+	}
+	return out
 }
 
 // stopOrphan stops a PostgreSQL server that still runs on cluster (its owner died without stopping
