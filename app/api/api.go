@@ -24,11 +24,23 @@ type API struct {
 // (Fiber's non-strict routing), so every path works both ways for every method.
 func (a *API) Register(r fiber.Router) {
 	g := r.Group("/api")
+	g.Get("/", a.requireAuth, a.root)
 	a.authRoutes(g)
 	a.doctorRoutes(g)
 	a.patientRoutes(g)
 	a.assignmentRoutes(g)
 	a.docsRoutes(g)
+}
+
+// root is the original's API root: absolute URLs of the three lists, from the request's host as
+// DRF builds them.
+func (a *API) root(c *fiber.Ctx) error {
+	base := c.BaseURL() + "/api/"
+	return c.JSON(struct {
+		Doctors  string `json:"doctors"`
+		Patients string `json:"patients"`
+		Mappings string `json:"mappings"`
+	}{base + "doctors/", base + "patients/", base + "mappings/"})
 }
 
 // Locals keys set by the authentication middleware.
