@@ -155,8 +155,9 @@ func TestScenarios(t *testing.T) {
 		{Name: "unknown path", URL: "/nope", ExpectedStatus: 404, ExpectedJSON: `{"detail":"Not found."}`},
 		{Name: "unknown api path", URL: "/api/nope/", ExpectedStatus: 404, ExpectedJSON: `{"detail":"Not found."}`,
 			ExpectedHeader: map[string]string{"Cache-Control": "no-store"}},
-		{Name: "api never returns the UI", URL: "/api/", ExpectedStatus: 404, ExpectedJSON: `{"detail":"Not found."}`},
+		{Name: "api never returns the UI", URL: "/api/", ExpectedStatus: 401, ExpectedJSON: `{"detail":"Authentication credentials were not provided."}`}, // the API root (GET /api/) needs a token
 		{Name: "api/index.html is not the UI", URL: "/api/index.html", ExpectedStatus: 404, ExpectedJSON: `{"detail":"Not found."}`},
+		{Name: "unknown api path is a JSON 404", URL: "/api/nothing/", ExpectedStatus: 404, ExpectedJSON: `{"detail":"Not found."}`},
 		{Name: "wrong method", Method: "POST", URL: "/healthz", ExpectedStatus: 405,
 			ExpectedJSON: `{"detail":"Method \"POST\" not allowed."}`},
 		{Name: "wrong method on a UI file", Method: "DELETE", URL: "/app.js", ExpectedStatus: 405,
