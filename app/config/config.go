@@ -43,9 +43,10 @@ type Server struct {
 
 // Database selects an external PostgreSQL (URL set) or the embedded one (URL empty).
 type Database struct {
-	URL          string        `mapstructure:"url"`
-	MaxConns     int           `mapstructure:"max_conns"`
-	QueryTimeout time.Duration `mapstructure:"query_timeout"`
+	URL            string        `mapstructure:"url"`
+	MaxConns       int           `mapstructure:"max_conns"`
+	QueryTimeout   time.Duration `mapstructure:"query_timeout"`
+	ConnectTimeout time.Duration `mapstructure:"connect_timeout"`
 }
 
 // Embedded configures the embedded PostgreSQL server.
@@ -375,6 +376,9 @@ func (c *Config) validate() error {
 	}
 	if c.Database.QueryTimeout <= 0 {
 		return errors.New("database.query_timeout must be a positive duration such as 10s")
+	}
+	if c.Database.ConnectTimeout <= 0 {
+		return errors.New("database.connect_timeout must be a positive duration such as 30s")
 	}
 	if c.Embedded.Port < 0 || c.Embedded.Port > 65535 {
 		return fmt.Errorf("embedded.port %d is out of range: use 0 (pick a free port) or 1-65535", c.Embedded.Port)

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"syscall"
 	"time"
 
 	"healthcare/app/config"
@@ -94,7 +95,7 @@ func Open(ctx context.Context, cfg *config.Config, schema string, log *slog.Logg
 	}
 	maxConns := MaxConns(cfg)
 	if !cfg.EmbeddedMode() {
-		db, err := openExternal(ctx, cfg.Database.URL, maxConns)
+		db, err := openExternal(ctx, cfg.Database.URL, maxConns, cfg.Database.ConnectTimeout, log)
 		if err != nil {
 			return nil, err
 		}
@@ -146,7 +147,7 @@ func Open(ctx context.Context, cfg *config.Config, schema string, log *slog.Logg
 	return db, nil
 }
 
-func openExternal(ctx context.Context, rawURL string, maxConns int) (*DB, error) {
+func openExternal(ctx context.Context, rawURL string, maxConns int, wait time.Duration, log *slog.Logger) (*DB, error) {
 	red := redactURL(rawURL)
 	pcfg, err := pgxpool.ParseConfig(rawURL)
 	if err != nil {
@@ -158,9 +159,9 @@ func openExternal(ctx context.Context, rawURL string, maxConns int) (*DB, error)
 	if err != nil {
 		return nil, fmt.Errorf("cannot connect to PostgreSQL at %s: %v", where, describe(err))
 	}
-	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	pctx, cancel := context.WithTimeout(ctx, max(wait, time.Second))
 	defer cancel()
-	conn, err := pool.Acquire(pctx)
+	conn, err := acquireWhenUp(pctx, pool, where, log)
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("cannot connect to PostgreSQL at %s: %v", where, describe(err))
@@ -168,6 +169,39 @@ func openExternal(ctx context.Context, rawURL string, maxConns int) (*DB, error)
 	version := serverVersion(pctx, conn.Conn())
 	conn.Release()
 	return &DB{Pool: pool, Info: Info{Mode: "external", Version: version, Port: int(pcfg.ConnConfig.Port), URL: red}}, nil
+}
+
+// acquireWhenUp takes a connection, retrying while the server is not up yet (refused, unreachable,
+// starting up) until ctx ends; authentication and missing-database errors end it at once.
+func acquireWhenUp(ctx context.Context, pool *pgxpool.Pool, where string, log *slog.Logger) (*pgxpool.Conn, error) {
+	delay := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		conn, err := pool.Acquire(ctx)
+		if err == nil || !transient(err) || ctx.Err() != nil {
+			return conn, err
+		}
+		if attempt == 1 {
+			log.Warn("database: PostgreSQL is not accepting connections yet; waiting (database.connect_timeout)",
+				"at", where, "cause", describe(err))
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 2*time.Second)
+	}
+}
+
+// transient reports whether a connection error may go away by itself: the server refuses or
+// cannot be reached, or is starting up, shutting down or in recovery (57P03).
+func transient(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "57P03"
+	}
+	var opErr *net.OpError
+	return errors.As(err, &opErr) || errors.Is(err, syscall.ECONNREFUSED)
 }
 
 // describe turns a connection error into a short cause without credentials.

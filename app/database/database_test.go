@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -385,6 +387,61 @@ func TestExternalErrorsAreClearAndHidePassword(t *testing.T) {
 	}
 	if p, _ := good.User.Password(); p != "" && strings.Contains(err.Error(), p) {
 		t.Fatal("password in error")
+	}
+}
+
+// TestExternalWaitsForAStartingServer: a server that starts accepting connections a moment after
+// us (docker compose) is waited for, within database.connect_timeout.
+func TestExternalWaitsForAStartingServer(t *testing.T) {
+	t.Parallel()
+	target, err := url.Parse(dbtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A port that refuses connections until the proxy behind it starts, 1.5 s from now.
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := probe.Addr().String()
+	probe.Close()
+	go func() {
+		time.Sleep(1500 * time.Millisecond)
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return // the test then fails on its own
+		}
+		t.Cleanup(func() { ln.Close() })
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				s, err := net.Dial("tcp", target.Host)
+				if err != nil {
+					return
+				}
+				defer s.Close()
+				go io.Copy(s, c)
+				io.Copy(c, s)
+			}()
+		}
+	}()
+	late := *target
+	late.Host = addr
+	cfg := embeddedConfig("")
+	cfg.Database.URL = late.String()
+	cfg.Database.ConnectTimeout = 20 * time.Second
+	start := time.Now()
+	db, err := database.Open(context.Background(), cfg, "CREATE TABLE IF NOT EXISTS waited (id int)", nil)
+	if err != nil {
+		t.Fatalf("Open did not wait for the server: %v", err)
+	}
+	defer db.Close()
+	if took := time.Since(start); took < time.Second {
+		t.Fatalf("connected after %v, before the server was listening", took)
 	}
 }
 
