@@ -45,7 +45,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) (*Service, error
 		hashing: make(chan struct{}, max(2, runtime.NumCPU())),
 		now:     time.Now,
 	}
-	if s.dummy, err = s.HashPassword("dummy password for unknown users"); err != nil {
+	if s.dummy, err = s.dummyHash(); err != nil {
 		return nil, fmt.Errorf("prepare password hashing: %w", err)
 	}
 	return s, nil

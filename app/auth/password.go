@@ -33,10 +33,23 @@ func (s *Service) HashPassword(password string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	p := s.params
-	key := s.argon2(password, salt, p, keyLen)
+	return formatHash(s.params, salt, s.argon2(password, salt, s.params, keyLen)), nil
+}
+
+// dummyHash is a well-formed hash with the configured cost whose key is random bytes: no password
+// matches it, and verifying one against it costs exactly one hash, like a wrong password. Making it
+// needs no hashing, which keeps ~0.15 s off every start.
+func (s *Service) dummyHash() (string, error) {
+	b := make([]byte, saltLen+keyLen)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return formatHash(s.params, b[:saltLen], b[saltLen:]), nil
+}
+
+func formatHash(p Params, salt, key []byte) string {
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2.Version, p.MemoryKiB, p.Iterations, p.Parallelism, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+		argon2.Version, p.MemoryKiB, p.Iterations, p.Parallelism, b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
 // VerifyPassword reports whether password matches hash, in constant time.

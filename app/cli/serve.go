@@ -59,8 +59,8 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 		return err
 	}
 	app := server.New(server.Options{Config: cfg, Pool: db.Pool, Auth: svc, UI: a.UI, Log: log})
-	// Start-up garbage (the password hasher's tens of MiB) goes back to the OS: the idle
-	// footprint is what a small clinic's laptop sees.
+	// Start-up garbage goes back to the OS now: the idle footprint is what a small clinic's
+	// laptop sees.
 	debug.FreeOSMemory()
 	limitMemory(cfg)
 
