@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"healthcare/app/database/dbtest"
 )
 
 var binary string // the healthcare binary built by TestMain
@@ -62,22 +64,8 @@ func buildAndRun(m *testing.M) (int, error) {
 	return m.Run(), nil
 }
 
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-}
+// moduleRoot is where go build runs: the directory holding go.mod.
+func moduleRoot() (string, error) { return dbtest.ModuleRoot() }
 
 // tempDir is a fresh directory under the system temp dir (never under /root), traversable by the
 // unprivileged user the binary switches to, removed when the test ends.

@@ -10,14 +10,13 @@ package apitest
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -42,22 +41,11 @@ var (
 )
 
 func readDefaults() ([]byte, error) {
-	dir, err := os.Getwd()
+	root, err := dbtest.ModuleRoot()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("cannot find config.yaml: %v", err)
 	}
-	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "config.yaml")); err == nil {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				return b, nil
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return nil, errors.New("config.yaml not found beside go.mod above the working directory")
-		}
-		dir = parent
-	}
+	return os.ReadFile(filepath.Join(root, "config.yaml"))
 }
 
 // Env is one running server with its own database.
@@ -226,23 +214,4 @@ func (e *Env) Patch(path, token string, body any) *Response {
 func (e *Env) Delete(path, token string) *Response {
 	e.T.Helper()
 	return e.Do(Request{Method: http.MethodDelete, Path: path, Token: token})
-}
-
-// RepoRoot finds the module root (the directory holding go.mod) above the working directory.
-func RepoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir || strings.TrimSpace(parent) == "" {
-			t.Fatal("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
 }

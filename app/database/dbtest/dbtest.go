@@ -288,21 +288,31 @@ func Schema(t testing.TB) string {
 
 // readSchema finds schema.sql next to go.mod, walking up from the working directory.
 func readSchema() (string, error) {
-	dir, err := os.Getwd()
+	root, err := ModuleRoot()
 	if err != nil {
 		return "", fmt.Errorf("cannot find schema.sql: %v", err)
 	}
+	b, err := os.ReadFile(filepath.Join(root, "schema.sql"))
+	if err != nil {
+		return "", fmt.Errorf("cannot read schema.sql next to go.mod in %s: %v", root, err)
+	}
+	return string(b), nil
+}
+
+// ModuleRoot is the directory holding go.mod above the working directory (a test's package
+// directory), where schema.sql and config.yaml live.
+func ModuleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			b, err := os.ReadFile(filepath.Join(dir, "schema.sql"))
-			if err != nil {
-				return "", fmt.Errorf("cannot read schema.sql next to go.mod in %s: %v", dir, err)
-			}
-			return string(b), nil
+			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("cannot find schema.sql: no go.mod above the working directory")
+			return "", errors.New("no go.mod above the working directory")
 		}
 		dir = parent
 	}
