@@ -2,10 +2,10 @@
 import { useState, useRef, useEffect } from '../vendor/preact-htm/standalone.module.js';
 import { api } from './api.js';
 import {
-  html, Field, FormError, focusFirstError, navigate, notify, Loading, ErrorState, Empty, Pagination,
-  ConfirmDialog, useLoad, usePageTitle,
+  html, Field, FormError, focusFirstError, navigate, notify, Loading, ErrorState, Empty, ConfirmDialog, useLoad,
+  usePageTitle,
 } from './ui.js';
-import { useListParams, SearchBox, SortHeader, PageSize, SortSelect } from './list.js';
+import { useResourceList, ResourceTable, SearchBox, SortHeader, PageSize, SortSelect } from './list.js';
 
 const FIELDS = ['name', 'specialization', 'contact_info'];
 
@@ -28,33 +28,10 @@ function useSpecializations(version) {
 
 export function DoctorsList({ route }) {
   usePageTitle('Doctors');
-  const { params, go } = useListParams(route, '/doctors', 'specialization');
-  const [version, setVersion] = useState(0);
-  const specs = useSpecializations(version);
-  const [toDelete, setToDelete] = useState(null);
-  const load = useLoad(
-    () =>
-      api('GET', '/api/doctors/', {
-        query: {
-          search: params.search,
-          specialization: params.filter,
-          ordering: params.ordering,
-          limit: params.limit,
-          offset: params.offset,
-        },
-      }),
-    [params.search, params.filter, params.ordering, params.limit, params.offset, version],
-  );
-  const rows = load.value ? load.value.data || [] : [];
-  const total = load.value ? load.value.total : null;
-  const filtered = params.search || params.filter;
-  // Nothing to search yet: the empty state alone says what to do first.
-  const nothingYet = load.value && !load.error && rows.length === 0 && !filtered && params.offset === 0;
-
-  // A page past the end (after deletes): step back to the last page that has rows.
-  useEffect(() => {
-    if (!load.loading && !load.error && rows.length === 0 && params.offset > 0) go({ offset: Math.max(0, params.offset - params.limit) });
-  }, [load.loading, rows.length]);
+  const list = useResourceList(route, { base: '/doctors', url: '/api/doctors/', filter: 'specialization' });
+  const { params, go } = list;
+  const specs = useSpecializations(list.version);
+  const sort = (o) => go({ ordering: o, offset: 0 });
 
   return html`<main id="main" class="container" aria-labelledby="page-title">
     <div class="page-head">
@@ -62,7 +39,7 @@ export function DoctorsList({ route }) {
       <a href="#/doctors/new" role="button" id="add-doctor">Add doctor</a>
     </div>
     <p class="muted lead">The clinic's directory, shared by all staff accounts.</p>
-    ${nothingYet ? null : html`<search><form class="toolbar" aria-label="Find doctors" onSubmit=${(e) => e.preventDefault()}>
+    ${list.nothingYet ? null : html`<search><form class="toolbar" aria-label="Find doctors" onSubmit=${(e) => e.preventDefault()}>
       <${SearchBox} id="doctor-search" label="Search" placeholder="Name, specialization or contact"
         value=${params.search} onSearch=${(s) => go({ search: s, offset: 0 })} />
       <div class="field">
@@ -73,57 +50,22 @@ export function DoctorsList({ route }) {
           ${params.filter && !specs.includes(params.filter) ? html`<option value=${params.filter}>${params.filter}</option>` : null}
         </select>
       </div>
-      <${SortSelect} id="doctor-sort" value=${params.ordering} onChange=${(o) => go({ ordering: o, offset: 0 })}
+      <${SortSelect} id="doctor-sort" value=${params.ordering} onChange=${sort}
         options=${[['name', 'Name A–Z'], ['-name', 'Name Z–A'], ['specialization', 'Specialization A–Z'], ['-specialization', 'Specialization Z–A']]} />
       <${PageSize} id="doctor-page-size" value=${params.limit} onChange=${(n) => go({ limit: n, offset: 0 })} />
     </form></search>`}
-    <div class="results" aria-busy=${load.loading ? 'true' : 'false'}>
-      ${load.error
-        ? html`<${ErrorState} error=${load.error} onRetry=${load.reload} />`
-        : load.loading && !load.value
-          ? html`<${Loading} label="Loading doctors…" />`
-          : rows.length === 0 && !load.loading
-            ? filtered
-              ? html`<${Empty} title="No doctors match">
-                  <p>Nothing matches ${params.search ? html`“${params.search}”` : 'this filter'}. Try another spelling, or clear the search.</p>
-                  <button type="button" class="secondary" onClick=${() => go({ search: '', filter: '', offset: 0 })}>Clear search</button>
-                </${Empty}>`
-              : html`<${Empty} title="The directory is empty">
-                  <p>Add the clinic's doctors first; you can then assign them to your patients.</p>
-                  <a href="#/doctors/new" role="button">Add the first doctor</a>
-                </${Empty}>`
-            : html`<table class="data-table" id="doctors-table">
-                <caption class="visually-hidden">Doctors${total !== null ? `, ${total} in all` : ''}</caption>
-                <thead><tr>
-                  <${SortHeader} field="name" label="Name" ordering=${params.ordering} onSort=${(o) => go({ ordering: o, offset: 0 })} />
-                  <${SortHeader} field="specialization" label="Specialization" ordering=${params.ordering} onSort=${(o) => go({ ordering: o, offset: 0 })} />
-                  <th scope="col">Contact</th>
-                  <th scope="col" class="actions-col"><span class="visually-hidden">Actions</span></th>
-                </tr></thead>
-                <tbody>
-                  ${rows.map(
-                    (d) => html`<tr key=${d.id}>
-                      <td data-label="Name" class="primary-cell">${d.name}</td>
-                      <td data-label="Specialization">${d.specialization}</td>
-                      <td data-label="Contact" class="wrap">${d.contact_info}</td>
-                      <td class="actions">
-                        <a href=${`#/doctors/${d.id}/edit`} class="secondary" aria-label=${`Edit ${d.name}`}>Edit</a>
-                        <button type="button" class="link danger-link" aria-label=${`Delete ${d.name}`} onClick=${() => setToDelete(d)}>Delete</button>
-                      </td>
-                    </tr>`,
-                  )}
-                </tbody>
-              </table>
-              <${Pagination} label="Doctors pages" offset=${params.offset} limit=${params.limit} count=${rows.length} total=${total}
-                hasNext=${load.value && load.value.next} onPage=${(o) => go({ offset: o }, false)} />`}
-    </div>
-    ${toDelete
-      ? html`<${DeleteDoctor} doctor=${toDelete} onClose=${(deleted) => {
-          setToDelete(null);
-          if (deleted) setVersion((v) => v + 1);
-          else requestAnimationFrame(() => document.getElementById('page-title')?.focus());
-        }} />`
-      : null}
+    <${ResourceTable} list=${list} id="doctors-table" caption="Doctors" noun="doctors"
+      empty=${html`<${Empty} title="The directory is empty">
+        <p>Add the clinic's doctors first; you can then assign them to your patients.</p>
+        <a href="#/doctors/new" role="button">Add the first doctor</a>
+      </${Empty}>`}
+      head=${html`<${SortHeader} field="name" label="Name" ordering=${params.ordering} onSort=${sort} />
+        <${SortHeader} field="specialization" label="Specialization" ordering=${params.ordering} onSort=${sort} />
+        <th scope="col">Contact</th>`}
+      cells=${(d) => html`<td data-label="Name" class="primary-cell">${d.name}</td>
+        <td data-label="Specialization">${d.specialization}</td>
+        <td data-label="Contact" class="wrap">${d.contact_info}</td>`}
+      deleteDialog=${(d, onClose) => html`<${DeleteDoctor} doctor=${d} onClose=${onClose} />`} />
   </main>`;
 }
 

@@ -1,7 +1,9 @@
 // The list screens' common parts: state kept in the URL hash (search, filter, ordering, page),
+// the page of rows it asks for, the results table with its states, pagination and delete dialog,
 // sortable column headers, the search box.
 import { useState, useEffect } from '../vendor/preact-htm/standalone.module.js';
-import { html, navigate, withQuery, useDebounced } from './ui.js';
+import { api } from './api.js';
+import { html, navigate, withQuery, useDebounced, useLoad, Loading, ErrorState, Empty, Pagination } from './ui.js';
 
 export const PAGE_SIZES = [20, 50, 100];
 
@@ -73,4 +75,83 @@ export function SortSelect({ id, options, value, onChange }) {
       ${options.map(([v, l]) => html`<option value=${v}>${l}</option>`)}
     </select>
   </div>`;
+}
+
+/**
+ * One list screen's data: the URL parameters and the page of rows they select from `url`.
+ * `filter` names both the hash parameter and the API query parameter; refresh() reloads (after a delete).
+ */
+export function useResourceList(route, { base, url, filter }) {
+  const { params, go } = useListParams(route, base, filter);
+  const [version, setVersion] = useState(0);
+  const load = useLoad(
+    () =>
+      api('GET', url, {
+        query: { search: params.search, [filter]: params.filter, ordering: params.ordering, limit: params.limit, offset: params.offset },
+      }),
+    [params.search, params.filter, params.ordering, params.limit, params.offset, version],
+  );
+  const rows = load.value ? load.value.data || [] : [];
+  const total = load.value ? load.value.total : null;
+  const filtered = params.search || params.filter;
+  // Nothing to search yet: the empty state alone says what to do first.
+  const nothingYet = load.value && !load.error && rows.length === 0 && !filtered && params.offset === 0;
+
+  // A page past the end (after deletes): step back to the last page that has rows.
+  useEffect(() => {
+    if (!load.loading && !load.error && rows.length === 0 && params.offset > 0) go({ offset: Math.max(0, params.offset - params.limit) });
+  }, [load.loading, rows.length]);
+
+  return { base, params, go, load, rows, total, filtered, nothingYet, version, refresh: () => setVersion((v) => v + 1) };
+}
+
+/**
+ * A list's results: error, loading and empty states, the table (the screen gives its header cells
+ * and row cells; the Edit/Delete actions column is added here), pagination, and the delete dialog,
+ * which returns focus to the page heading when cancelled. `noun` is plural lower case ("doctors").
+ */
+export function ResourceTable({ list, id, caption, noun, empty, head, cells, deleteDialog }) {
+  const { base, params, go, load, rows, total, filtered } = list;
+  const [toDelete, setToDelete] = useState(null);
+  const pagesLabel = `${noun[0].toUpperCase()}${noun.slice(1)} pages`;
+  return html`<div class="results" aria-busy=${load.loading ? 'true' : 'false'}>
+      ${load.error
+        ? html`<${ErrorState} error=${load.error} onRetry=${load.reload} />`
+        : load.loading && !load.value
+          ? html`<${Loading} label=${`Loading ${noun}…`} />`
+          : rows.length === 0 && !load.loading
+            ? filtered
+              ? html`<${Empty} title=${`No ${noun} match`}>
+                  <p>Nothing matches ${params.search ? html`“${params.search}”` : 'this filter'}. Try another spelling, or clear the search.</p>
+                  <button type="button" class="secondary" onClick=${() => go({ search: '', filter: '', offset: 0 })}>Clear search</button>
+                </${Empty}>`
+              : empty
+            : html`<table class="data-table" id=${id}>
+                <caption class="visually-hidden">${caption}${total !== null ? `, ${total} in all` : ''}</caption>
+                <thead><tr>
+                  ${head}
+                  <th scope="col" class="actions-col"><span class="visually-hidden">Actions</span></th>
+                </tr></thead>
+                <tbody>
+                  ${rows.map(
+                    (r) => html`<tr key=${r.id}>
+                      ${cells(r)}
+                      <td class="actions">
+                        <a href=${`#${base}/${r.id}/edit`} class="secondary" aria-label=${`Edit ${r.name}`}>Edit</a>
+                        <button type="button" class="link danger-link" aria-label=${`Delete ${r.name}`} onClick=${() => setToDelete(r)}>Delete</button>
+                      </td>
+                    </tr>`,
+                  )}
+                </tbody>
+              </table>
+              <${Pagination} label=${pagesLabel} offset=${params.offset} limit=${params.limit} count=${rows.length} total=${total}
+                hasNext=${load.value && load.value.next} onPage=${(o) => go({ offset: o }, false)} />`}
+    </div>
+    ${toDelete
+      ? deleteDialog(toDelete, (deleted) => {
+          setToDelete(null);
+          if (deleted) list.refresh();
+          else requestAnimationFrame(() => document.getElementById('page-title')?.focus());
+        })
+      : null}`;
 }

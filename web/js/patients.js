@@ -1,37 +1,20 @@
 // "My patients": list, search, sort, paginate, add, edit, delete; a patient's page with the doctors
 // assigned to them, where doctors are assigned (searchable picker) and unassigned.
-import { useState, useRef, useEffect } from '../vendor/preact-htm/standalone.module.js';
+import { useState, useRef } from '../vendor/preact-htm/standalone.module.js';
 import { api, listAll } from './api.js';
 import {
-  html, Field, FormError, focusFirstError, navigate, notify, Loading, ErrorState, Empty, Pagination,
-  ConfirmDialog, useLoad, usePageTitle, useDebounced, GENDERS, genderLabel, formatDate,
+  html, Field, FormError, focusFirstError, navigate, notify, Loading, ErrorState, Empty, ConfirmDialog, useLoad,
+  usePageTitle, useDebounced, GENDERS, genderLabel, formatDate,
 } from './ui.js';
-import { useListParams, SearchBox, SortHeader, PageSize, SortSelect } from './list.js';
+import { useResourceList, ResourceTable, SearchBox, SortHeader, PageSize, SortSelect } from './list.js';
 
 const FIELDS = ['name', 'age', 'gender', 'address', 'phone_number'];
 
 export function PatientsList({ route }) {
   usePageTitle('My patients');
-  const { params, go } = useListParams(route, '/patients', 'gender');
-  const [version, setVersion] = useState(0);
-  const [toDelete, setToDelete] = useState(null);
-  const load = useLoad(
-    () =>
-      api('GET', '/api/patients/', {
-        query: { search: params.search, gender: params.filter, ordering: params.ordering, limit: params.limit, offset: params.offset },
-      }),
-    [params.search, params.filter, params.ordering, params.limit, params.offset, version],
-  );
-  const rows = load.value ? load.value.data || [] : [];
-  const total = load.value ? load.value.total : null;
-  const filtered = params.search || params.filter;
-  // Nothing to search yet: the empty state alone says what to do first.
-  const nothingYet = load.value && !load.error && rows.length === 0 && !filtered && params.offset === 0;
+  const list = useResourceList(route, { base: '/patients', url: '/api/patients/', filter: 'gender' });
+  const { params, go } = list;
   const sort = (o) => go({ ordering: o, offset: 0 });
-
-  useEffect(() => {
-    if (!load.loading && !load.error && rows.length === 0 && params.offset > 0) go({ offset: Math.max(0, params.offset - params.limit) });
-  }, [load.loading, rows.length]);
 
   return html`<main id="main" class="container" aria-labelledby="page-title">
     <div class="page-head">
@@ -39,7 +22,7 @@ export function PatientsList({ route }) {
       <a href="#/patients/new" role="button" id="add-patient">Add patient</a>
     </div>
     <p class="muted lead">Only you can see the patients you add.</p>
-    ${nothingYet ? null : html`<search><form class="toolbar" aria-label="Find patients" onSubmit=${(e) => e.preventDefault()}>
+    ${list.nothingYet ? null : html`<search><form class="toolbar" aria-label="Find patients" onSubmit=${(e) => e.preventDefault()}>
       <${SearchBox} id="patient-search" label="Search" placeholder="Name, phone or address"
         value=${params.search} onSearch=${(s) => go({ search: s, offset: 0 })} />
       <div class="field">
@@ -49,61 +32,26 @@ export function PatientsList({ route }) {
           ${GENDERS.map(([v, l]) => html`<option value=${v}>${l}</option>`)}
         </select>
       </div>
-      <${SortSelect} id="patient-sort" value=${params.ordering} onChange=${(o) => go({ ordering: o, offset: 0 })}
+      <${SortSelect} id="patient-sort" value=${params.ordering} onChange=${sort}
         options=${[['name', 'Name A–Z'], ['-name', 'Name Z–A'], ['age', 'Youngest first'], ['-age', 'Oldest first'], ['-created_at', 'Newest first']]} />
       <${PageSize} id="patient-page-size" value=${params.limit} onChange=${(n) => go({ limit: n, offset: 0 })} />
     </form></search>`}
-    <div class="results" aria-busy=${load.loading ? 'true' : 'false'}>
-      ${load.error
-        ? html`<${ErrorState} error=${load.error} onRetry=${load.reload} />`
-        : load.loading && !load.value
-          ? html`<${Loading} label="Loading patients…" />`
-          : rows.length === 0 && !load.loading
-            ? filtered
-              ? html`<${Empty} title="No patients match">
-                  <p>Nothing matches ${params.search ? html`“${params.search}”` : 'this filter'}. Try another spelling, or clear the search.</p>
-                  <button type="button" class="secondary" onClick=${() => go({ search: '', filter: '', offset: 0 })}>Clear search</button>
-                </${Empty}>`
-              : html`<${Empty} title="No patients yet">
-                  <p>Add your first patient. Then open them to assign doctors from the directory.</p>
-                  <a href="#/patients/new" role="button">Add your first patient</a>
-                </${Empty}>`
-            : html`<table class="data-table" id="patients-table">
-                <caption class="visually-hidden">My patients${total !== null ? `, ${total} in all` : ''}</caption>
-                <thead><tr>
-                  <${SortHeader} field="name" label="Name" ordering=${params.ordering} onSort=${sort} />
-                  <${SortHeader} field="age" label="Age" ordering=${params.ordering} onSort=${sort} className="num" />
-                  <th scope="col">Gender</th>
-                  <th scope="col">Phone</th>
-                  <${SortHeader} field="created_at" label="Added" ordering=${params.ordering} onSort=${sort} />
-                  <th scope="col" class="actions-col"><span class="visually-hidden">Actions</span></th>
-                </tr></thead>
-                <tbody>
-                  ${rows.map(
-                    (p) => html`<tr key=${p.id}>
-                      <td data-label="Name" class="primary-cell"><a href=${`#/patients/${p.id}`}>${p.name}</a></td>
-                      <td data-label="Age" class="num">${p.age}</td>
-                      <td data-label="Gender">${genderLabel(p.gender)}</td>
-                      <td data-label="Phone" class="nowrap">${p.phone_number}</td>
-                      <td data-label="Added" class="nowrap">${formatDate(p.created_at)}</td>
-                      <td class="actions">
-                        <a href=${`#/patients/${p.id}/edit`} class="secondary" aria-label=${`Edit ${p.name}`}>Edit</a>
-                        <button type="button" class="link danger-link" aria-label=${`Delete ${p.name}`} onClick=${() => setToDelete(p)}>Delete</button>
-                      </td>
-                    </tr>`,
-                  )}
-                </tbody>
-              </table>
-              <${Pagination} label="Patients pages" offset=${params.offset} limit=${params.limit} count=${rows.length} total=${total}
-                hasNext=${load.value && load.value.next} onPage=${(o) => go({ offset: o }, false)} />`}
-    </div>
-    ${toDelete
-      ? html`<${DeletePatient} patient=${toDelete} onClose=${(deleted) => {
-          setToDelete(null);
-          if (deleted) setVersion((v) => v + 1);
-          else requestAnimationFrame(() => document.getElementById('page-title')?.focus());
-        }} />`
-      : null}
+    <${ResourceTable} list=${list} id="patients-table" caption="My patients" noun="patients"
+      empty=${html`<${Empty} title="No patients yet">
+        <p>Add your first patient. Then open them to assign doctors from the directory.</p>
+        <a href="#/patients/new" role="button">Add your first patient</a>
+      </${Empty}>`}
+      head=${html`<${SortHeader} field="name" label="Name" ordering=${params.ordering} onSort=${sort} />
+        <${SortHeader} field="age" label="Age" ordering=${params.ordering} onSort=${sort} className="num" />
+        <th scope="col">Gender</th>
+        <th scope="col">Phone</th>
+        <${SortHeader} field="created_at" label="Added" ordering=${params.ordering} onSort=${sort} />`}
+      cells=${(p) => html`<td data-label="Name" class="primary-cell"><a href=${`#/patients/${p.id}`}>${p.name}</a></td>
+        <td data-label="Age" class="num">${p.age}</td>
+        <td data-label="Gender">${genderLabel(p.gender)}</td>
+        <td data-label="Phone" class="nowrap">${p.phone_number}</td>
+        <td data-label="Added" class="nowrap">${formatDate(p.created_at)}</td>`}
+      deleteDialog=${(p, onClose) => html`<${DeletePatient} patient=${p} onClose=${onClose} />`} />
   </main>`;
 }
 
