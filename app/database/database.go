@@ -140,7 +140,7 @@ func Open(ctx context.Context, cfg *config.Config, schema string, log *slog.Logg
 		db.Close()
 		return nil, err
 	}
-	log.Info("database: embedded PostgreSQL started",
+	log.Debug("database: embedded PostgreSQL started",
 		"version", db.Info.Version, "binaries", db.Info.BinDir, "found_by", db.Info.BinariesSource,
 		"cluster", db.Info.DataDir, "log", db.Info.LogFile, "port", db.Info.Port,
 		"took", time.Since(start).Round(time.Millisecond).String())
