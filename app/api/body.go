@@ -40,23 +40,48 @@ type Body struct {
 	Errors  FieldErrors
 }
 
-// ParseBody reads the request body as a JSON object. Wrong content type is 415, malformed JSON is
-// 400 {"detail": "JSON parse error - ..."}, and a body that is not an object (array, string, null)
-// is DRF's non_field_errors 400. An empty body is an empty object, as in DRF.
+// ParseBody reads the request body as an object of fields: JSON, or, as the original accepted
+// them, an HTML form (application/x-www-form-urlencoded, as curl -d sends) or multipart/form-data,
+// whose values are strings (the last one wins for a repeated key, as in Django's QueryDict). Another
+// content type is 415, malformed JSON is 400 {"detail": "JSON parse error - ..."}, and a JSON body
+// that is not an object (array, string, null) is DRF's non_field_errors 400. An empty body is an
+// empty object, as in DRF.
 func ParseBody(c *fiber.Ctx, partial bool) (*Body, error) {
 	b := &Body{partial: partial, raw: map[string]json.RawMessage{}}
 	data := c.Body()
 	if len(bytes.TrimSpace(data)) == 0 {
 		return b, nil
 	}
-	if ct := c.Get(fiber.HeaderContentType); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != fiber.MIMEApplicationJSON && !strings.HasSuffix(mt, "+json")) {
-			return nil, Detail(fiber.StatusUnsupportedMediaType,
-				fmt.Sprintf("Unsupported media type %q in request. Send JSON with Content-Type: application/json.", ct))
-		}
+	ct := c.Get(fiber.HeaderContentType)
+	if ct == "" {
+		return b, decodeObject(data, b)
 	}
-	return b, decodeObject(data, b)
+	mt, _, err := mime.ParseMediaType(ct)
+	switch {
+	case err != nil:
+	case mt == fiber.MIMEApplicationJSON || strings.HasSuffix(mt, "+json"):
+		return b, decodeObject(data, b)
+	case mt == fiber.MIMEApplicationForm:
+		c.Request().PostArgs().VisitAll(func(k, v []byte) { b.setString(string(k), string(v)) })
+		return b, nil
+	case mt == fiber.MIMEMultipartForm:
+		form, err := c.MultipartForm()
+		if err != nil {
+			return nil, Detail(fiber.StatusBadRequest, "Multipart form parse error - "+err.Error())
+		}
+		for k, vs := range form.Value {
+			b.setString(k, vs[len(vs)-1])
+		}
+		return b, nil
+	}
+	return nil, Detail(fiber.StatusUnsupportedMediaType,
+		fmt.Sprintf("Unsupported media type %q in request. Send JSON with Content-Type: application/json.", ct))
+}
+
+// setString sets a form field: form values are strings, read like JSON strings.
+func (b *Body) setString(name, value string) {
+	raw, _ := json.Marshal(value)
+	b.raw[name] = raw
 }
 
 // decodeObject is the JSON part of ParseBody, separate so it can be fuzzed without HTTP.
