@@ -146,7 +146,8 @@ func TestColdWarmStart(t *testing.T) {
 		t.Errorf("shutdown not logged:\n%s", p.out.String())
 	}
 
-	p, warm := serve(t, opts{DataDir: dataDir, Port: port})
+	// A new free port: another test process may have taken the cold run's port in the meantime.
+	p, warm := serve(t, opts{DataDir: dataDir})
 	time.Sleep(500 * time.Millisecond)
 	rssWarm := vmRSS(p.cmd.Process.Pid)
 	if names := doctorNames(t, p, login(t, p, "alice")); strings.Join(names, ",") != "Dr Persistent" {

@@ -250,7 +250,7 @@ func (p *proc) exitedWith(msg string) bool {
 			return strings.Contains(p.out.String(), msg)
 		default:
 		}
-		if strings.Contains(p.out.String(), `"msg":"database: `) {
+		if strings.Contains(p.out.String(), `"msg":"data directory"`) {
 			return false // past the listen
 		}
 	}
