@@ -770,6 +770,13 @@ func startServer(t *testing.T, extraEnv ...string) (string, func()) {
 	if u := os.Getenv("HEALTHCARE_E2E_BASE_URL"); u != "" {
 		return strings.TrimRight(u, "/"), func() {}
 	}
+	return launchServer(t, 0, extraEnv)
+}
+
+// launchServer starts the binary on a free port; when another process takes that port before the
+// binary listens, it tries again on another (at most 3 times).
+func launchServer(t *testing.T, attempt int, extraEnv []string) (string, func()) {
+	t.Helper()
 	root := moduleRoot(t)
 	// Under /tmp, never under the home directory: when the tests run as root, the binary drops to the
 	// postgres user, which must be able to reach the data directory.
@@ -846,6 +853,9 @@ func startServer(t *testing.T, extraEnv ...string) (string, func()) {
 			exited <- err
 			b, _ := os.ReadFile(logFile.Name())
 			stop()
+			if attempt < 3 && strings.Contains(string(b), "already in use") {
+				return launchServer(t, attempt+1, extraEnv)
+			}
 			t.Fatalf("server exited before it was ready (%v):\n%s", err, tail(string(b), 8000))
 		default:
 		}
