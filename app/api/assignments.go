@@ -29,7 +29,7 @@ func (a *API) assignmentRoutes(r fiber.Router) {
 }
 
 func (a *API) listAssignments(c *fiber.Ctx) error {
-	q, fe := listParams(c, assignmentOrdering...)
+	q, fe := ParseListQuery(c, assignmentOrdering...)
 	for _, name := range []string{"patient", "doctor"} {
 		if id := queryID(c, fe, name); id != "" {
 			if q.Filters == nil {

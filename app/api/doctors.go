@@ -29,7 +29,7 @@ func (a *API) doctorRoutes(r fiber.Router) {
 }
 
 func (a *API) listDoctors(c *fiber.Ctx) error {
-	q, fe := listParams(c, doctorOrdering...)
+	q, fe := ParseListQuery(c, doctorOrdering...)
 	spec := queryText(c, fe, "specialization", 255)
 	if err := fe.Err(); err != nil {
 		return err
@@ -158,19 +158,6 @@ func storeErr(err error) error {
 		return NotFound()
 	}
 	return err
-}
-
-// listParams runs ParseListQuery and returns its field errors, so a handler adds its filters'
-// errors to the same 400.
-func listParams(c *fiber.Ctx, allowed ...string) (store.ListQuery, *FieldErrors) {
-	q, err := ParseListQuery(c, allowed...)
-	var e *Error
-	if errors.As(err, &e) {
-		if fe, ok := e.Body.(*FieldErrors); ok {
-			return q, fe
-		}
-	}
-	return q, &FieldErrors{}
 }
 
 // existsErr turns a lookup's error into an existence answer.

@@ -20,8 +20,9 @@ const (
 
 // ParseListQuery reads limit, offset, search and ordering. ordering must be one of the allowed
 // field names, optionally prefixed with "-" (descending); the store maps names to columns.
-// Malformed values are a 400 naming the parameter.
-func ParseListQuery(c *fiber.Ctx, allowedOrdering ...string) (store.ListQuery, error) {
+// Malformed values are reported in the returned FieldErrors (never nil), to which a handler adds
+// its own filters' errors before answering the 400 naming each parameter (fe.Err()).
+func ParseListQuery(c *fiber.Ctx, allowedOrdering ...string) (store.ListQuery, *FieldErrors) {
 	q := store.ListQuery{Limit: DefaultLimit}
 	fe := &FieldErrors{}
 	if s := c.Query("limit"); s != "" {
@@ -68,7 +69,7 @@ func ParseListQuery(c *fiber.Ctx, allowedOrdering ...string) (store.ListQuery, e
 			q.Descending = strings.HasPrefix(s, "-")
 		}
 	}
-	return q, fe.Err()
+	return q, fe
 }
 
 // SetListHeaders writes X-Total-Count and an RFC 8288 Link header with rel="next"/"prev".

@@ -31,7 +31,7 @@ func (a *API) patientRoutes(r fiber.Router) {
 }
 
 func (a *API) listPatients(c *fiber.Ctx) error {
-	q, fe := listParams(c, patientOrdering...)
+	q, fe := ParseListQuery(c, patientOrdering...)
 	if g := c.Query("gender"); g != "" {
 		valid := false
 		for _, v := range genders {
