@@ -270,7 +270,9 @@ func (p *proc) waitReady() time.Duration {
 		resp, err := client.Get(p.URL + "/readyz")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == 200 {
+			// The log reaches p.out through a pipe copied by another goroutine, so a 200 can
+			// arrive before the start-up lines do: wait for the last of them too.
+			if resp.StatusCode == 200 && strings.Contains(p.out.String(), "ready: open") {
 				return time.Since(p.started)
 			}
 		}

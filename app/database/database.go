@@ -103,7 +103,7 @@ func Open(ctx context.Context, cfg *config.Config, schema string, log *slog.Logg
 			db.Close()
 			return nil, err
 		}
-		log.Info("database: external PostgreSQL", "url", db.Info.URL, "version", db.Info.Version)
+		log.Debug("database: external PostgreSQL", "url", db.Info.URL, "version", db.Info.Version)
 		return db, nil
 	}
 
