@@ -1,7 +1,7 @@
 // Sign-in and registration screens.
-import { useState, useRef } from '../vendor/preact-htm/standalone.module.js';
 import { signIn, register, state } from './api.js';
-import { html, Field, FormError, focusFirstError, navigate, usePageTitle } from './ui.js';
+import { html, navigate, usePageTitle } from './ui.js';
+import { useForm, SubmitButton, Field, FormError } from './form.js';
 
 /** Where to go after signing in: the page the user was on, if it was a page of the app. */
 function nextFrom(route) {
@@ -11,27 +11,12 @@ function nextFrom(route) {
 
 export function Login({ route }) {
   usePageTitle('Sign in');
-  const [f, setF] = useState({ username: route.query.get('username') || '', password: '' });
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
-  const form = useRef(null);
-  const set = (k) => (v) => setF((cur) => ({ ...cur, [k]: v })); // functional: autofill sets several fields at once
-  const errors = error ? error.fields : {};
+  const form = useForm({ username: route.query.get('username') || '', password: '' }, async (f) => {
+    await signIn(f.username, f.password);
+    navigate(nextFrom(route), { replace: true });
+  });
+  const { values: f, set, errors } = form;
   const registered = route.query.get('registered');
-
-  async function submit(e) {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await signIn(f.username, f.password);
-      navigate(nextFrom(route), { replace: true });
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-      focusFirstError(form.current);
-    }
-  }
 
   return html`<main id="main" class="container auth-page">
     <article class="auth-card">
@@ -42,13 +27,13 @@ export function Login({ route }) {
       ${state.sessionEnded ? html`<p class="banner-info" role="status">${state.sessionEnded}</p>` : null}
       ${registered ? html`<p class="banner-ok" role="status">Your account is ready. Sign in with it.</p>` : null}
       ${state.signedOut && !registered ? html`<p class="banner-ok" role="status">You are signed out.</p>` : null}
-      <form ref=${form} onSubmit=${submit} novalidate aria-describedby="login-help">
-        <${FormError} error=${error} fields=${['username', 'password']} />
+      <form ...${form.props} aria-describedby="login-help">
+        <${FormError} error=${form.error} fields=${['username', 'password']} />
         <${Field} id="login-username" name="username" label="Username" errors=${errors} value=${f.username} onInput=${set('username')}
           autocomplete="username" required autocapitalize="none" spellcheck="false" />
         <${Field} id="login-password" name="password" label="Password" type="password" errors=${errors} value=${f.password}
           onInput=${set('password')} autocomplete="current-password" required />
-        <button type="submit" aria-busy=${busy ? 'true' : 'false'} disabled=${busy}>Sign in</button>
+        <${SubmitButton} form=${form}>Sign in</${SubmitButton}>
       </form>
       <footer id="login-help">No account yet? <a href="#/register">Create one</a>.</footer>
     </article>
@@ -57,27 +42,12 @@ export function Login({ route }) {
 
 export function Register({ route }) {
   usePageTitle('Create an account');
-  const [f, setF] = useState({ username: '', email: '', password: '', password2: '' });
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
-  const form = useRef(null);
-  const set = (k) => (v) => setF((cur) => ({ ...cur, [k]: v })); // functional: autofill sets several fields at once
-  const errors = error ? error.fields : {};
+  const form = useForm({ username: '', email: '', password: '', password2: '' }, async (f) => {
+    await register(f);
+    navigate(`/login?registered=1&username=${encodeURIComponent(f.username)}`, { replace: true });
+  });
+  const { values: f, set, errors, error } = form;
   const closed = error && error.status === 403;
-
-  async function submit(e) {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await register(f);
-      navigate(`/login?registered=1&username=${encodeURIComponent(f.username)}`, { replace: true });
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-      focusFirstError(form.current);
-    }
-  }
 
   return html`<main id="main" class="container auth-page">
     <article class="auth-card">
@@ -87,7 +57,7 @@ export function Register({ route }) {
       </header>
       ${closed
         ? html`<div class="form-error" role="alert"><p>${error.message}</p></div>`
-        : html`<form ref=${form} onSubmit=${submit} novalidate>
+        : html`<form ...${form.props}>
             <${FormError} error=${error} fields=${['username', 'email', 'password', 'password2']} />
             <${Field} id="reg-username" name="username" label="Username" errors=${errors} value=${f.username} onInput=${set('username')}
               autocomplete="username" required maxlength="150" autocapitalize="none" spellcheck="false"
@@ -99,7 +69,7 @@ export function Register({ route }) {
               hint="At least 8 characters, not only digits, not a common password." />
             <${Field} id="reg-password2" name="password2" label="Repeat the password" type="password" errors=${errors}
               value=${f.password2} onInput=${set('password2')} autocomplete="new-password" required />
-            <button type="submit" aria-busy=${busy ? 'true' : 'false'} disabled=${busy}>Create account</button>
+            <${SubmitButton} form=${form}>Create account</${SubmitButton}>
           </form>`}
       <footer>Already have an account? <a href="#/login">Sign in</a>.</footer>
     </article>

@@ -1,10 +1,8 @@
 // The doctors directory (shared by all users): list, search, filter, sort, paginate, add, edit, delete.
-import { useState, useRef, useEffect } from '../vendor/preact-htm/standalone.module.js';
+import { useState, useEffect } from '../vendor/preact-htm/standalone.module.js';
 import { api } from './api.js';
-import {
-  html, Field, FormError, focusFirstError, navigate, notify, Loading, ErrorState, Empty, ConfirmDialog, useLoad,
-  usePageTitle,
-} from './ui.js';
+import { html, navigate, notify, Loading, ErrorState, Empty, ConfirmDialog, useLoad, usePageTitle } from './ui.js';
+import { useForm, SubmitButton, Field, FormError } from './form.js';
 import { useResourceList, ResourceTable, SearchBox, SortHeader, PageSize, SortSelect } from './list.js';
 
 const FIELDS = ['name', 'specialization', 'contact_info'];
@@ -110,33 +108,18 @@ function DeleteDoctor({ doctor, onClose }) {
 export function DoctorForm({ id }) {
   const editing = id !== undefined;
   usePageTitle(editing ? 'Edit doctor' : 'Add doctor');
-  const [f, setF] = useState({ name: '', specialization: '', contact_info: '' });
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
-  const form = useRef(null);
+  const form = useForm({ name: '', specialization: '', contact_info: '' }, async (body) => {
+    const r = editing ? await api('PUT', `/api/doctors/${id}/`, { body }) : await api('POST', '/api/doctors/', { body });
+    notify(editing ? `Saved ${r.data.name}.` : `Added ${r.data.name} to the directory.`);
+    navigate('/doctors');
+  });
   const load = useLoad(async () => {
     if (!editing) return null;
     const r = await api('GET', `/api/doctors/${id}/`);
-    setF({ name: r.data.name, specialization: r.data.specialization, contact_info: r.data.contact_info });
+    form.setValues({ name: r.data.name, specialization: r.data.specialization, contact_info: r.data.contact_info });
     return r.data;
   }, [id]);
-  const set = (k) => (v) => setF((cur) => ({ ...cur, [k]: v })); // functional: autofill sets several fields at once
-  const errors = error ? error.fields : {};
-
-  async function submit(e) {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const r = editing ? await api('PUT', `/api/doctors/${id}/`, { body: f }) : await api('POST', '/api/doctors/', { body: f });
-      notify(editing ? `Saved ${r.data.name}.` : `Added ${r.data.name} to the directory.`);
-      navigate('/doctors');
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-      focusFirstError(form.current);
-    }
-  }
+  const { values: f, set, errors } = form;
 
   const title = editing ? 'Edit doctor' : 'Add a doctor';
   return html`<main id="main" class="container narrow" aria-labelledby="page-title">
@@ -146,15 +129,15 @@ export function DoctorForm({ id }) {
       ? html`<${ErrorState} error=${load.error} onRetry=${load.reload} />`
       : editing && load.loading
         ? html`<${Loading} label="Loading the doctor…" />`
-        : html`<form ref=${form} onSubmit=${submit} novalidate id="doctor-form">
-            <${FormError} error=${error} fields=${FIELDS} />
+        : html`<form ...${form.props} id="doctor-form">
+            <${FormError} error=${form.error} fields=${FIELDS} />
             <${Field} id="doctor-name" name="name" label="Name" errors=${errors} value=${f.name} onInput=${set('name')} required maxlength="255" autocomplete="off" />
             <${Field} id="doctor-specialization" name="specialization" label="Specialization" errors=${errors} value=${f.specialization}
               onInput=${set('specialization')} required maxlength="255" autocomplete="off" hint="For example Cardiology." />
             <${Field} id="doctor-contact" name="contact_info" label="Contact (email or phone)" errors=${errors} value=${f.contact_info}
               onInput=${set('contact_info')} required maxlength="255" autocomplete="off" hint="Must be unique in the directory." />
             <div class="form-actions">
-              <button type="submit" aria-busy=${busy ? 'true' : 'false'} disabled=${busy}>${editing ? 'Save changes' : 'Add doctor'}</button>
+              <${SubmitButton} form=${form}>${editing ? 'Save changes' : 'Add doctor'}</${SubmitButton}>
               <a href="#/doctors" role="button" class="secondary outline">Cancel</a>
             </div>
           </form>`}

@@ -3,9 +3,10 @@
 import { useState, useRef } from '../vendor/preact-htm/standalone.module.js';
 import { api, listAll } from './api.js';
 import {
-  html, Field, FormError, focusFirstError, navigate, notify, Loading, ErrorState, Empty, ConfirmDialog, useLoad,
-  usePageTitle, useDebounced, GENDERS, genderLabel, formatDate,
+  html, navigate, notify, Loading, ErrorState, Empty, ConfirmDialog, useLoad, usePageTitle, useDebounced, GENDERS, genderLabel,
+  formatDate,
 } from './ui.js';
+import { useForm, SubmitButton, Field, FormError } from './form.js';
 import { useResourceList, ResourceTable, SearchBox, SortHeader, PageSize, SortSelect } from './list.js';
 
 const FIELDS = ['name', 'age', 'gender', 'address', 'phone_number'];
@@ -90,38 +91,23 @@ function DeletePatient({ patient, onClose, after }) {
 export function PatientForm({ id }) {
   const editing = id !== undefined;
   usePageTitle(editing ? 'Edit patient' : 'Add patient');
-  const [f, setF] = useState({ name: '', age: '', gender: '', address: '', phone_number: '' });
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
-  const form = useRef(null);
-  const load = useLoad(async () => {
-    if (!editing) return null;
-    const r = await api('GET', `/api/patients/${id}/`);
-    const p = r.data;
-    setF({ name: p.name, age: String(p.age), gender: p.gender, address: p.address, phone_number: p.phone_number });
-    return p;
-  }, [id]);
-  const set = (k) => (v) => setF((cur) => ({ ...cur, [k]: v })); // functional: autofill sets several fields at once
-  const errors = error ? error.fields : {};
-
-  async function submit(e) {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
+  const form = useForm({ name: '', age: '', gender: '', address: '', phone_number: '' }, async (f) => {
     // Send age as a number when it is one; anything else goes as typed so the server explains.
     const age = /^\s*-?\d+\s*$/.test(f.age) ? Number(f.age) : f.age;
     const body = { ...f, age };
     if (!body.gender) delete body.gender; // "This field is required." reads better than '"" is not a valid choice.'
-    try {
-      const r = editing ? await api('PUT', `/api/patients/${id}/`, { body }) : await api('POST', '/api/patients/', { body });
-      notify(editing ? `Saved ${r.data.name}.` : `Added patient ${r.data.name}.`);
-      navigate(`/patients/${r.data.id}`);
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-      focusFirstError(form.current);
-    }
-  }
+    const r = editing ? await api('PUT', `/api/patients/${id}/`, { body }) : await api('POST', '/api/patients/', { body });
+    notify(editing ? `Saved ${r.data.name}.` : `Added patient ${r.data.name}.`);
+    navigate(`/patients/${r.data.id}`);
+  });
+  const load = useLoad(async () => {
+    if (!editing) return null;
+    const r = await api('GET', `/api/patients/${id}/`);
+    const p = r.data;
+    form.setValues({ name: p.name, age: String(p.age), gender: p.gender, address: p.address, phone_number: p.phone_number });
+    return p;
+  }, [id]);
+  const { values: f, set, errors } = form;
 
   return html`<main id="main" class="container narrow" aria-labelledby="page-title">
     <nav aria-label="Breadcrumb" class="crumbs"><ul>
@@ -134,8 +120,8 @@ export function PatientForm({ id }) {
       ? html`<${ErrorState} error=${load.error} onRetry=${load.reload} />`
       : editing && load.loading
         ? html`<${Loading} label="Loading the patient…" />`
-        : html`<form ref=${form} onSubmit=${submit} novalidate id="patient-form">
-            <${FormError} error=${error} fields=${FIELDS} />
+        : html`<form ...${form.props} id="patient-form">
+            <${FormError} error=${form.error} fields=${FIELDS} />
             <${Field} id="patient-name" name="name" label="Full name" errors=${errors} value=${f.name} onInput=${set('name')} required maxlength="255" autocomplete="off" />
             <div class="grid two">
               <${Field} id="patient-age" name="age" label="Age (years)" errors=${errors} value=${f.age} onInput=${set('age')} required
@@ -148,7 +134,7 @@ export function PatientForm({ id }) {
             <${Field} id="patient-address" name="address" label="Address" as="textarea" errors=${errors} value=${f.address}
               onInput=${set('address')} required autocomplete="off" />
             <div class="form-actions">
-              <button type="submit" aria-busy=${busy ? 'true' : 'false'} disabled=${busy}>${editing ? 'Save changes' : 'Add patient'}</button>
+              <${SubmitButton} form=${form}>${editing ? 'Save changes' : 'Add patient'}</${SubmitButton}>
               <a href=${editing ? `#/patients/${id}` : '#/patients'} role="button" class="secondary outline">Cancel</a>
             </div>
           </form>`}

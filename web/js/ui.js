@@ -1,4 +1,4 @@
-// Shared pieces: the hash router, form fields with server errors, states, pagination, dialogs, notices.
+// Shared pieces: the hash router, states, pagination, dialogs, notices (the forms' parts are in form.js).
 import { html, useState, useEffect, useRef, useCallback } from '../vendor/preact-htm/standalone.module.js';
 
 export { html };
@@ -68,68 +68,6 @@ export function Notices() {
     };
   }, []);
   return html`<div class="notice" role="status" aria-live="polite">${msg ? html`<p class="notice-body">${msg}</p>` : null}</div>`;
-}
-
-// ---- forms ----
-
-/** A labelled input whose server errors sit right under it (aria-invalid, aria-describedby). */
-export function Field({ id, label, errors, hint, as = 'input', options, value, onInput, ...rest }) {
-  const errs = errors && errors[rest.name || id];
-  const errId = `${id}-error`;
-  const hintId = `${id}-hint`;
-  const described = [errs ? errId : '', hint ? hintId : ''].filter(Boolean).join(' ') || undefined;
-  const common = {
-    id,
-    name: rest.name || id,
-    value,
-    'aria-invalid': errs ? 'true' : undefined,
-    'aria-describedby': described,
-    onInput: (e) => onInput(e.currentTarget.value),
-    ...rest,
-  };
-  let control;
-  if (as === 'select') {
-    control = html`<select ...${common} onChange=${(e) => onInput(e.currentTarget.value)}>
-      ${options.map(([v, l]) => html`<option value=${v}>${l}</option>`)}
-    </select>`;
-  } else if (as === 'textarea') {
-    control = html`<textarea ...${common} rows="2"></textarea>`;
-  } else {
-    control = html`<input ...${common} />`;
-  }
-  return html`<div class="field">
-    <label for=${id}>${label}</label>
-    ${control}
-    ${hint && !errs ? html`<small id=${hintId} class="hint">${hint}</small>` : null}
-    ${hint && errs ? html`<small id=${hintId} class="hint visually-hidden">${hint}</small>` : null}
-    ${errs ? html`<small id=${errId} class="field-error">${errs.map((m) => html`<span class="msg">${m}</span>`)}</small>` : null}
-  </div>`;
-}
-
-/** Errors that belong to no field (non_field_errors, detail, unreachable). */
-export function FormError({ error, fields = [] }) {
-  if (!error) return null;
-  const f = error.fields || {};
-  const known = new Set(fields);
-  const stray = Object.entries(f)
-    .filter(([k]) => k !== 'non_field_errors' && !known.has(k))
-    .map(([k, v]) => `${k}: ${v.join(' ')}`);
-  const nonField = f.non_field_errors || [];
-  const lines = [...nonField, ...stray];
-  const showMessage = lines.length === 0 || (error.status !== 400 && error.message);
-  return html`<div class="form-error" role="alert" tabindex="-1">
-    ${showMessage ? html`<p>${error.message}</p>` : null}
-    ${lines.map((l) => html`<p>${l}</p>`)}
-  </div>`;
-}
-
-/** After a failed submit, move focus to the first invalid field (or the form's alert). */
-export function focusFirstError(form) {
-  requestAnimationFrame(() => {
-    if (!form) return;
-    const el = form.querySelector('[aria-invalid="true"]') || form.querySelector('.form-error');
-    if (el) el.focus();
-  });
 }
 
 // ---- states ----
