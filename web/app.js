@@ -152,8 +152,8 @@ function App() {
     }}>Skip to content</a>
     ${st.unreachable ? html`<${UnreachableBanner} />` : null}
     ${st.signedIn && !isPublic ? html`<${Header} me=${me} route=${route} />` : null}
-    ${ready ? page(route) : html`<main id="main" class="container"><div class="state loading" aria-busy="true">Loading…</div></main>`}
     <${Notices} />
+    ${ready ? page(route) : html`<main id="main" class="container"><div class="state loading" aria-busy="true">Loading…</div></main>`}
     <footer class="app-footer container"><small>Clinic admin · patient data stays on this server</small></footer>`;
 }
 

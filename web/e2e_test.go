@@ -105,6 +105,7 @@ func TestE2E(t *testing.T) {
 	e.set("#doctor-contact", "house@ppth.example")
 	e.click(`#doctor-form button[type="submit"]`)
 	e.waitText("#doctors-table", "Gregory House")
+	e.expectNotice("Added Gregory House")
 	e.addDoctor("Meredith Grey", "Cardiology", "grey@seattle.example")
 	e.addDoctor("Cristina Yang", "Cardiology", "yang@seattle.example")
 
@@ -166,9 +167,14 @@ func TestE2E(t *testing.T) {
 	e.waitText("#assigned-doctors", "Gregory House")
 	e.shot("08-patient-detail")
 	e.darkShot("08-patient-detail")
+	e.expectNotice("Assigned Gregory House")
+	e.click("#notice-close")
+	e.waitFor(`document.getElementById('notice').textContent === '' && !document.getElementById('notice-close')
+		&& document.activeElement.id === 'page-title'`, "the notice dismissed, focus on the page heading")
 	e.click(`button[aria-label="Unassign Gregory House"]`)
 	e.waitFor(`!document.querySelector('#assigned-doctors').textContent.includes('Gregory House')`, "unassign")
 	e.waitText("#assigned-doctors", "Meredith Grey")
+	e.waitText("#notice", "Unassigned Gregory House")
 	alice := e.apiLogin("alice")
 	var docs []map[string]any
 	e.apiJSON("GET", "/api/patients/"+adaID+"/doctors/", alice, nil, 200, &docs)
@@ -190,6 +196,9 @@ func TestE2E(t *testing.T) {
 	}
 	e.do(chromedp.Navigate(base + "/#/patients"))
 	e.waitText(".pagination .range", "1–20 of 46")
+	if got := e.eval(`document.getElementById('notice').textContent`); got != "" {
+		t.Errorf("notice on the patients list = %q, want none (it belonged to the patient's page)", got)
+	}
 	e.click(`.pager button:last-child`)
 	e.waitText(".pagination .range", "21–40 of 46")
 	e.shot("09-patients-list")
@@ -490,6 +499,29 @@ func (e *session) expectNoFieldError(id string) {
 	if got := e.eval(fmt.Sprintf(`String(!!document.getElementById(%q))`, id+"-error")); got != "false" {
 		e.t.Errorf("field %s shows an error, want none", id)
 	}
+}
+
+// expectNotice checks that the notice says text, is a polite live region, and at desktop and phone
+// width sits in the page flow without covering any control of the page.
+func (e *session) expectNotice(text string) {
+	e.t.Helper()
+	e.waitText("#notice", text)
+	if got := e.eval(`(() => { const n = document.getElementById('notice'); return n.getAttribute('role') + ' ' + n.getAttribute('aria-live'); })()`); got != "status polite" {
+		e.t.Errorf("notice role and aria-live = %q, want status polite", got)
+	}
+	for _, vp := range viewports {
+		e.viewport(vp.width, vp.height, vp.mobile)
+		covered := e.eval(`(() => {
+			const n = document.querySelector('.notices').getBoundingClientRect();
+			const hit = (r) => r.width > 0 && r.height > 0 && r.left < n.right && n.left < r.right && r.top < n.bottom && n.top < r.bottom;
+			return [...document.querySelectorAll('#main a, #main button, #main input, #main select, #main textarea, #main td, #main h1')]
+				.filter((el) => hit(el.getBoundingClientRect())).map((el) => el.id || el.textContent.trim().slice(0, 30)).join(', ');
+		})()`)
+		if covered != "" {
+			e.t.Errorf("%s: the notice covers %s", vp.name, covered)
+		}
+	}
+	e.viewport(viewports[0].width, viewports[0].height, false)
 }
 
 func (e *session) addDoctor(name, spec, contact string) {

@@ -42,32 +42,48 @@ export function withQuery(path, params) {
   return s ? `${path}?${s}` : path;
 }
 
-// ---- notices: one polite live region for "Saved", "Deleted" ----
+// ---- notices: "Saved", "Deleted" in one polite live region ----
+// A notice sits in the page flow under the header, not over it, so it never covers a button or a
+// row; it stays until dismissed or until the user goes to another screen (no timer: nothing moves
+// under the user's finger, and there is no deadline to read it).
 
 let noticeSetter = null;
-let noticeTimer = 0;
-let noticeAt = 0;
+// The screen (route path) a notice belongs to: the one current once the code that made it has run,
+// so a notice made just before navigate() belongs to the page the save leads to.
+let noticePath = null;
 export function notify(message) {
   if (!noticeSetter) return;
-  noticeAt = Date.now();
+  noticePath = null;
   noticeSetter(message);
-  clearTimeout(noticeTimer);
-  noticeTimer = setTimeout(() => noticeSetter && noticeSetter(''), 4000);
+  queueMicrotask(() => (noticePath = currentRoute().path));
 }
 
 export function Notices() {
   const [msg, setMsg] = useState('');
   useEffect(() => {
     noticeSetter = setMsg;
-    // A notice belongs to the page it was made for (or the one a save leads to), not to later ones.
-    const onRoute = () => Date.now() - noticeAt > 1500 && setMsg('');
+    const onRoute = () => noticePath !== null && currentRoute().path !== noticePath && setMsg('');
     window.addEventListener('hashchange', onRoute);
     return () => {
       noticeSetter = null;
       window.removeEventListener('hashchange', onRoute);
     };
   }, []);
-  return html`<div class="notice" role="status" aria-live="polite">${msg ? html`<p class="notice-body">${msg}</p>` : null}</div>`;
+  function dismiss() {
+    setMsg('');
+    // The button goes away with the notice: keep focus in the page, not lost on <body>.
+    const h = document.getElementById('page-title') || document.getElementById('main');
+    if (h) h.focus();
+  }
+  // The live region is always in the DOM (screen readers announce changes to it, not its arrival);
+  // the dismiss button stays outside it so only the message is read out.
+  return html`<div class=${msg ? 'container notices shown' : 'container notices'}>
+    <div class="notice">
+      <p class="notice-body" id="notice" role="status" aria-live="polite" aria-atomic="true">${msg}</p>
+      ${msg ? html`<button type="button" class="notice-close" id="notice-close" aria-label="Dismiss this message" onClick=${dismiss}>
+          <span aria-hidden="true">×</span></button>` : null}
+    </div>
+  </div>`;
 }
 
 // ---- states ----
