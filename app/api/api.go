@@ -24,7 +24,7 @@ type API struct {
 // (Fiber's non-strict routing), so every path works both ways for every method.
 func (a *API) Register(r fiber.Router) {
 	g := r.Group("/api")
-	g.Get("/", a.requireAuth, a.root)
+	a.mount(g, "/", view{Name: "Api Root", Get: a.root})
 	a.authRoutes(g)
 	a.doctorRoutes(g)
 	a.patientRoutes(g)
@@ -49,7 +49,7 @@ const (
 	localUsername = "auth.username"
 )
 
-// userID is the authenticated caller's id; only valid behind the authentication middleware.
+// userID is the authenticated caller's id; only valid on a protected view.
 func userID(c *fiber.Ctx) int64 {
 	id, _ := c.Locals(localUserID).(int64)
 	return id

@@ -17,15 +17,23 @@ const msgUniquePair = "The fields patient, doctor must make a unique set."
 // assignmentOrdering is the list's ordering allow-list (the store maps each to a column).
 var assignmentOrdering = []string{"id", "assigned_at"}
 
+// assignmentFields is the mapping serializer as OPTIONS describes it; patient and doctor are
+// primary keys (DRF's PrimaryKeyRelatedField, whose choices it does not list).
+var assignmentFields = fields{
+	readOnlyID(),
+	{Name: "patient", Type: "field", Required: true, Label: "Patient"},
+	{Name: "doctor", Type: "field", Required: true, Label: "Doctor"},
+	{Name: "patient_name", Type: "string", ReadOnly: true, Label: "Patient name"},
+	{Name: "doctor_name", Type: "string", ReadOnly: true, Label: "Doctor name"},
+	timestamp("assigned_at", "Assigned at"),
+}
+
 // assignmentRoutes mounts /mappings: a doctor assigned to one of the caller's patients. Only the
 // assignments of the caller's own patients can be seen or changed.
 func (a *API) assignmentRoutes(r fiber.Router) {
-	r.Get("/mappings", a.requireAuth, a.listAssignments)
-	r.Post("/mappings", a.requireAuth, a.createAssignment)
-	r.Get("/mappings/:id", a.requireAuth, a.getAssignment)
-	r.Put("/mappings/:id", a.requireAuth, a.updateAssignment(false))
-	r.Patch("/mappings/:id", a.requireAuth, a.updateAssignment(true))
-	r.Delete("/mappings/:id", a.requireAuth, a.deleteAssignment)
+	a.mount(r, "/mappings", view{Name: "Mapping List", Get: a.listAssignments, Post: a.createAssignment, PostForm: assignmentFields})
+	a.mount(r, "/mappings/:id", view{Name: "Mapping Instance", Get: a.getAssignment,
+		Put: a.updateAssignment(false), Patch: a.updateAssignment(true), Delete: a.deleteAssignment, PutForm: assignmentFields})
 }
 
 func (a *API) listAssignments(c *fiber.Ctx) error {

@@ -23,14 +23,24 @@ const (
 	msgRegisterSucceeded = "User registered successfully."
 )
 
+// registerFields is the registration serializer as OPTIONS describes it.
+var registerFields = fields{
+	charField("username", "Username", auth.MaxUsernameLength),
+	{Name: "email", Type: "email", Required: true, Label: "Email address"},
+	charField("password", "Password", 0),
+	charField("password2", "Password2", 0),
+}
+
 // authRoutes mounts /api/auth: register, login, refresh, logout and me.
 func (a *API) authRoutes(r fiber.Router) {
 	g := r.Group("/auth")
-	g.Post("/register", a.register)
-	g.Post("/login", a.login)
-	g.Post("/login/refresh", a.refresh)
-	g.Post("/logout", a.logout)
-	g.Get("/me", a.requireAuth, a.me)
+	a.mount(g, "/register", view{Name: "Register", Public: true, Post: a.register, PostForm: registerFields})
+	a.mount(g, "/login", view{Name: "Token Obtain Pair", Public: true, Post: a.login, PostForm: fields{
+		charField("username", "Username", 0), charField("password", "Password", 0)}})
+	a.mount(g, "/login/refresh", view{Name: "Token Refresh", Public: true, Post: a.refresh, PostForm: fields{
+		charField("refresh", "Refresh", 0), {Name: "access", Type: "string", ReadOnly: true, Label: "Access"}}})
+	a.mount(g, "/logout", view{Name: "Logout", Public: true, Post: a.logout, PostForm: fields{charField("refresh", "Refresh", 0)}})
+	a.mount(g, "/me", view{Name: "Me", Get: a.me})
 }
 
 // userBody is an account as /auth/me/ and registration show it.

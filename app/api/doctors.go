@@ -18,14 +18,21 @@ const msgDoctorContactTaken = "doctor with this contact info already exists."
 // doctorOrdering is the list's ordering allow-list (the store maps each to a column).
 var doctorOrdering = []string{"id", "name", "specialization", "created_at", "updated_at"}
 
+// doctorFields is the doctor serializer as OPTIONS describes it.
+var doctorFields = fields{
+	readOnlyID(),
+	charField("name", "Name", 255),
+	charField("specialization", "Specialization", 255),
+	charField("contact_info", "Contact info", 255),
+	timestamp("created_at", "Created at"),
+	timestamp("updated_at", "Updated at"),
+}
+
 // doctorRoutes mounts the doctors directory, shared by all authenticated users.
 func (a *API) doctorRoutes(r fiber.Router) {
-	r.Get("/doctors", a.requireAuth, a.listDoctors)
-	r.Post("/doctors", a.requireAuth, a.createDoctor)
-	r.Get("/doctors/:id", a.requireAuth, a.getDoctor)
-	r.Put("/doctors/:id", a.requireAuth, a.updateDoctor(false))
-	r.Patch("/doctors/:id", a.requireAuth, a.updateDoctor(true))
-	r.Delete("/doctors/:id", a.requireAuth, a.deleteDoctor)
+	a.mount(r, "/doctors", view{Name: "Doctor List", Get: a.listDoctors, Post: a.createDoctor, PostForm: doctorFields})
+	a.mount(r, "/doctors/:id", view{Name: "Doctor Instance", Get: a.getDoctor,
+		Put: a.updateDoctor(false), Patch: a.updateDoctor(true), Delete: a.deleteDoctor, PutForm: doctorFields})
 }
 
 func (a *API) listDoctors(c *fiber.Ctx) error {

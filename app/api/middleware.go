@@ -25,11 +25,10 @@ const (
 	msgTokenNotValid    = "Given token not valid for any token type"
 )
 
-// requireAuth authenticates the request's "Authorization: Bearer <access token>" and stores the
-// caller in Locals (localUserID, localUsername, localUser). Place it on each protected route, e.g.
-// r.Get("/doctors", a.requireAuth, a.listDoctors), so unknown paths stay 404. It costs one
-// signature check and one primary-key query (the user must still exist and be active).
-func (a *API) requireAuth(c *fiber.Ctx) error {
+// authenticate checks the request's "Authorization: Bearer <access token>" and stores the caller
+// in Locals (localUserID, localUsername, localUser). mount runs it first on every protected view.
+// It costs one signature check and one primary-key query (the user must still exist and be active).
+func (a *API) authenticate(c *fiber.Ctx) error {
 	// Python's str.split(): any run of whitespace separates, as simplejwt reads the header.
 	parts := strings.Fields(c.Get(fiber.HeaderAuthorization))
 	if len(parts) == 0 || parts[0] != "Bearer" {
@@ -52,10 +51,10 @@ func (a *API) requireAuth(c *fiber.Ctx) error {
 	c.Locals(localUserID, u.ID)
 	c.Locals(localUsername, u.Username)
 	c.Locals(localUser, u)
-	return c.Next()
+	return nil
 }
 
-// currentUser is the authenticated caller; only valid behind requireAuth.
+// currentUser is the authenticated caller; only valid on a protected view.
 func currentUser(c *fiber.Ctx) *store.User {
 	u, _ := c.Locals(localUser).(*store.User)
 	return u

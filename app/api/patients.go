@@ -19,15 +19,26 @@ var patientOrdering = []string{"id", "name", "age", "created_at", "updated_at"}
 // genders are the gender field's choices.
 var genders = []string{"M", "F", "O"}
 
+// patientFields is the patient serializer as OPTIONS describes it.
+var patientFields = fields{
+	readOnlyID(),
+	{Name: "managed_by", Type: "field", ReadOnly: true, Label: "Managed by"},
+	charField("name", "Name", 255),
+	{Name: "age", Type: "integer", Required: true, Label: "Age", MinValue: ptr(0), MaxValue: ptr(math.MaxInt32)},
+	{Name: "gender", Type: "choice", Required: true, Label: "Gender",
+		Choices: []choice{{"M", "Male"}, {"F", "Female"}, {"O", "Other"}}},
+	charField("address", "Address", 0),
+	charField("phone_number", "Phone number", 15),
+	timestamp("created_at", "Created at"),
+	timestamp("updated_at", "Updated at"),
+}
+
 // patientRoutes mounts the patients routes; every one is scoped to the caller's own patients.
 func (a *API) patientRoutes(r fiber.Router) {
-	r.Get("/patients", a.requireAuth, a.listPatients)
-	r.Post("/patients", a.requireAuth, a.createPatient)
-	r.Get("/patients/:id", a.requireAuth, a.getPatient)
-	r.Put("/patients/:id", a.requireAuth, a.updatePatient(false))
-	r.Patch("/patients/:id", a.requireAuth, a.updatePatient(true))
-	r.Delete("/patients/:id", a.requireAuth, a.deletePatient)
-	r.Get("/patients/:id/doctors", a.requireAuth, a.patientDoctors)
+	a.mount(r, "/patients", view{Name: "Patient List", Get: a.listPatients, Post: a.createPatient, PostForm: patientFields})
+	a.mount(r, "/patients/:id", view{Name: "Patient Instance", Get: a.getPatient,
+		Put: a.updatePatient(false), Patch: a.updatePatient(true), Delete: a.deletePatient, PutForm: patientFields})
+	a.mount(r, "/patients/:id/doctors", view{Name: "Patient Doctors", Get: a.patientDoctors})
 }
 
 func (a *API) listPatients(c *fiber.Ctx) error {

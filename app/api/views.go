@@ -1,0 +1,171 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// NotAllowedRoute names the routes that only answer 405 (see mount), so a test comparing the
+// server's routes with the OpenAPI document can leave them out.
+const NotAllowedRoute = "api.method-not-allowed"
+
+// view is one path of the API, answered the way a DRF view answers it:
+//   - every response carries DRF's Allow header (its methods in DRF's order, HEAD and OPTIONS included);
+//   - a protected view authenticates before it looks at the method, so a wrong method without a
+//     token is 401 and with one 405, as DRF checks permissions before dispatching;
+//   - OPTIONS answers DRF's metadata (SimpleMetadata), with the writable fields of its actions.
+type view struct {
+	Name     string // DRF's view name, e.g. "Doctor List"
+	Public   bool   // no token needed (registration, login...)
+	Get      fiber.Handler
+	Post     fiber.Handler
+	Put      fiber.Handler
+	Patch    fiber.Handler
+	Delete   fiber.Handler
+	PostForm fields // what OPTIONS shows under actions.POST
+	PutForm  fields // what OPTIONS shows under actions.PUT
+}
+
+// allowed lists the view's methods in DRF's order (its http_method_names).
+func (v *view) allowed() []string {
+	var m []string
+	for _, h := range []struct {
+		method string
+		h      fiber.Handler
+	}{{"GET", v.Get}, {"POST", v.Post}, {"PUT", v.Put}, {"PATCH", v.Patch}, {"DELETE", v.Delete}} {
+		if h.h != nil {
+			m = append(m, h.method)
+		}
+	}
+	if v.Get != nil {
+		m = append(m, "HEAD")
+	}
+	return append(m, "OPTIONS")
+}
+
+// mount registers v at path on r: its handlers, OPTIONS, and a 405 for every other method, each
+// behind the Allow header and (unless v.Public) authentication.
+func (a *API) mount(r fiber.Router, path string, v view) {
+	allow := strings.Join(v.allowed(), ", ")
+	wrap := func(h fiber.Handler) fiber.Handler {
+		return func(c *fiber.Ctx) error {
+			c.Set(fiber.HeaderAllow, allow)
+			if !v.Public {
+				if err := a.authenticate(c); err != nil {
+					return err
+				}
+			}
+			return h(c)
+		}
+	}
+	handlers := map[string]fiber.Handler{
+		fiber.MethodPost: v.Post, fiber.MethodPut: v.Put, fiber.MethodPatch: v.Patch, fiber.MethodDelete: v.Delete,
+	}
+	if v.Get != nil {
+		r.Get(path, wrap(v.Get)) // GET and HEAD
+	}
+	r.Options(path, wrap(v.metadata))
+	for _, m := range []string{fiber.MethodGet, fiber.MethodHead, fiber.MethodPost, fiber.MethodPut,
+		fiber.MethodPatch, fiber.MethodDelete, fiber.MethodTrace, fiber.MethodConnect} {
+		if h := handlers[m]; h != nil {
+			r.Add(m, path, wrap(h))
+		} else if (m != fiber.MethodGet && m != fiber.MethodHead) || v.Get == nil {
+			r.Add(m, path, wrap(methodNotAllowed)).Name(NotAllowedRoute)
+		}
+	}
+}
+
+// methodNotAllowed is DRF's 405.
+func methodNotAllowed(c *fiber.Ctx) error {
+	return Detail(fiber.StatusMethodNotAllowed, fmt.Sprintf("Method %q not allowed.", strings.ToUpper(c.Method())))
+}
+
+// metadata answers OPTIONS with DRF's SimpleMetadata: the view's name, what it renders and parses,
+// and the fields each write action takes.
+func (v *view) metadata(c *fiber.Ctx) error {
+	type actions struct {
+		Post fields `json:"POST,omitempty"`
+		Put  fields `json:"PUT,omitempty"`
+	}
+	body := struct {
+		Name        string   `json:"name"`
+		Description string   `json:"description"`
+		Renders     []string `json:"renders"`
+		Parses      []string `json:"parses"`
+		Actions     *actions `json:"actions,omitempty"`
+	}{
+		Name:    v.Name,
+		Renders: []string{fiber.MIMEApplicationJSON},
+		Parses:  []string{fiber.MIMEApplicationJSON, fiber.MIMEApplicationForm, fiber.MIMEMultipartForm},
+		Actions: &actions{},
+	}
+	if v.Post != nil {
+		body.Actions.Post = v.PostForm
+	}
+	if v.Put != nil {
+		body.Actions.Put = v.PutForm
+	}
+	if body.Actions.Post == nil && body.Actions.Put == nil {
+		body.Actions = nil
+	}
+	return c.JSON(body)
+}
+
+// field is one serializer field as DRF's SimpleMetadata describes it.
+type field struct {
+	Name      string   `json:"-"`
+	Type      string   `json:"type"` // integer, string, email, choice, datetime, field
+	Required  bool     `json:"required"`
+	ReadOnly  bool     `json:"read_only"`
+	Label     string   `json:"label"`
+	MaxLength int      `json:"max_length,omitempty"`
+	MinValue  *int64   `json:"min_value,omitempty"`
+	MaxValue  *int64   `json:"max_value,omitempty"`
+	Choices   []choice `json:"choices,omitempty"`
+}
+
+type choice struct {
+	Value       string `json:"value"`
+	DisplayName string `json:"display_name"`
+}
+
+// fields keeps the serializer's field order, which a JSON object from a Go map would lose.
+type fields []field
+
+// MarshalJSON writes the fields as one object in their order.
+func (fs fields) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, f := range fs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		name, _ := json.Marshal(f.Name)
+		info, err := json.Marshal(f)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(name)
+		b.WriteByte(':')
+		b.Write(info)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// Field describers, named after the DRF fields they stand for.
+func readOnlyID() field { return field{Name: "id", Type: "integer", ReadOnly: true, Label: "ID"} }
+
+func charField(name, label string, maxLength int) field {
+	return field{Name: name, Type: "string", Required: true, Label: label, MaxLength: maxLength}
+}
+
+func timestamp(name, label string) field {
+	return field{Name: name, Type: "datetime", ReadOnly: true, Label: label}
+}
+
+func ptr(n int64) *int64 { return &n }
