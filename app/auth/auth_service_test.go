@@ -270,3 +270,23 @@ func cpuTime() time.Duration {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestGeneratedSecretWarnsReplicas: with an external database and no configured secret, start-up
+// warns that replicas need a shared auth.jwt_secret; the embedded appliance (one copy) does not.
+func TestGeneratedSecretWarnsReplicas(t *testing.T) {
+	t.Parallel()
+	for _, external := range []bool{false, true} {
+		cfg := testConfig(t)
+		cfg.Auth.JWTSecret = ""
+		if external {
+			cfg.Database.URL = "postgres://app@db.example/healthcare"
+		}
+		var logged strings.Builder
+		if _, err := New(cfg, nil, slog.New(slog.NewTextHandler(&logged, nil))); err != nil {
+			t.Fatal(err)
+		}
+		if warned := strings.Contains(logged.String(), "auth.jwt_secret"); warned != external {
+			t.Errorf("external=%v: warned=%v:\n%s", external, warned, logged.String())
+		}
+	}
+}

@@ -28,6 +28,11 @@ func loadSecret(cfg *config.Config, log *slog.Logger) ([]byte, error) {
 		return nil, errors.New("no JWT secret: set auth.jwt_secret or a data directory to keep a generated one in")
 	}
 	path := filepath.Join(cfg.DataDir, SecretFile)
+	if !cfg.EmbeddedMode() {
+		// Replicas behind a load balancer each have their own data directory, hence their own
+		// secret, and would refuse each other's tokens.
+		log.Warn("the JWT secret is kept in this replica's data directory: when several copies share the database, give them all the same auth.jwt_secret (or auth.jwt_secret_file)", "path", path)
+	}
 	if b, err := readSecret(path, log); err == nil {
 		return b, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
