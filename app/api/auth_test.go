@@ -278,6 +278,8 @@ func TestAuthRefresh(t *testing.T) {
 			JSON: bodyRefreshRefused("Token is blacklisted"), Challenge: true},
 		{Name: "...and its whole login is revoked", URL: "/api/auth/login/refresh/", Body: map[string]any{"refresh": &rotated2}, Status: 401,
 			JSON: bodyRefreshRefused("Token is blacklisted"), Challenge: true},
+		{Name: "...access tokens of the revoked login included", Method: http.MethodGet, URL: "/api/auth/me/", Token: access, Status: 401,
+			JSON: bodyAccessRefused("Token is blacklisted"), Challenge: true},
 		{Name: "another login is unaffected", URL: "/api/auth/login/refresh/", Body: map[string]string{"refresh": refresh2}, Status: 200},
 		{Name: "garbage", URL: "/api/auth/login/refresh/", Body: map[string]string{"refresh": "garbage"}, Status: 401, JSON: bodyRefreshRefused("Token is invalid"), Challenge: true},
 		{Name: "an access token instead of refresh", URL: "/api/auth/login/refresh/", Body: map[string]string{"refresh": access}, Status: 401,
@@ -320,8 +322,12 @@ func TestAuthLogout(t *testing.T) {
 	e := apitest.New(t)
 	e.Register(t, "alice")
 	access, refresh := e.Login("alice")
-	_, other := e.Login("alice")
+	otherAccess, other := e.Login("alice")
+	me := func(name, token string, status int, body string) authCase {
+		return authCase{Name: name, Method: http.MethodGet, URL: "/api/auth/me/", Token: token, Status: status, JSON: body, Challenge: status == 401}
+	}
 	runAuth(t, e, []authCase{
+		me("the access token works before", access, 200, ""),
 		{Name: "logout", URL: "/api/auth/logout/", Body: map[string]string{"refresh": refresh}, Status: 204,
 			Check: func(t *testing.T, r *apitest.Response) {
 				if len(r.Body) != 0 {
@@ -330,6 +336,8 @@ func TestAuthLogout(t *testing.T) {
 			}},
 		{Name: "the login's refresh token is dead", URL: "/api/auth/login/refresh/", Body: map[string]string{"refresh": refresh}, Status: 401,
 			JSON: bodyRefreshRefused("Token is blacklisted"), Challenge: true},
+		me("...and so is its access token, at once", access, 401, bodyAccessRefused("Token is blacklisted")),
+		me("the other login's access token still works", otherAccess, 200, ""),
 		{Name: "logging out twice is harmless", URL: "/api/auth/logout", Body: map[string]string{"refresh": refresh}, Status: 204},
 		{Name: "the other login lives on", URL: "/api/auth/login/refresh/", Body: map[string]string{"refresh": other}, Status: 200},
 		{Name: "garbage", URL: "/api/auth/logout/", Body: map[string]string{"refresh": "garbage"}, Status: 401, JSON: bodyRefreshRefused("Token is invalid"), Challenge: true},
@@ -396,6 +404,7 @@ func TestAuthProtected(t *testing.T) {
 		refused("another issuer", forge(t, secret, otherIss), "Token is invalid"),
 		refused("another audience", forge(t, secret, otherAud), "Token is invalid"),
 		refused("no exp", forge(t, secret, noExp), "Token is invalid"),
+		refused("validly signed access token without a login", forge(t, secret, goodClaims(e, aliceID, "access", live)), "Token is invalid"),
 		{Name: "a token for a user that does not exist", Method: http.MethodGet, URL: "/api/auth/me/", Token: forge(t, secret, goodClaims(e, 9999, "access", live)),
 			Status: 401, JSON: `{"detail": "User not found", "code": "user_not_found"}`, Challenge: true},
 		{Name: "a deleted user's token is a 401, not a 500", Method: http.MethodGet, URL: "/api/auth/me/", Token: edTok,

@@ -143,7 +143,9 @@ func (s *Service) Login(ctx context.Context, username, password string) (Pair, e
 	return s.startFamily(ctx, u.ID)
 }
 
-// Authenticate verifies an access token and loads its user with one primary-key query.
+// Authenticate verifies an access token and loads its user with one primary-key query, which also
+// checks that the token's login is live: after a logout, or a reused refresh token revoked the
+// login, its access tokens are refused at once instead of living out their few minutes.
 func (s *Service) Authenticate(ctx context.Context, raw string) (*store.User, error) {
 	c, terr := s.parse(raw, typeAccess)
 	if terr != nil {
@@ -153,15 +155,21 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (*store.User, er
 	if terr != nil {
 		return nil, terr
 	}
-	u, err := s.st.UserByID(ctx, id)
+	fam, hasFamily := c.family()
+	u, live, err := s.st.UserSession(ctx, id, fam)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, &TokenError{Code: CodeUserNotFound, Detail: MsgUserNotFound}
 	}
 	if err != nil {
 		return nil, err
 	}
-	if !u.IsActive {
+	switch {
+	case !u.IsActive:
 		return nil, &TokenError{Code: CodeNoActiveAccount, Detail: MsgNoActive}
+	case !hasFamily:
+		return nil, tokenInvalid(MsgTokenInvalid) // every access token we issue names its login
+	case !live:
+		return nil, tokenInvalid(MsgTokenRevoked)
 	}
 	return u, nil
 }
@@ -178,7 +186,7 @@ func (s *Service) Refresh(ctx context.Context, raw string) (Pair, error) {
 		if err := s.st.CheckFamily(ctx, fam, u.ID, hashToken(raw)); err != nil {
 			return Pair{}, familyError(err)
 		}
-		access, err := s.sign(u.ID, typeAccess, "", s.cfg.Auth.AccessTokenTTL)
+		access, err := s.sign(u.ID, typeAccess, fam.String(), s.cfg.Auth.AccessTokenTTL)
 		return Pair{Access: access}, err
 	}
 	refresh, exp, err := s.signRefresh(u.ID, fam.String())
@@ -191,7 +199,7 @@ func (s *Service) Refresh(ctx context.Context, raw string) (Pair, error) {
 		}
 		return Pair{}, familyError(err)
 	}
-	access, err := s.sign(u.ID, typeAccess, "", s.cfg.Auth.AccessTokenTTL)
+	access, err := s.sign(u.ID, typeAccess, fam.String(), s.cfg.Auth.AccessTokenTTL)
 	return Pair{Access: access, Refresh: refresh}, err
 }
 

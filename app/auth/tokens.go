@@ -18,8 +18,8 @@ const (
 	typeRefresh = "refresh"
 )
 
-// claims are simplejwt's (token_type, exp, iat, jti, user_id as a string) plus iss, aud and, in
-// refresh tokens, the login (family) the token belongs to.
+// claims are simplejwt's (token_type, exp, iat, jti, user_id as a string) plus iss, aud and the
+// login (refresh-token family) the token belongs to, so ending a login ends its access tokens too.
 type claims struct {
 	TokenType string `json:"token_type"`
 	UserID    string `json:"user_id"`
@@ -116,13 +116,8 @@ func (s *Service) startFamily(ctx context.Context, userID int64) (Pair, error) {
 	if err := s.st.CreateFamily(ctx, fam, userID, hashToken(refresh), exp); err != nil {
 		return Pair{}, err
 	}
-	access, err := s.sign(userID, typeAccess, "", s.cfg.Auth.AccessTokenTTL)
+	access, err := s.sign(userID, typeAccess, fam.String(), s.cfg.Auth.AccessTokenTTL)
 	return Pair{Access: access, Refresh: refresh}, err
-}
-
-// AccessToken issues an access token for userID without a login (tests, administration).
-func (s *Service) AccessToken(userID int64) (string, error) {
-	return s.sign(userID, typeAccess, "", s.cfg.Auth.AccessTokenTTL)
 }
 
 // hashToken is what the database keeps of a refresh token: its SHA-256, never the token.

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Unique constraints of users; UniqueViolation returns these names on a race.
@@ -67,11 +69,30 @@ func (s *Store) UserByUsername(ctx context.Context, username string) (*User, err
 	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE lower(username) = lower($1)`, username))
 }
 
-// UserByID finds an account by id (one primary-key lookup: the per-request authentication query).
+// UserByID finds an account by id (one primary-key lookup).
 func (s *Store) UserByID(ctx context.Context, id int64) (*User, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
 	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+}
+
+// UserSession finds an account by id and reports whether its login (refresh-token family) is
+// still live: not logged out, not revoked by a reused token, not expired. It is the one query
+// behind every authenticated request.
+func (s *Store) UserSession(ctx context.Context, id int64, family uuid.UUID) (*User, bool, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	u := &User{}
+	var live bool
+	err := s.pool.QueryRow(ctx, `SELECT id, username, email, password_hash, is_active, date_joined,
+		EXISTS (SELECT 1 FROM refresh_families f WHERE f.id = $2 AND f.user_id = users.id
+		        AND f.revoked_at IS NULL AND f.expires_at > now())
+		FROM users WHERE id = $1`, id, family).
+		Scan(&u.ID, &u.Username, &u.Email, &u.PasswordHash, &u.IsActive, &u.DateJoined, &live)
+	if err != nil {
+		return nil, false, notFound(err)
+	}
+	return u, live, nil
 }
 
 // SetPasswordHash replaces an account's password hash (rehash on login after a cost change).
