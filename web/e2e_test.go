@@ -243,6 +243,7 @@ func TestE2E(t *testing.T) {
 	e.click("#delete-patient")
 	e.waitText("#delete-assignments", "1 doctor assignment")
 	e.shot("10-delete-patient-dialog")
+	e.darkShot("10-delete-patient-dialog")
 	e.click(`dialog[open] footer button.danger`)
 	e.waitText("#page-title", "My patients")
 	e.waitText(".pagination .range", "of 45")
@@ -309,6 +310,7 @@ func TestE2E(t *testing.T) {
 		e.typeText("#patient-search", "after the server stopped")
 		e.waitVisible("#offline-banner")
 		e.shot("13-server-unreachable")
+		e.darkShot("13-server-unreachable")
 	}
 }
 
@@ -619,7 +621,11 @@ func (e *session) darkShot(name string) {
 		e.t.Fatalf("dark mode: %v", err)
 	}
 	time.Sleep(250 * time.Millisecond)
-	png, err := chromedp.Run(e.ctx, chromedp.FullScreenshot(100))
+	capture := chromedp.FullScreenshot(100)
+	if e.eval(`String(!!document.querySelector('dialog[open]'))`) == "true" {
+		capture = chromedp.CaptureScreenshot()
+	}
+	png, err := chromedp.Run(e.ctx, capture)
 	if err != nil {
 		e.t.Fatalf("screenshot %s: %v", name, err)
 	}

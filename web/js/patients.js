@@ -306,7 +306,9 @@ function DoctorPicker({ patient, assignedIds, onAssigned }) {
         : !results.value
           ? html`<p class="muted">Searching…</p>`
           : rows.length === 0
-            ? html`<p class="empty-inline">${query.trim() ? `No doctor matches “${query.trim()}”.` : html`The directory is empty. <a href="#/doctors/new">Add a doctor</a> first.`}</p>`
+            ? html`<p class="empty-inline">${query.trim()
+              ? html`No doctor matches “${query.trim()}”. Try another spelling, or <a href="#/doctors/new">add the doctor</a> to the directory first.`
+              : html`The directory is empty. <a href="#/doctors/new">Add a doctor</a> first.`}</p>`
             : html`<ul class="picker-list" ref=${list} aria-label="Matching doctors">
                 ${rows.map((d) => {
                   const has = assignedIds.has(d.id);
