@@ -82,6 +82,7 @@ func TestE2E(t *testing.T) {
 	e.set("#login-password", "wrong-password")
 	e.click(`#main form button[type="submit"]`)
 	e.waitVisible(".form-error")
+	e.waitFor(`document.activeElement === document.querySelector('#main .form-error')`, "focus on the form's error (no field to blame)")
 	e.set("#login-password", password)
 	e.click(`#main form button[type="submit"]`)
 	e.waitText("#page-title", "My patients")
@@ -99,6 +100,7 @@ func TestE2E(t *testing.T) {
 	e.expectFieldError("doctor-name")
 	e.expectFieldError("doctor-specialization")
 	e.expectFieldError("doctor-contact")
+	e.expectFocus("doctor-name")
 	e.shot("05-doctor-form-errors")
 	e.set("#doctor-name", "Gregory House")
 	e.set("#doctor-specialization", "Diagnostics")
@@ -140,6 +142,7 @@ func TestE2E(t *testing.T) {
 	e.expectFieldError("patient-name")
 	e.expectFieldError("patient-phone")
 	e.expectFieldError("patient-address")
+	e.expectFocus("patient-name")
 	e.shot("07-patient-form-errors")
 	e.set("#patient-name", "Ada Lovelace")
 	e.set("#patient-age", "36")
@@ -494,6 +497,12 @@ func (e *session) expectFieldError(id string) {
 			&& (f.getAttribute('aria-describedby') || '').split(' ').includes(m.id)
 			&& f.closest('.field') === m.closest('.field');
 	})()`, id, id+"-error"), "an error next to field "+id)
+}
+
+// expectFocus waits for focus on the element with this id (the first invalid field after a submit).
+func (e *session) expectFocus(id string) {
+	e.t.Helper()
+	e.waitFor(fmt.Sprintf(`document.activeElement && document.activeElement.id === %q`, id), "focus on "+id)
 }
 
 func (e *session) expectNoFieldError(id string) {
