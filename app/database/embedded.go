@@ -188,6 +188,10 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (*E
 		"log_rotation_age":         "0",
 		"log_rotation_size":        "0",
 		"log_truncate_on_rotation": "off",
+		// A refused row's DETAIL ("Failing row contains (...)", "Key (...)=(...) already exists")
+		// and the failing statement would put patient fields into the log: keep only the error.
+		"log_error_verbosity":     "terse",
+		"log_min_error_statement": "panic",
 	}
 	if o.NoSync {
 		params["fsync"] = "off"
