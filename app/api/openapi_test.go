@@ -91,9 +91,9 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	served := map[string]bool{}
 	for _, r := range apitest.Routes(t) {
 		path := normalise(r.Path)
-		// HEAD is GET without a body (Fiber adds it to every GET); OPTIONS is DRF's metadata on
-		// every view; routes that only answer 405 are no operations; the admin UI's files are not API.
-		if r.Method == http.MethodHead || r.Method == http.MethodOptions || r.Name == api.NotAllowedRoute {
+		// HEAD is GET without a body (Fiber adds it to every GET); routes that only answer 405 are
+		// no operations; the admin UI's files are not API.
+		if r.Method == http.MethodHead || r.Name == api.NotAllowedRoute {
 			continue
 		}
 		if path != "/healthz" && path != "/readyz" && path != "/api" && !strings.HasPrefix(path, "/api/") {

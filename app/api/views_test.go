@@ -120,7 +120,13 @@ func TestOptionsMetadata(t *testing.T) {
 		{"/api/mappings/", alice, "Mapping List", "POST", []string{"id", "patient", "doctor", "patient_name", "doctor_name", "assigned_at"}},
 		{"/api/auth/register/", "", "Register", "POST", []string{"username", "email", "password", "password2"}},
 		{"/api/auth/login/", "", "Token Obtain Pair", "POST", []string{"username", "password"}},
+		{"/api/patients/1/", alice, "Patient Instance", "PUT", []string{"id", "managed_by", "name", "age", "gender", "address", "phone_number", "created_at", "updated_at"}},
+		{"/api/mappings/1/", alice, "Mapping Instance", "PUT", []string{"id", "patient", "doctor", "patient_name", "doctor_name", "assigned_at"}},
+		{"/api/auth/login/refresh/", "", "Token Refresh", "POST", []string{"refresh", "access"}},
+		{"/api/auth/logout/", "", "Logout", "POST", []string{"refresh"}},
 		{"/api/patients/1/doctors/", alice, "Patient Doctors", "", nil},
+		{"/api/auth/me/", alice, "Me", "", nil},
+		{"/api/", alice, "Api Root", "", nil},
 	}
 	for _, c := range cases {
 		t.Run(c.path, func(t *testing.T) {
