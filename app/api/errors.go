@@ -117,13 +117,18 @@ func ErrorHandler(log *slog.Logger) fiber.ErrorHandler {
 	}
 }
 
+// notAllowed is DRF's 405 for the request's method.
+func notAllowed(c *fiber.Ctx) *Error {
+	return Detail(fiber.StatusMethodNotAllowed, fmt.Sprintf("Method %q not allowed.", strings.ToUpper(c.Method())))
+}
+
 // fiberError maps Fiber's own errors (unknown route, wrong method, body too large...) to DRF shapes.
 func fiberError(c *fiber.Ctx, fe *fiber.Error) *Error {
 	switch fe.Code {
 	case fiber.StatusNotFound:
 		return NotFound()
 	case fiber.StatusMethodNotAllowed:
-		return Detail(fe.Code, fmt.Sprintf("Method %q not allowed.", strings.ToUpper(c.Method())))
+		return notAllowed(c)
 	case fiber.StatusRequestEntityTooLarge:
 		return Detail(fe.Code, "Request body is too large.")
 	case fiber.StatusBadRequest:

@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -79,10 +78,8 @@ func (a *API) mount(r fiber.Router, path string, v view) {
 	}
 }
 
-// methodNotAllowed is DRF's 405.
-func methodNotAllowed(c *fiber.Ctx) error {
-	return Detail(fiber.StatusMethodNotAllowed, fmt.Sprintf("Method %q not allowed.", strings.ToUpper(c.Method())))
-}
+// methodNotAllowed answers the methods a view does not offer.
+func methodNotAllowed(c *fiber.Ctx) error { return notAllowed(c) }
 
 // metadata answers OPTIONS with DRF's SimpleMetadata: the view's name, what it renders and parses,
 // and the fields each write action takes.

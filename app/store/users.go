@@ -84,7 +84,7 @@ func (s *Store) UserSession(ctx context.Context, id int64, family uuid.UUID) (*U
 	defer cancel()
 	u := &User{}
 	var live bool
-	err := s.pool.QueryRow(ctx, `SELECT id, username, email, password_hash, is_active, date_joined,
+	err := s.pool.QueryRow(ctx, `SELECT `+userColumns+`,
 		EXISTS (SELECT 1 FROM refresh_families f WHERE f.id = $2 AND f.user_id = users.id
 		        AND f.revoked_at IS NULL AND f.expires_at > now())
 		FROM users WHERE id = $1`, id, family).
