@@ -602,13 +602,13 @@ func oversized(t *testing.T, p *proc) (int, http.Header, []byte) {
 	return resp.StatusCode, resp.Header, b
 }
 
-// TestHalfInitialisedDataDir: a cluster whose first boot never completed (no marker) is
-// re-initialised when it holds no database of ours, and kept (never wiped) when it does.
+// TestHalfInitialisedDataDir: a cluster this program did not finish making (no marker, no
+// password file) is refused untouched, never re-initialised; one with data but no marker is kept.
 func TestHalfInitialisedDataDir(t *testing.T) {
 	t.Parallel()
 	const marker = "healthcare-first-boot-complete"
 
-	t.Run("empty cluster is re-initialised", func(t *testing.T) {
+	t.Run("foreign cluster is refused untouched", func(t *testing.T) {
 		t.Parallel()
 		dataDir := filepath.Join(tempDir(t), "data")
 		cluster := filepath.Join(dataDir, "postgres")
@@ -632,15 +632,14 @@ func TestHalfInitialisedDataDir(t *testing.T) {
 		if out, err := initdb.CombinedOutput(); err != nil {
 			t.Fatalf("initdb: %v\n%s", err, out)
 		}
-		p, _ := serve(t, opts{DataDir: dataDir})
-		if !strings.Contains(p.out.String(), "re-initialising") {
-			t.Errorf("re-initialisation not logged:\n%s", p.out.String())
+		before := treeDigest(t, cluster)
+		code, out := run(t, opts{DataDir: dataDir, Port: freePort(t)}, "serve")
+		if code != 1 || !strings.Contains(out, "postgres.secret") || !strings.Contains(out, "missing") {
+			t.Errorf("exit %d, want 1 with the missing password file named:\n%s", code, out)
 		}
-		if _, err := os.Stat(filepath.Join(cluster, marker)); err != nil {
-			t.Errorf("first boot not marked complete: %v", err)
+		if treeDigest(t, cluster) != before {
+			t.Error("the refused cluster was changed")
 		}
-		register(t, p, "dave")
-		stopAndCheck(t, p)
 	})
 
 	t.Run("cluster with data is kept", func(t *testing.T) {

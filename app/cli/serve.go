@@ -35,12 +35,20 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	if err := prepare(cfg, true, log); err != nil {
 		return err
 	}
+	lock, err := lockDataDir(cfg, "serve")
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	// A taken port or a bad address is found before PostgreSQL boots.
 	ln, err := listen(cfg.Server.Addr)
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
+	if lock != nil {
+		lock.SetHTTP(ln.Addr().String())
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -69,7 +77,7 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	done := make(chan error, 1)
 	go func() { done <- server.Serve(ctx, app, ln, cfg.Server.ShutdownTimeout) }()
 
-	var serveErr error
+	var serveErr, failed error
 	begin := time.Now()
 	select {
 	case serveErr = <-done:
@@ -81,17 +89,40 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 		begin = time.Now()
 		log.Info("shutting down: finishing requests in flight", "timeout", cfg.Server.ShutdownTimeout.String())
 		serveErr = <-done
+	case <-db.Failed():
+		// PostgreSQL died and could not be restarted: stop serving and exit non-zero, so that
+		// Docker or systemd restart the whole program.
+		begin = time.Now()
+		failed = db.FailErr()
+		log.Error("stopping: the database cannot be brought back", "error", failed)
+		stop()
+		serveErr = <-done
 	}
 	stop() // a second Ctrl-C now ends the process at once
 	if serveErr != nil {
 		log.Warn("HTTP shutdown", "error", serveErr)
 	}
-	if err := db.Close(); err != nil {
+	// The whole stop is bounded by server.shutdown_timeout: PostgreSQL gets what HTTP left.
+	left := max(cfg.Server.ShutdownTimeout-time.Since(begin), 2*time.Second)
+	if err := db.CloseWithin(left); err != nil {
 		log.Error("database shutdown", "error", err)
 		return err
 	}
+	if failed != nil {
+		return failed
+	}
 	log.Info("stopped", "took", time.Since(begin).Round(time.Millisecond).String())
 	return nil
+}
+
+// lockDataDir takes the data directory's lock for command when the embedded server will run in
+// it (with an external database the directory holds only the token secret, and replicas may
+// share it). A second process refuses here, before it touches anything.
+func lockDataDir(cfg *config.Config, command string) (*database.DirLock, error) {
+	if !cfg.EmbeddedMode() {
+		return nil, nil
+	}
+	return database.LockDataDir(cfg.DataDir, command)
 }
 
 // migrate applies the schema (starting the embedded server when configured) and exits.
@@ -104,6 +135,11 @@ func migrate(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	if err := prepare(cfg, false, log); err != nil {
 		return err
 	}
+	lock, err := lockDataDir(cfg, "migrate")
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	begin := time.Now()

@@ -124,7 +124,7 @@ func Open(ctx context.Context, cfg *config.Config, schema string, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	pcfg, err := pgxpool.ParseConfig(srv.URL(cfg.Embedded.Database))
+	pcfg, err := pgxpool.ParseConfig(srv.AppURL())
 	if err != nil {
 		srv.Stop()
 		return nil, err
@@ -236,9 +236,33 @@ func (db *DB) Ping(ctx context.Context) error {
 	return db.Pool.Ping(ctx)
 }
 
-// Close closes the pool, then stops the embedded server if there is one. It may be called more
-// than once.
-func (db *DB) Close() error {
+// Failed is closed when the embedded server died and could not be restarted (never for an
+// external database: its availability is its operators' business, and requests answer 503 while
+// it is away). FailErr says why.
+func (db *DB) Failed() <-chan struct{} {
+	if db.server == nil {
+		return nil
+	}
+	return db.server.Failed()
+}
+
+// FailErr is the reason Failed was closed.
+func (db *DB) FailErr() error {
+	if db.server == nil {
+		return nil
+	}
+	return db.server.Err()
+}
+
+// Embedded is the embedded server, nil for an external database.
+func (db *DB) Embedded() *Embedded { return db.server }
+
+// Close closes the pool, then stops the embedded server if there is one, within
+// DefaultStopTimeout. It may be called more than once.
+func (db *DB) Close() error { return db.CloseWithin(DefaultStopTimeout) }
+
+// CloseWithin is Close with the embedded server's stop bounded by timeout.
+func (db *DB) CloseWithin(timeout time.Duration) error {
 	if db == nil {
 		return nil
 	}
@@ -247,7 +271,7 @@ func (db *DB) Close() error {
 			db.Pool.Close()
 		}
 		if db.server != nil {
-			db.closeErr = db.server.Stop()
+			db.closeErr = db.server.StopWithin(timeout)
 		}
 	})
 	return db.closeErr

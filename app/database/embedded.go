@@ -7,66 +7,78 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
-	embeddedpostgres "github.com/fergusstrange/embedded-postgres"
 	"github.com/jackc/pgx/v5"
 )
 
 // Files and directories the embedded server keeps inside the data directory.
 const (
-	clusterDirName  = "postgres"        // the PostgreSQL cluster (initdb's data directory)
-	logFileName     = "postgres.log"    // PostgreSQL's own log
-	passwordName    = "postgres.secret" // superuser password, 0600
-	runtimeDirName  = "pg-runtime"      // embedded-postgres's RuntimePath: WIPED at every start
-	downloadDirName = "pg-binaries"     // downloaded binaries (persistent)
-	cacheDirName    = "pg-cache"        // downloaded archives
+	clusterDirName  = "postgres"            // the PostgreSQL cluster (initdb's data directory)
+	initDirName     = "postgres.initdb"     // initdb works here; renamed to postgres/ once complete
+	logFileName     = "postgres.log"        // PostgreSQL's own log
+	passwordName    = "postgres.secret"     // superuser password, 0600: maintenance only
+	appPasswordName = "postgres-app.secret" // the application role's password, 0600
+	runtimeDirName  = "pg-runtime"          // files rewritten at every start (pg_hba.conf)
+	downloadDirName = "pg-binaries"         // downloaded binaries (persistent)
 	markerName      = "healthcare-first-boot-complete"
 	superuser       = "postgres"
 )
 
+// AppRole is the PostgreSQL role the application connects as in the embedded cluster: it owns the
+// application database and nothing else (no superuser, no CREATEDB, no CREATEROLE).
+const AppRole = "healthcare"
+
+// DefaultStopTimeout bounds Stop.
+const DefaultStopTimeout = 30 * time.Second
+
 // EmbeddedOptions configures StartEmbedded.
 type EmbeddedOptions struct {
-	DataDir         string // holds the cluster (DataDir/postgres), its log, password and runtime files
+	DataDir         string // holds the cluster (DataDir/postgres), its log, passwords and runtime files
 	BinariesPath    string // embedded.binaries_path; empty: discover
 	Download        bool   // allow downloading binaries when none are installed
 	DownloadVersion string // major version to download ("16")
 	Port            int    // 0: a free port chosen at start
-	Database        string // application database created at first boot; empty: none
+	Database        string // application database, owned by AppRole; empty: none (tools, tests)
 	MaxConnections  int    // PostgreSQL max_connections; 0: 100
+	Command         string // what the data directory's lock names as its owner ("serve"); empty: "start"
 	// NoSync turns fsync, full_page_writes and synchronous_commit off. For throw-away test
 	// servers only: acknowledged writes may be lost on power failure.
 	NoSync bool
 }
 
-// Embedded is a running embedded PostgreSQL server, listening on 127.0.0.1 only.
+// Embedded is a running embedded PostgreSQL server, listening on 127.0.0.1 only, watched by this
+// process and restarted when it dies.
 type Embedded struct {
-	ep       *embeddedpostgres.EmbeddedPostgres
-	info     Info
-	password string
-	logFile  *os.File
-	libLog   string // the library's own log file in the temporary directory
-	log      *slog.Logger
+	pm          *postmaster
+	lock        *DirLock
+	info        Info
+	password    string
+	appPassword string // "" when there is no application database
+	database    string
+	log         *slog.Logger
 
 	stopOnce sync.Once
 	stopErr  error
 }
 
-// StartEmbedded starts (initialising on first use) the PostgreSQL cluster in o.DataDir. It must not
-// run as root (see package privilege). It refuses, without touching it, a cluster made by another
-// major version; stops a server left running by a process that died; and re-initialises a cluster
-// whose first boot never completed and that holds no database of its own.
-func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (*Embedded, error) {
+// StartEmbedded starts (initialising on first use) the PostgreSQL cluster in o.DataDir and holds
+// the data directory's lock until Stop. It must not run as root (see package privilege).
+//
+// What it never does: remove or re-initialise a directory holding any cluster file (a cluster
+// whose PG_VERSION is missing, unreadable or of another major version is refused, untouched);
+// signal a process that does not provably serve this cluster; rewrite a password file of an
+// existing cluster.
+func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (_ *Embedded, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -80,94 +92,83 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (*E
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("cannot create data directory %s: %v", dataDir, unwrapPath(err))
+	if strings.ContainsAny(dataDir, "\"$`\\'") {
+		return nil, fmt.Errorf("data directory %s contains a quote, dollar sign or backslash, which PostgreSQL's settings cannot carry: choose another data_dir", dataDir)
 	}
+	if o.Command == "" {
+		o.Command = "start"
+	}
+	// One owner: everything below happens under the lock, so a second process refuses before it
+	// looks at anything, and two first starts cannot both initialise.
+	lock, err := LockDataDir(dataDir, o.Command)
+	if err != nil {
+		return nil, err
+	}
+	locksMu.Lock()
+	already := lock.serving
+	lock.serving = true
+	locksMu.Unlock()
+	if already {
+		lock.Release()
+		return nil, fmt.Errorf("%w: this process already runs the embedded PostgreSQL server of %s", ErrLocked, dataDir)
+	}
+	defer func() {
+		if err != nil {
+			locksMu.Lock()
+			lock.serving = false
+			locksMu.Unlock()
+			lock.Release()
+		}
+	}()
 	if err := checkWritable(dataDir); err != nil {
 		return nil, err
 	}
 	cluster := filepath.Join(dataDir, clusterDirName)
-	downloadDir := filepath.Join(dataDir, downloadDirName)
+	logPath := filepath.Join(dataDir, logFileName)
 
-	cands, err := findBinaries(ctx, o.BinariesPath, downloadDir)
+	clusterMajor, isNew, err := inspectCluster(cluster)
+	if err != nil {
+		return nil, err
+	}
+	if !isNew {
+		if err := stopOrphan(cluster, log); err != nil {
+			return nil, err
+		}
+	}
+	bin, err := chooseBinaries(ctx, o, dataDir, clusterMajor, log)
 	if err != nil {
 		return nil, err
 	}
 
-	// A server left running by a process that died holds the cluster: stop it first.
-	if err := stopOrphan(ctx, cluster, cands, log); err != nil {
-		return nil, err
-	}
-
-	clusterMajor := readPGVersion(cluster)
-	hasMarker := fileExists(filepath.Join(cluster, markerName))
-	if !hasMarker && dirExists(cluster) {
-		if clusterHoldsData(cluster) {
-			log.Warn("embedded PostgreSQL: first boot was not completed but the cluster holds databases; keeping it and finishing the first boot", "cluster", cluster)
-		} else {
-			log.Warn("embedded PostgreSQL: the cluster's first boot never completed and it holds no data; re-initialising it", "cluster", cluster)
-			if err := os.RemoveAll(cluster); err != nil {
-				return nil, fmt.Errorf("cannot remove the half-initialised cluster %s: %v", cluster, unwrapPath(err))
-			}
-			clusterMajor = 0
-		}
-	}
-
-	// Pick binaries whose major version matches the cluster (or the first found for a new cluster).
-	var bin binaries
-	found := false
-	for _, c := range cands {
-		if clusterMajor == 0 || c.Major == clusterMajor {
-			bin, found = c, true
-			break
-		}
-	}
-	download := false
-	if !found {
-		dv, _ := strconv.Atoi(o.DownloadVersion)
-		switch {
-		case clusterMajor != 0 && len(cands) > 0 && (!o.Download || dv != clusterMajor):
-			return nil, fmt.Errorf("data directory %s was created by PostgreSQL %d but the installed server is %d (%s): point embedded.binaries_path at PostgreSQL %d binaries, or back up and move the directory away",
-				cluster, clusterMajor, cands[0].Major, cands[0].BinDir, clusterMajor)
-		case clusterMajor != 0 && (!o.Download || dv != clusterMajor):
-			return nil, fmt.Errorf("data directory %s was created by PostgreSQL %d and no PostgreSQL %d server is installed: install it, point embedded.binaries_path at its binaries, or set embedded.download to true with embedded.download_version %d",
-				cluster, clusterMajor, clusterMajor, clusterMajor)
-		case !o.Download:
-			return nil, errors.New("no PostgreSQL server binaries were found: install PostgreSQL (e.g. apt install postgresql), set embedded.binaries_path, or set embedded.download to true")
-		}
-		if _, ok := versionConst[dv]; !ok {
-			return nil, fmt.Errorf("embedded.download_version %q is not supported: use 14, 15, 16 or 17", o.DownloadVersion)
-		}
-		download = true
-		bin = binaries{BinDir: filepath.Join(downloadDir, "bin"), Source: "downloaded", Major: dv, Version: o.DownloadVersion}
-		log.Info("embedded PostgreSQL: no installed server found; downloading PostgreSQL (one time)", "version", dv, "into", downloadDir)
-	}
-	version, ok := versionConst[bin.Major]
-	if !ok {
-		// The library only compares this with PG_VERSION by prefix when it need not download.
-		version = embeddedpostgres.PostgresVersion(strconv.Itoa(bin.Major) + ".0.0")
-	}
-
-	// The superuser password: generated with the cluster, kept 0600 in the data directory.
+	// The superuser's password: kept with the cluster, never rewritten for an existing one.
 	pwFile := filepath.Join(dataDir, passwordName)
 	var password string
-	if dirExists(cluster) && readPGVersion(cluster) != 0 {
-		b, err := os.ReadFile(pwFile)
-		if err != nil || len(strings.TrimSpace(string(b))) == 0 {
-			return nil, fmt.Errorf("the password file %s of the embedded PostgreSQL cluster %s is missing or empty: restore it from a backup, or back up and move the cluster away to start afresh", pwFile, cluster)
+	if isNew {
+		if password, err = readOrCreateSecret(pwFile); err != nil {
+			return nil, err
 		}
-		password = strings.TrimSpace(string(b))
+		if err := initCluster(ctx, bin, dataDir, password, log); err != nil {
+			return nil, err
+		}
 	} else {
-		password = randomHex(24)
-		if err := writeFileSync(pwFile, []byte(password+"\n"), 0o600); err != nil {
-			return nil, fmt.Errorf("cannot write %s: %v", pwFile, unwrapPath(err))
+		b, err := os.ReadFile(pwFile)
+		password = strings.TrimSpace(string(b))
+		if err != nil || password == "" {
+			return nil, fmt.Errorf("the password file %s of the embedded PostgreSQL cluster %s is missing or empty (nothing was changed): restore it from a backup of the data directory, or restore a backup made with 'healthcare backup' into a new data directory", pwFile, cluster)
 		}
 	}
 
-	logPath := filepath.Join(dataDir, logFileName)
-	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("cannot open the PostgreSQL log %s: %v", logPath, unwrapPath(err))
+	// Authentication is ours, not the cluster's pg_hba.conf (older clusters of this program allow
+	// cleartext "password"): SCRAM only, TCP on 127.0.0.1 only, no Unix socket.
+	runtimeDir := filepath.Join(dataDir, runtimeDirName)
+	if err := os.MkdirAll(runtimeDir, 0o700); err != nil {
+		return nil, fmt.Errorf("cannot create %s: %v", runtimeDir, unwrapPath(err))
+	}
+	hbaFile := filepath.Join(runtimeDir, "pg_hba.conf")
+	hba := "# Written by healthcare at every start; the cluster's own pg_hba.conf is not used.\n" +
+		"host all all 127.0.0.1/32 scram-sha-256\n"
+	if err := writeFileSync(hbaFile, []byte(hba), 0o600); err != nil {
+		return nil, fmt.Errorf("cannot write %s: %v", hbaFile, unwrapPath(err))
 	}
 
 	maxConns := o.MaxConnections
@@ -177,10 +178,12 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (*E
 	params := map[string]string{
 		"listen_addresses":        "127.0.0.1",
 		"unix_socket_directories": "", // no socket: nothing outside the data dir, no /var/run/postgresql
+		"password_encryption":     "scram-sha-256",
 		"fsync":                   "on",
+		"synchronous_commit":      "on",
+		"full_page_writes":        "on",
 		"max_connections":         strconv.Itoa(maxConns),
-		// The running server's output goes to <data_dir>/postgres.log (the library's own Logger
-		// would only receive it at Start and Stop).
+		// The running server's output goes to <data_dir>/postgres.log.
 		"logging_collector":        "on",
 		"log_directory":            dataDir,
 		"log_filename":             logFileName,
@@ -198,70 +201,35 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (*E
 		params["full_page_writes"] = "off"
 		params["synchronous_commit"] = "off"
 	}
-	if strings.ContainsAny(dataDir, "\"$`\\") {
-		return nil, fmt.Errorf("data directory %s contains a quote, dollar sign or backslash, which PostgreSQL's start command cannot carry: choose another data_dir", dataDir)
-	}
+	pm := &postmaster{bin: bin, cluster: cluster, hbaFile: hbaFile, logPath: logPath, params: params,
+		password: password, log: log, failed: make(chan struct{})}
 
-	fixedPort := o.Port != 0
-	var ep *embeddedpostgres.EmbeddedPostgres
-	var port int
 	var startErr error
-	var libLog string
 	for attempt := 0; attempt < 3; attempt++ {
 		if err := ctx.Err(); err != nil {
-			logFile.Close()
 			return nil, err
 		}
-		port = o.Port
-		if !fixedPort {
-			if port, err = freePort(); err != nil {
-				logFile.Close()
+		pm.port = o.Port
+		if pm.port == 0 {
+			if pm.port, err = freePort(); err != nil {
 				return nil, fmt.Errorf("cannot find a free port on 127.0.0.1 for the embedded PostgreSQL server: %v", err)
 			}
 		}
-		conf := embeddedpostgres.DefaultConfig().
-			Version(version).
-			Port(uint32(port)).
-			Database("postgres").
-			Username(superuser).
-			Password(password).
-			BinariesPath(filepath.Dir(bin.BinDir)).
-			DataPath(cluster).
-			RuntimePath(filepath.Join(dataDir, runtimeDirName)).
-			CachePath(filepath.Join(dataDir, cacheDirName)).
-			Locale("C.UTF-8").
-			Encoding("UTF8").
-			StartParameters(params).
-			StartTimeout(60 * time.Second).
-			Logger(logFile)
-		ep = embeddedpostgres.NewDatabase(conf)
-		if libLog, startErr = startTracked(ep); startErr == nil {
+		startErr = pm.start(ctx, 60*time.Second)
+		if startErr == nil || o.Port != 0 || !strings.Contains(logTail(logPath, 5), "could not bind") {
 			break
 		}
-		os.Remove(libLog)
-		if fixedPort || !strings.Contains(startErr.Error(), "already") && !strings.Contains(startErr.Error(), "could not bind") {
-			break
-		}
-		log.Warn("embedded PostgreSQL: port taken at start, retrying with another", "port", port)
+		log.Warn("embedded PostgreSQL: port taken at start, retrying with another", "port", pm.port)
 	}
 	if startErr != nil {
-		logFile.Close()
-		msg := startErr.Error()
-		if strings.HasPrefix(msg, "could not start postgres using ") {
-			if _, rest, ok := strings.Cut(msg, "\n"); ok {
-				msg = strings.TrimSpace(rest)
-			}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("the embedded PostgreSQL server in %s did not start (see %s): %s", cluster, logPath, msg)
-	}
-	if download {
-		// Later starts find these as "downloaded" binaries; report the real version.
-		if b, err := probe(ctx, bin.BinDir, "downloaded"); err == nil {
-			bin = b
-		}
+		return nil, fmt.Errorf("the embedded PostgreSQL server in %s did not start: %v; its log %s ends with: %q; fix what it says (a full disk, permissions, a port) and start again (the data was not changed)",
+			cluster, startErr, logPath, logTail(logPath, 5))
 	}
 
-	e := &Embedded{ep: ep, password: password, logFile: logFile, libLog: libLog, log: log}
+	e := &Embedded{pm: pm, lock: lock, password: password, database: o.Database, log: log}
 	e.info = Info{
 		Mode:           "embedded",
 		Version:        bin.Version,
@@ -269,35 +237,165 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (*E
 		BinDir:         bin.BinDir,
 		DataDir:        cluster,
 		LogFile:        logPath,
-		Port:           port,
+		Port:           pm.port,
 	}
-	e.info.URL = redactURL(e.URL(o.Database))
-	if err := e.firstBoot(ctx, cluster, o.Database); err != nil {
+	if err := e.firstBoot(ctx, dataDir, cluster); err != nil {
 		e.Stop()
 		return nil, err
 	}
+	e.info.URL = redactURL(e.AppURL())
+	if err := lock.SetPort(pm.port); err != nil {
+		e.Stop()
+		return nil, err
+	}
+	go pm.supervise()
 	return e, nil
 }
 
-// firstBoot creates the application database when missing and marks the first boot complete.
-func (e *Embedded) firstBoot(ctx context.Context, cluster, database string) error {
+// inspectCluster tells whether cluster is new (missing, or an empty directory) and otherwise reads
+// its major version. Anything else — a file in place of the directory, a missing or unreadable
+// PG_VERSION — is refused without touching it: embedded-postgres would have deleted it.
+func inspectCluster(cluster string) (major int, isNew bool, err error) {
+	st, err := os.Lstat(cluster)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, true, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("cannot read the PostgreSQL cluster %s: %v", cluster, unwrapPath(err))
+	}
+	if st.Mode()&fs.ModeSymlink != 0 {
+		if st, err = os.Stat(cluster); err != nil {
+			return 0, false, fmt.Errorf("the PostgreSQL cluster %s is a symbolic link to something unreadable (%v): fix the link; nothing was changed", cluster, unwrapPath(err))
+		}
+	}
+	if !st.IsDir() {
+		return 0, false, fmt.Errorf("%s is not a directory, so it cannot be the PostgreSQL cluster: move it away; nothing was changed", cluster)
+	}
+	entries, err := os.ReadDir(cluster)
+	if err != nil {
+		return 0, false, fmt.Errorf("cannot read the PostgreSQL cluster %s: %v", cluster, unwrapPath(err))
+	}
+	if len(entries) == 0 {
+		return 0, true, nil
+	}
+	b, err := os.ReadFile(filepath.Join(cluster, "PG_VERSION"))
+	if err != nil {
+		return 0, false, fmt.Errorf("the PostgreSQL cluster %s has no readable PG_VERSION file (%v), so its version is unknown: nothing was changed; put back PG_VERSION (one line with the major version, e.g. 15) from a copy of the data directory, or move the directory away and restore a backup with 'healthcare restore FILE --yes'", cluster, unwrapPath(err))
+	}
+	major, err = strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || major < 9 || major > 99 {
+		return 0, false, fmt.Errorf("the PostgreSQL cluster %s has a damaged PG_VERSION file (%q), so its version is unknown: nothing was changed; put back PG_VERSION (one line with the major version, e.g. 15) from a copy of the data directory, or move the directory away and restore a backup with 'healthcare restore FILE --yes'", cluster, strings.TrimSpace(string(b)))
+	}
+	return major, false, nil
+}
+
+// chooseBinaries picks an installation whose major version matches the cluster (or the first
+// found for a new cluster), downloading one when allowed and needed.
+func chooseBinaries(ctx context.Context, o EmbeddedOptions, dataDir string, clusterMajor int, log *slog.Logger) (binaries, error) {
+	downloadDir := filepath.Join(dataDir, downloadDirName)
+	cands, err := findBinaries(ctx, o.BinariesPath, downloadDir)
+	if err != nil {
+		return binaries{}, err
+	}
+	for _, c := range cands {
+		if clusterMajor == 0 || c.Major == clusterMajor {
+			return c, nil
+		}
+	}
+	cluster := filepath.Join(dataDir, clusterDirName)
+	dv, _ := strconv.Atoi(o.DownloadVersion)
+	switch {
+	case clusterMajor != 0 && len(cands) > 0 && cands[0].Major > clusterMajor && (!o.Download || dv != clusterMajor):
+		return binaries{}, fmt.Errorf("data directory %s was created by PostgreSQL %d but the installed server is %d (%s): run 'healthcare upgrade-postgres' to move the data to PostgreSQL %d, or point embedded.binaries_path at PostgreSQL %d binaries (nothing was changed)",
+			cluster, clusterMajor, cands[0].Major, cands[0].BinDir, cands[0].Major, clusterMajor)
+	case clusterMajor != 0 && len(cands) > 0 && (!o.Download || dv != clusterMajor):
+		return binaries{}, fmt.Errorf("data directory %s was created by PostgreSQL %d but the installed server is %d (%s): point embedded.binaries_path at PostgreSQL %d binaries, or install PostgreSQL %d (nothing was changed)",
+			cluster, clusterMajor, cands[0].Major, cands[0].BinDir, clusterMajor, clusterMajor)
+	case clusterMajor != 0 && (!o.Download || dv != clusterMajor):
+		return binaries{}, fmt.Errorf("data directory %s was created by PostgreSQL %d and no PostgreSQL %d server is installed: install it, point embedded.binaries_path at its binaries, or set embedded.download to true with embedded.download_version %d (nothing was changed)",
+			cluster, clusterMajor, clusterMajor, clusterMajor)
+	case !o.Download:
+		return binaries{}, errors.New("no PostgreSQL server binaries were found: install PostgreSQL (e.g. apt install postgresql), set embedded.binaries_path, or set embedded.download to true")
+	}
+	log.Info("embedded PostgreSQL: no installed server found; downloading PostgreSQL (one time)", "version", dv, "into", downloadDir)
+	if err := downloadBinaries(ctx, dv, dataDir, downloadDir); err != nil {
+		return binaries{}, err
+	}
+	return probe(ctx, filepath.Join(downloadDir, "bin"), "downloaded")
+}
+
+// initCluster runs initdb in a scratch directory and renames it to the cluster only once it is
+// complete, so a start interrupted at any point leaves either no cluster or a whole one. The
+// scratch directory never held anything but initdb's output, so a leftover of an interrupted
+// first start is removed (under the lock, nobody else can be using it).
+func initCluster(ctx context.Context, bin binaries, dataDir, password string, log *slog.Logger) error {
+	cluster := filepath.Join(dataDir, clusterDirName)
+	tmp := filepath.Join(dataDir, initDirName)
+	if err := os.RemoveAll(tmp); err != nil {
+		return fmt.Errorf("cannot remove the unfinished %s of an interrupted first start: %v", tmp, unwrapPath(err))
+	}
+	pwf, err := os.CreateTemp(dataDir, ".initdb-pw-*")
+	if err != nil {
+		return fmt.Errorf("cannot write in %s: %v", dataDir, unwrapPath(err))
+	}
+	defer os.Remove(pwf.Name())
+	if _, err := pwf.WriteString(password + "\n"); err != nil {
+		pwf.Close()
+		return err
+	}
+	pwf.Close()
+	log.Info("embedded PostgreSQL: creating a new cluster (first start)", "cluster", cluster, "postgres", bin.Version)
+	ictx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ictx, filepath.Join(bin.BinDir, "initdb"),
+		"-D", tmp, "-U", superuser, "--pwfile="+pwf.Name(), "--auth=scram-sha-256",
+		"--encoding=UTF8", "--locale=C.UTF-8", "--data-checksums")
+	cmd.Env = append(os.Environ(), "LC_MESSAGES=C")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("initdb could not create the PostgreSQL cluster (%v): %s", err, lastLines(string(out), 5))
+	}
+	if err := syncDir(tmp); err != nil {
+		return err
+	}
+	// An empty cluster directory (created by hand, or by an older version) is replaced; rename(2)
+	// refuses a non-empty one, so nothing else can be.
+	if err := os.Rename(tmp, cluster); err != nil {
+		return fmt.Errorf("cannot move the new cluster into place at %s: %v", cluster, unwrapPath(err))
+	}
+	return syncDir(dataDir)
+}
+
+// firstBoot makes sure the application role and database exist, that the role owns the database
+// and everything in its public schema (clusters made by older versions had the superuser own
+// them), and marks the first boot complete. It runs at every start; each step is idempotent.
+func (e *Embedded) firstBoot(ctx context.Context, dataDir, cluster string) error {
 	conn, err := pgx.Connect(ctx, e.URL("postgres"))
 	if err != nil {
-		return fmt.Errorf("cannot connect to the embedded PostgreSQL server: %v", err)
+		return fmt.Errorf("cannot connect to the embedded PostgreSQL server: %v", describe(err))
 	}
 	defer conn.Close(context.Background())
 	if v := serverVersion(ctx, conn); v != "" {
 		e.info.Version = v
 	}
-	if database != "" && database != "postgres" {
-		var exists bool
-		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", database).Scan(&exists); err != nil {
-			return fmt.Errorf("cannot list the embedded server's databases: %v", err)
+	if e.database != "" && e.database != "postgres" {
+		appPw, err := readOrCreateSecret(filepath.Join(dataDir, appPasswordName))
+		if err != nil {
+			return err
 		}
-		if !exists {
-			if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{database}.Sanitize()); err != nil {
-				return fmt.Errorf("cannot create database %q in the embedded server: %v", database, err)
-			}
+		if err := ensureAppRole(ctx, conn, e.database, appPw); err != nil {
+			return err
+		}
+		e.appPassword = appPw
+		dconn, err := pgx.Connect(ctx, e.URL(e.database))
+		if err != nil {
+			return fmt.Errorf("cannot connect to database %q in the embedded server: %v", e.database, describe(err))
+		}
+		err = ownPublicObjects(ctx, dconn)
+		dconn.Close(context.Background())
+		if err != nil {
+			return err
 		}
 	}
 	marker := filepath.Join(cluster, markerName)
@@ -309,164 +407,205 @@ func (e *Embedded) firstBoot(ctx context.Context, cluster, database string) erro
 	return nil
 }
 
-// URL is the connection URL (with the password) of database on this server.
-func (e *Embedded) URL(database string) string {
-	if database == "" {
-		database = "postgres"
+// ensureAppRole creates AppRole with password (or sets it) and the database owned by it.
+func ensureAppRole(ctx context.Context, conn *pgx.Conn, database, password string) error {
+	if !isHex(password) {
+		return errors.New("the application role's password file does not hold a generated password: remove " + appPasswordName + " from the data directory to generate a new one")
 	}
-	u := url.URL{
-		Scheme:   "postgres",
-		User:     url.UserPassword(superuser, e.password),
-		Host:     net.JoinHostPort("127.0.0.1", strconv.Itoa(e.info.Port)),
-		Path:     "/" + database,
-		RawQuery: "sslmode=disable",
+	role := pgx.Identifier{AppRole}.Sanitize()
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", AppRole).Scan(&exists); err != nil {
+		return fmt.Errorf("cannot list the embedded server's roles: %v", describe(err))
 	}
-	return u.String()
+	if !exists {
+		if _, err := conn.Exec(ctx, "CREATE ROLE "+role+" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION"); err != nil {
+			return fmt.Errorf("cannot create the application role: %v", describe(err))
+		}
+	}
+	// The password is hex (checked above), so the literal needs no escaping. Set at every start:
+	// the file is the truth, and only this program uses the role.
+	if _, err := conn.Exec(ctx, "ALTER ROLE "+role+" WITH LOGIN NOSUPERUSER PASSWORD '"+password+"'"); err != nil {
+		return fmt.Errorf("cannot set the application role's password: %v", describe(err))
+	}
+	var owner string
+	err := conn.QueryRow(ctx, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1", database).Scan(&owner)
+	db := pgx.Identifier{database}.Sanitize()
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+db+" OWNER "+role); err != nil {
+			return fmt.Errorf("cannot create database %q in the embedded server: %v", database, describe(err))
+		}
+	case err != nil:
+		return fmt.Errorf("cannot list the embedded server's databases: %v", describe(err))
+	case owner != AppRole:
+		if _, err := conn.Exec(ctx, "ALTER DATABASE "+db+" OWNER TO "+role); err != nil {
+			return fmt.Errorf("cannot hand database %q to the application role: %v", database, describe(err))
+		}
+	}
+	if _, err := conn.Exec(ctx, "REVOKE ALL ON DATABASE "+db+" FROM PUBLIC"); err != nil {
+		return fmt.Errorf("cannot restrict database %q: %v", database, describe(err))
+	}
+	return nil
+}
+
+// ownPublicObjects hands every table, view, sequence and function in schema public that the
+// application role does not own yet to it (one transaction).
+func ownPublicObjects(ctx context.Context, conn *pgx.Conn) error {
+	role := pgx.Identifier{AppRole}.Sanitize()
+	var stmts []string
+	rows, err := conn.Query(ctx, `
+		SELECT CASE WHEN c.relkind = 'S' THEN 'ALTER SEQUENCE ' WHEN c.relkind IN ('v') THEN 'ALTER VIEW '
+		            WHEN c.relkind = 'm' THEN 'ALTER MATERIALIZED VIEW ' ELSE 'ALTER TABLE ' END || c.oid::regclass::text
+		FROM pg_class c
+		WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+		  AND pg_get_userbyid(c.relowner) <> $1
+		  -- identity and serial sequences follow their table
+		  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i'))
+		UNION ALL
+		SELECT 'ALTER FUNCTION ' || p.oid::regprocedure::text FROM pg_proc p
+		WHERE p.pronamespace = 'public'::regnamespace AND pg_get_userbyid(p.proowner) <> $1
+		UNION ALL
+		SELECT 'ALTER SCHEMA public' FROM pg_namespace n
+		WHERE n.nspname = 'public' AND pg_get_userbyid(n.nspowner) NOT IN ($1, 'pg_database_owner')`, AppRole)
+	if err != nil {
+		return fmt.Errorf("cannot list the application database's objects: %v", describe(err))
+	}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			rows.Close()
+			return err
+		}
+		stmts = append(stmts, s+" OWNER TO "+role)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("cannot list the application database's objects: %v", describe(err))
+	}
+	if len(stmts) == 0 {
+		return nil
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.Background())
+	for _, s := range stmts {
+		if _, err := tx.Exec(ctx, s); err != nil {
+			return fmt.Errorf("cannot hand the application database's objects to the application role: %v", describe(err))
+		}
+	}
+	return tx.Commit(ctx)
+}
+
+// URL is the superuser's connection URL (with the password) of database on this server: for
+// maintenance (backups, tests), never for the application.
+func (e *Embedded) URL(database string) string { return superURL(e.pm.port, e.password, database) }
+
+// AppURL is the application role's connection URL of the application database (the superuser's
+// when the server was started without one).
+func (e *Embedded) AppURL() string {
+	if e.appPassword == "" {
+		return e.URL(e.database)
+	}
+	return connURL(AppRole, e.appPassword, e.pm.port, e.database)
 }
 
 // Info describes the running server.
 func (e *Embedded) Info() Info { return e.info }
 
-// Stop stops the server (pg_ctl stop, fast mode). It is safe to call more than once.
-func (e *Embedded) Stop() error {
+// Failed is closed when the server died and could not be restarted; Err then says why.
+func (e *Embedded) Failed() <-chan struct{} { return e.pm.failed }
+
+// Err is the reason Failed was closed, else nil.
+func (e *Embedded) Err() error {
+	e.pm.mu.Lock()
+	defer e.pm.mu.Unlock()
+	return e.pm.failErr
+}
+
+// Stop stops the server within DefaultStopTimeout and releases the data directory.
+func (e *Embedded) Stop() error { return e.StopWithin(DefaultStopTimeout) }
+
+// StopWithin stops the server within timeout (fast, then immediate shutdown) and releases the
+// data directory's lock. A server that is already gone is not an error. It is safe to call more
+// than once; later calls return the first result.
+func (e *Embedded) StopWithin(timeout time.Duration) error {
 	e.stopOnce.Do(func() {
 		start := time.Now()
-		if err := e.ep.Stop(); err != nil {
+		if err := e.pm.stop(timeout); err != nil {
 			e.stopErr = fmt.Errorf("cannot stop the embedded PostgreSQL server in %s: %v", e.info.DataDir, err)
 		} else {
 			e.log.Debug("embedded PostgreSQL stopped", "took", time.Since(start).Round(time.Millisecond).String())
 		}
-		e.logFile.Close()
-		if e.libLog != "" {
-			os.Remove(e.libLog) // after ep.Stop, whose last flush reads it
-		}
+		locksMu.Lock()
+		e.lock.serving = false
+		locksMu.Unlock()
+		e.lock.Release()
 	})
 	return e.stopErr
 }
 
-// startMu serialises startTracked, so the file a start opens is told apart from another's.
-var startMu sync.Mutex
-
-// startTracked runs ep.Start and returns the path of the log file the library creates in the
-// temporary directory at every start and never removes (it stays open, so it is found among the
-// process's open files). The caller removes it after Stop instead of letting them pile up in /tmp.
-func startTracked(ep *embeddedpostgres.EmbeddedPostgres) (string, error) {
-	startMu.Lock()
-	defer startMu.Unlock()
-	before := libLogFiles()
-	err := ep.Start()
-	for path := range libLogFiles() {
-		if !before[path] {
-			return path, err
+// readOrCreateSecret returns the secret kept in path, generating it when the file is missing or
+// empty. A new secret is written under a unique temporary name and linked into place, which
+// fails if the file appeared meanwhile; an existing file is never rewritten.
+func readOrCreateSecret(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		if s := strings.TrimSpace(string(b)); s != "" {
+			return s, nil
 		}
+		return "", fmt.Errorf("the password file %s is empty: remove it (only when no PostgreSQL cluster was created with it) or put back its content", path)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("cannot read %s: %v", path, unwrapPath(err))
 	}
-	return "", err
+	secret := randomHex(24)
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return "", fmt.Errorf("cannot write in %s: %v", filepath.Dir(path), unwrapPath(err))
+	}
+	defer os.Remove(f.Name())
+	_, werr := f.WriteString(secret + "\n")
+	if err := errors.Join(werr, f.Chmod(0o600), f.Sync(), f.Close()); err != nil {
+		return "", fmt.Errorf("cannot write %s: %v", f.Name(), unwrapPath(err))
+	}
+	if err := os.Link(f.Name(), path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return readOrCreateSecret(path)
+		}
+		return "", fmt.Errorf("cannot write %s: %v", path, unwrapPath(err))
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return "", err
+	}
+	return secret, nil
 }
 
-// libLogFiles lists the library's log files this process holds open.
-func libLogFiles() map[string]bool {
-	out := map[string]bool{}
-	fds, _ := os.ReadDir("/proc/self/fd")
-	prefix := filepath.Join(os.TempDir(), "embedded_postgres_log")
-	for _, fd := range fds {
-		if target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && strings.HasPrefix(target, prefix) {
-			out[target] = true
-		}
-	}
-	return out
-}
-
-// stopOrphan stops a PostgreSQL server that still runs on cluster (its owner died without stopping
-// it). Only a live process whose executable is a postgres binary is stopped; a stale pid file is
-// left for PostgreSQL, which handles it.
-func stopOrphan(ctx context.Context, cluster string, cands []binaries, log *slog.Logger) error {
-	b, err := os.ReadFile(filepath.Join(cluster, "postmaster.pid"))
-	if err != nil {
-		return nil
-	}
-	first, _, _ := strings.Cut(string(b), "\n")
-	pid, err := strconv.Atoi(strings.TrimSpace(first))
-	if err != nil || pid <= 0 {
-		return nil
-	}
-	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
-		return nil // not running: stale pid file
-	}
-	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil // exited meanwhile
-		}
-		// Another user's process: /proc/PID/comm is readable by everyone.
-		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-		if strings.TrimSpace(string(comm)) == "postgres" {
-			return fmt.Errorf("a PostgreSQL server (pid %d) owned by another user is running on %s: stop it, or start this program as that user", pid, cluster)
-		}
-		return removeStalePID(cluster, pid, log)
-	}
-	exe = strings.TrimSuffix(exe, " (deleted)")
-	if !strings.HasPrefix(filepath.Base(exe), "postgres") {
-		return removeStalePID(cluster, pid, log)
-	}
-	pgCtl := filepath.Join(filepath.Dir(exe), "pg_ctl")
-	if !fileExists(pgCtl) {
-		if len(cands) == 0 {
-			return fmt.Errorf("a PostgreSQL server (pid %d) left running on %s cannot be stopped because pg_ctl was not found: stop it with pg_ctl stop -D %s", pid, cluster, cluster)
-		}
-		pgCtl = filepath.Join(cands[0].BinDir, "pg_ctl")
-	}
-	log.Warn("embedded PostgreSQL: a server left running by an earlier run was found; stopping it", "pid", pid, "cluster", cluster)
-	sctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(sctx, pgCtl, "stop", "-m", "fast", "-w", "-t", "60", "-D", cluster).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("cannot stop the PostgreSQL server (pid %d) left running on %s: %v: %s", pid, cluster, err, strings.TrimSpace(string(out)))
-	}
-	return nil
-}
-
-// removeStalePID removes a postmaster.pid whose pid now belongs to a program that is not
-// PostgreSQL (after a reboot or container restart): PostgreSQL itself would refuse to start, taking
-// the live pid for another server. The process is never signalled.
-func removeStalePID(cluster string, pid int, log *slog.Logger) error {
-	log.Warn("embedded PostgreSQL: removing a stale postmaster.pid whose pid now belongs to another program", "pid", pid, "cluster", cluster)
-	if err := os.Remove(filepath.Join(cluster, "postmaster.pid")); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("cannot remove the stale %s/postmaster.pid: %v", cluster, unwrapPath(err))
-	}
-	return nil
-}
-
-// readPGVersion returns the major version in cluster/PG_VERSION, or 0.
-func readPGVersion(cluster string) int {
-	b, err := os.ReadFile(filepath.Join(cluster, "PG_VERSION"))
-	if err != nil {
-		return 0
-	}
-	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return n
-}
-
-// clusterHoldsData reports whether the cluster has a database beyond those initdb creates (their
-// OIDs are below FirstNormalObjectId, 16384).
-func clusterHoldsData(cluster string) bool {
-	entries, err := os.ReadDir(filepath.Join(cluster, "base"))
-	if err != nil {
+func isHex(s string) bool {
+	if s == "" {
 		return false
 	}
-	for _, e := range entries {
-		if n, err := strconv.Atoi(e.Name()); err == nil && n >= 16384 {
-			return true
-		}
-	}
-	return false
+	_, err := hex.DecodeString(s)
+	return err == nil
 }
 
-var versionConst = map[int]embeddedpostgres.PostgresVersion{
-	14: embeddedpostgres.V14,
-	15: embeddedpostgres.V15,
-	16: embeddedpostgres.V16,
-	17: embeddedpostgres.V17,
-	18: embeddedpostgres.V18,
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("cannot sync %s: %v", dir, err)
+	}
+	return nil
 }
 
 func freePort() (int, error) {

@@ -1,0 +1,434 @@
+package database
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The postmaster is started by this process itself, as its child, instead of through
+// embedded-postgres's Start (which deletes a data directory it finds invalid, and leaves a
+// process nobody waits for). Being the parent, the process knows at once when PostgreSQL dies
+// and restarts it; the stop is ours to bound.
+
+// Supervision: a postmaster that dies is restarted after these delays; when it cannot be started
+// again after the last one, or dies more than maxRestarts times within restartWindow, the server
+// gives up so that Docker or systemd restart the whole program.
+var (
+	restartDelays = []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second}
+	maxRestarts   = 5
+	restartWindow = 10 * time.Minute
+)
+
+// postmaster runs and watches one PostgreSQL server process.
+type postmaster struct {
+	bin      binaries
+	cluster  string
+	hbaFile  string
+	logPath  string
+	port     int
+	params   map[string]string
+	password string // superuser's, for the readiness probe
+	log      *slog.Logger
+
+	startMu  sync.Mutex // held while a postmaster is launched and registered, so stop sees it
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	exited   chan struct{} // closed when cmd has exited
+	waitErr  error         // cmd.Wait's result, set before exited is closed
+	stopping bool
+	up       bool
+
+	failed  chan struct{} // closed when supervision gave up
+	failErr error
+}
+
+// args is the postgres command line: every setting on it, so nothing in the cluster's own
+// postgresql.conf (which an older version of this program or a human may have edited) is needed.
+func (p *postmaster) args() []string {
+	a := []string{"-D", p.cluster, "-p", strconv.Itoa(p.port), "-c", "hba_file=" + p.hbaFile}
+	keys := make([]string, 0, len(p.params))
+	for k := range p.params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		a = append(a, "-c", k+"="+p.params[k])
+	}
+	return a
+}
+
+// start launches the postmaster and waits until it accepts connections, it exits, or timeout.
+func (p *postmaster) start(ctx context.Context, timeout time.Duration) error {
+	logf, err := os.OpenFile(p.logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("cannot open the PostgreSQL log %s: %v", p.logPath, unwrapPath(err))
+	}
+	defer logf.Close() // the child has its own copy
+	cmd := exec.Command(filepath.Join(p.bin.BinDir, "postgres"), p.args()...)
+	cmd.Dir = p.cluster
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Its own process group: a Ctrl-C on the terminal reaches this program only, which then
+	// stops PostgreSQL in order (after the HTTP server and the pool).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Env = append(os.Environ(), "LC_MESSAGES=C", "LANG=C.UTF-8")
+	p.startMu.Lock()
+	p.mu.Lock()
+	stopping := p.stopping
+	p.mu.Unlock()
+	if stopping {
+		p.startMu.Unlock()
+		return errors.New("the server is stopping")
+	}
+	if err := cmd.Start(); err != nil {
+		p.startMu.Unlock()
+		return fmt.Errorf("cannot run %s: %v", cmd.Path, err)
+	}
+	exited := make(chan struct{})
+	p.mu.Lock()
+	p.cmd, p.exited = cmd, exited
+	p.mu.Unlock()
+	p.startMu.Unlock()
+	go func() {
+		err := cmd.Wait()
+		p.mu.Lock()
+		p.waitErr = err
+		p.up = false
+		p.mu.Unlock()
+		close(exited)
+	}()
+
+	deadline := time.Now().Add(timeout)
+	for {
+		select {
+		case <-exited:
+			return fmt.Errorf("PostgreSQL exited during start-up (%v)", p.waitErr)
+		case <-ctx.Done():
+			p.kill(5 * time.Second)
+			return ctx.Err()
+		default:
+		}
+		if p.ping(ctx) == nil {
+			p.mu.Lock()
+			p.up = true
+			p.mu.Unlock()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			p.kill(5 * time.Second)
+			return fmt.Errorf("PostgreSQL did not accept connections within %s", timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// ping connects once as the superuser.
+func (p *postmaster) ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, superURL(p.port, p.password, "postgres"))
+	if err != nil {
+		return err
+	}
+	return conn.Close(context.Background())
+}
+
+// supervise restarts the postmaster whenever it exits without being asked to, until stop.
+func (p *postmaster) supervise() {
+	var deaths []time.Time
+	for {
+		p.mu.Lock()
+		exited := p.exited
+		p.mu.Unlock()
+		<-exited
+		p.mu.Lock()
+		if p.stopping {
+			p.mu.Unlock()
+			return
+		}
+		waitErr := p.waitErr
+		p.mu.Unlock()
+
+		now := time.Now()
+		deaths = append(deaths, now)
+		for len(deaths) > 0 && now.Sub(deaths[0]) > restartWindow {
+			deaths = deaths[1:]
+		}
+		p.log.Error("embedded PostgreSQL stopped unexpectedly; restarting it (API requests answer 503 meanwhile)",
+			"exit", describeExit(waitErr), "postgres_log", p.logPath, "log_tail", logTail(p.logPath, 5))
+		if len(deaths) > maxRestarts {
+			p.giveUp(fmt.Errorf("the embedded PostgreSQL server stopped %d times within %s; giving up so that the service manager restarts the program (see %s)", len(deaths), restartWindow, p.logPath))
+			return
+		}
+		var err error
+		for i, d := range restartDelays {
+			time.Sleep(d)
+			p.mu.Lock()
+			stopping := p.stopping
+			p.mu.Unlock()
+			if stopping {
+				return
+			}
+			if err = p.start(context.Background(), 60*time.Second); err == nil {
+				p.log.Warn("embedded PostgreSQL restarted; service resumes", "attempt", i+1, "port", p.port)
+				break
+			}
+			p.log.Error("embedded PostgreSQL did not restart; trying again", "attempt", i+1, "error", err, "log_tail", logTail(p.logPath, 5))
+		}
+		if err != nil {
+			p.giveUp(fmt.Errorf("the embedded PostgreSQL server could not be restarted after %d attempts (%v); see %s", len(restartDelays), err, p.logPath))
+			return
+		}
+	}
+}
+
+func (p *postmaster) giveUp(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.failErr == nil {
+		p.failErr = err
+		close(p.failed)
+	}
+}
+
+// stop shuts PostgreSQL down within timeout: fast shutdown (SIGINT: sessions end, a checkpoint is
+// written), then immediate shutdown (SIGQUIT: crash recovery at the next start, nothing
+// acknowledged is lost), then SIGKILL to its process group. A server that is already gone is not
+// an error.
+func (p *postmaster) stop(timeout time.Duration) error {
+	p.mu.Lock()
+	p.stopping = true
+	p.mu.Unlock()
+	p.startMu.Lock() // a restart in progress registers its process first
+	p.mu.Lock()
+	cmd, exited := p.cmd, p.exited
+	p.mu.Unlock()
+	p.startMu.Unlock()
+	if cmd == nil {
+		return nil
+	}
+	fast := timeout * 3 / 4
+	if sigWait(cmd, exited, syscall.SIGINT, fast) {
+		return nil
+	}
+	p.log.Warn("embedded PostgreSQL did not stop in time; immediate shutdown", "waited", fast.String())
+	if sigWait(cmd, exited, syscall.SIGQUIT, max(timeout-fast, time.Second)) {
+		return nil
+	}
+	return p.kill(5 * time.Second)
+}
+
+// kill ends the postmaster and its children at once.
+func (p *postmaster) kill(wait time.Duration) error {
+	p.mu.Lock()
+	cmd, exited := p.cmd, p.exited
+	p.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		return nil
+	}
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	select {
+	case <-exited:
+		return nil
+	case <-time.After(wait):
+		return fmt.Errorf("the embedded PostgreSQL server (pid %d) did not exit after SIGKILL", cmd.Process.Pid)
+	}
+}
+
+// sigWait sends sig to the postmaster and waits for its exit up to d.
+func sigWait(cmd *exec.Cmd, exited chan struct{}, sig syscall.Signal, d time.Duration) bool {
+	select {
+	case <-exited:
+		return true
+	default:
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		// Already exited (and reaped by the waiter, or about to be).
+		select {
+		case <-exited:
+			return true
+		case <-time.After(time.Second):
+			return false
+		}
+	}
+	select {
+	case <-exited:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+func describeExit(err error) string {
+	if err == nil {
+		return "exited with status 0 (stopped from outside, e.g. pg_ctl stop)"
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return "killed by signal " + ws.Signal().String()
+		}
+	}
+	return err.Error()
+}
+
+// superURL is the superuser's connection URL on 127.0.0.1:port.
+func superURL(port int, password, database string) string {
+	return connURL(superuser, password, port, database)
+}
+
+func connURL(user, password string, port int, database string) string {
+	if database == "" {
+		database = "postgres"
+	}
+	u := url.URL{
+		Scheme:   "postgres",
+		User:     url.UserPassword(user, password),
+		Host:     net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		Path:     "/" + database,
+		RawQuery: "sslmode=disable",
+	}
+	return u.String()
+}
+
+// logTail returns the last n non-empty lines of the file at path (at most 64 KiB are read), for
+// error messages: with log_error_verbosity terse PostgreSQL's log holds no row contents.
+func logTail(path string, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	const max = 64 << 10
+	off := st.Size() - max
+	if off < 0 {
+		off = 0
+	}
+	buf := make([]byte, st.Size()-off)
+	if _, err := f.ReadAt(buf, off); err != nil && len(buf) == 0 {
+		return ""
+	}
+	var lines []string
+	for _, l := range bytes.Split(buf, []byte("\n")) {
+		if s := strings.TrimSpace(string(l)); s != "" {
+			lines = append(lines, s)
+		}
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+// ---- a server left running on the cluster --------------------------------------------------
+
+// stopOrphan handles a postmaster.pid found in cluster before start. The caller holds the data
+// directory's lock, so no live healthcare process owns a server on it. A live PostgreSQL is
+// stopped only when it provably serves this cluster (its working directory is the cluster and
+// postmaster.pid names the cluster); a pid that now belongs to anything else (after a reboot:
+// another program, or another PostgreSQL of the same user) is never signalled, and the stale pid
+// file is removed so that PostgreSQL does not take that process for a running server.
+func stopOrphan(cluster string, log *slog.Logger) error {
+	pidFile := filepath.Join(cluster, "postmaster.pid")
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		return nil
+	}
+	lines := strings.Split(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(lines[0]))
+	if err != nil || pid <= 0 {
+		return nil // unreadable: PostgreSQL itself handles (and replaces) it
+	}
+	if pid == os.Getpid() {
+		return removeStalePID(cluster, pid, "this process", log)
+	}
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return nil // no such process: PostgreSQL replaces a stale file itself
+	}
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // exited meanwhile
+		}
+		// Another user's process: /proc/PID/comm is readable by everyone.
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if strings.TrimSpace(string(comm)) == "postgres" {
+			return fmt.Errorf("a PostgreSQL server (pid %d) owned by another user may be running on %s: stop it, or start this program as that user", pid, cluster)
+		}
+		return removeStalePID(cluster, pid, "another program", log)
+	}
+	exe = strings.TrimSuffix(exe, " (deleted)")
+	if !strings.HasPrefix(filepath.Base(exe), "postgres") {
+		return removeStalePID(cluster, pid, "another program ("+filepath.Base(exe)+")", log)
+	}
+	cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+	named := ""
+	if len(lines) > 1 {
+		named = strings.TrimSpace(lines[1])
+	}
+	if !sameDir(cwd, cluster) || !sameDir(named, cluster) {
+		return removeStalePID(cluster, pid, "another PostgreSQL server (serving "+cwd+")", log)
+	}
+	log.Warn("embedded PostgreSQL: a server left running by an earlier run of this program was found; stopping it", "pid", pid, "cluster", cluster)
+	return stopPID(pid, 60*time.Second)
+}
+
+// stopPID stops a postmaster that is not our child: fast shutdown, then immediate.
+func stopPID(pid int, timeout time.Duration) error {
+	gone := func() bool { return syscall.Kill(pid, 0) != nil }
+	for _, step := range []struct {
+		sig syscall.Signal
+		d   time.Duration
+	}{{syscall.SIGINT, timeout * 3 / 4}, {syscall.SIGQUIT, timeout / 4}} {
+		if err := syscall.Kill(pid, step.sig); err != nil {
+			return nil
+		}
+		for end := time.Now().Add(step.d); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+			if gone() {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("the PostgreSQL server (pid %d) left running by an earlier run did not stop: stop it (kill %d) and start again", pid, pid)
+}
+
+func sameDir(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	ra, err1 := filepath.EvalSymlinks(a)
+	rb, err2 := filepath.EvalSymlinks(b)
+	if err1 != nil || err2 != nil {
+		return filepath.Clean(a) == filepath.Clean(b)
+	}
+	return ra == rb
+}
+
+// removeStalePID removes a postmaster.pid whose pid now belongs to a process that does not serve
+// this cluster. The process is never signalled.
+func removeStalePID(cluster string, pid int, who string, log *slog.Logger) error {
+	log.Warn("embedded PostgreSQL: removing a stale postmaster.pid; its pid now belongs to "+who+", which is left alone", "pid", pid, "cluster", cluster)
+	if err := os.Remove(filepath.Join(cluster, "postmaster.pid")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("cannot remove the stale %s/postmaster.pid: %v", cluster, unwrapPath(err))
+	}
+	return nil
+}
