@@ -1,8 +1,10 @@
 package backup
 
 import (
+	"compress/gzip"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -113,13 +115,22 @@ func Prune(dir string, keep int) ([]string, error) {
 	return removed, nil
 }
 
-// hasMagic reports whether path starts like a backup of any format version.
+// hasMagic reports whether path starts like a backup of any format version: a gzip stream whose
+// header carries the magic as its comment (as Dump writes it), or whose text starts with the magic.
 func hasMagic(path string) bool {
 	f, err := os.Open(path)
 	if err != nil {
 		return false
 	}
 	defer f.Close()
-	_, err = startReading(f, path)
-	return err == nil || errors.Is(err, ErrNewerFormat)
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return false
+	}
+	if zr.Comment == magic {
+		return true
+	}
+	head := make([]byte, len(magic)+1)
+	_, err = io.ReadFull(zr, head)
+	return err == nil && string(head) == magic+" "
 }

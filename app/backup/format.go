@@ -146,6 +146,7 @@ type writer struct {
 
 func newWriter(w io.Writer) *writer {
 	zw := gzip.NewWriter(w)
+	zw.Comment = magic // tells a backup whose first line is damaged from a foreign gzip file
 	h := sha256.New()
 	return &writer{zw: zw, h: h, bw: bufio.NewWriterSize(io.MultiWriter(h, zw), 64<<10)}
 }
@@ -322,11 +323,18 @@ func startReading(f io.Reader, path string) (*reader, error) {
 	r := &reader{path: path, br: bufio.NewReaderSize(zr, 64<<10), h: sha256.New()}
 	// The magic line is short: read it byte by byte so that a large foreign gzip file is not
 	// decompressed in search of a newline.
+	ours := zr.Comment == magic
+	refuse := func() error {
+		if ours {
+			return damaged(path)
+		}
+		return notBackup(path)
+	}
 	var first []byte
 	for len(first) <= len(magic)+12 {
 		c, err := r.br.ReadByte()
 		if err != nil {
-			if len(first) == 0 || bytes.HasPrefix([]byte(magic+" "), first) || bytes.HasPrefix(first, []byte(magic+" ")) {
+			if ours || len(first) == 0 || bytes.HasPrefix([]byte(magic+" "), first) || bytes.HasPrefix(first, []byte(magic+" ")) {
 				return nil, r.fail(err)
 			}
 			return nil, notBackup(path)
@@ -337,12 +345,12 @@ func startReading(f io.Reader, path string) (*reader, error) {
 		}
 	}
 	if !bytes.HasPrefix(first, []byte(magic+" ")) || first[len(first)-1] != '\n' {
-		return nil, notBackup(path)
+		return nil, refuse()
 	}
 	r.h.Write(first)
 	v, err := strconv.Atoi(string(first[len(magic)+1 : len(first)-1]))
 	if err != nil || v < 1 {
-		return nil, notBackup(path)
+		return nil, refuse()
 	}
 	if v > FormatVersion {
 		return nil, newerFormat(path, v)
