@@ -114,7 +114,7 @@ func dumpError(what string, err error) error {
 	}
 	// Dump reads and never sends row values, so PostgreSQL's messages about what it does
 	// (permissions, locks, a dropped connection) quote no patient data.
-	return fmt.Errorf("cannot back up the database (%s): %w", what, err)
+	return fmt.Errorf("cannot back up the database (%s: %w); check that the database is running and that this user may read every table, then try again", what, err)
 }
 
 func writeError(err error) error {

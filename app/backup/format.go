@@ -1,10 +1,12 @@
 // Package backup writes and restores logical backups of the healthcare database, in process, with
-// pgx's COPY support: no pg_dump binary is needed, and a backup of one PostgreSQL major restores
-// into another.
+// pgx's COPY support: no pg_dump binary is needed, and the COPY text format it stores is read by
+// every PostgreSQL major, so a backup taken on one major restores into another.
 //
 // # File format (version 1)
 //
-// A backup is one gzip stream. Decompressed, it is text, line by line:
+// A backup is one gzip stream whose gzip header carries the comment HEALTHCARE-BACKUP (so that a
+// backup whose first line is damaged is told from a foreign gzip file). Decompressed, it is text,
+// line by line:
 //
 //	HEALTHCARE-BACKUP 1
 //	TABLE {"name":"users","columns":["id","username",...]}
@@ -25,15 +27,19 @@
 // extra_float_digits 3, and read back with the same settings. SEQUENCE lines give each sequence's
 // value when the backup was taken. META is the [Meta], including every table's row count. The SHA256
 // line is the SHA-256 of every byte before it (from the first line through END and its newline), and
-// the stream must end right after it.
+// the stream must end right after it. META comes last because the row counts are known only once
+// the tables are copied. `zcat` shows a backup as text (mind that it holds patient data).
+//
+// Restore reads the file twice: once to verify all of it before touching the database, once to
+// load it, checking that the second read has the same SHA-256.
 //
 // Readers refuse, before anything is written anywhere: a file that does not start with the magic
 // line ([ErrNotBackup]), a newer format version ([ErrNewerFormat]), a file that ends early
 // ([ErrIncomplete]), and one whose gzip checksum, SHA-256, structure or row counts do not match
 // ([ErrDamaged]).
 //
-// The package never logs or returns row contents: errors name tables, columns, constraints and
-// SQLSTATE codes only.
+// The package never logs or returns row contents. Restore's errors name tables, columns,
+// constraints and SQLSTATE codes only, since PostgreSQL's messages about a refused row can quote it.
 package backup
 
 import (
