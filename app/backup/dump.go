@@ -29,6 +29,9 @@ var testHookAfterTable func(name string)
 // values are read after the tables, so they are at least as high as any id in the backup. conn
 // must not be inside a transaction. On error w holds an incomplete backup, which readers refuse.
 func Dump(ctx context.Context, conn *pgx.Conn, w io.Writer, o DumpOptions) (Meta, error) {
+	if conn.PgConn().TxStatus() != 'I' {
+		return Meta{}, errors.New("cannot back up on a connection inside a transaction (it would not be one snapshot); pass a connection that is idle")
+	}
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return Meta{}, dumpError("start the backup transaction", err)

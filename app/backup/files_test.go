@@ -48,7 +48,15 @@ func TestWriteFile(t *testing.T) {
 	}
 	good := readBytes(t, path)
 
-	t.Run("cancelled context", func(t *testing.T) {
+	t.Run("connection inside a transaction", func(t *testing.T) {
+		exec(t, src, "BEGIN")
+		defer exec(t, src, "ROLLBACK")
+		var buf bytes.Buffer
+		if _, err := Dump(ctx, src, &buf, DumpOptions{}); err == nil || !strings.Contains(err.Error(), "inside a transaction") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("cancelled context", func(t *testing.T) { // after the others that use src: pgx closes a connection whose BEGIN was cancelled
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
 		_, err := WriteFile(cctx, src, path, DumpOptions{})

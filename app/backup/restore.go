@@ -30,6 +30,9 @@ func Restore(ctx context.Context, conn *pgx.Conn, path string) (Meta, error) {
 	}
 	meta := first.meta
 
+	if conn.PgConn().TxStatus() != 'I' {
+		return Meta{}, errors.New("cannot restore on a connection inside a transaction (the restore must commit on its own); pass a connection that is idle")
+	}
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return Meta{}, restoreError("start the restore transaction", err)
