@@ -504,11 +504,38 @@ func (e *Embedded) URL(database string) string { return superURL(e.pm.port, e.pa
 
 // AppURL is the application role's connection URL of the application database (the superuser's
 // when the server was started without one).
-func (e *Embedded) AppURL() string {
+func (e *Embedded) AppURL() string { return e.AppURLFor(e.database) }
+
+// AppURLFor is the application role's connection URL of database (restore builds the new copy
+// of the application database as the role that will own it).
+func (e *Embedded) AppURLFor(database string) string {
 	if e.appPassword == "" {
-		return e.URL(e.database)
+		return e.URL(database)
 	}
-	return connURL(AppRole, e.appPassword, e.pm.port, e.database)
+	return connURL(AppRole, e.appPassword, e.pm.port, database)
+}
+
+// RunningURL returns the superuser's connection URL of database on the embedded server that
+// another process (serve) runs in dataDir, found through the data directory's lock file; ok is
+// false when no process owns dataDir or its server has no port yet. Tools such as backup use it
+// to work beside a running server instead of starting their own.
+func RunningURL(dataDir, database string) (url string, owner LockInfo, ok bool, err error) {
+	owner, held, err := Owner(dataDir)
+	if err != nil || !held || owner.Port == 0 {
+		return "", owner, false, err
+	}
+	b, err := os.ReadFile(filepath.Join(dataDir, passwordName))
+	if err != nil {
+		return "", owner, false, fmt.Errorf("cannot read the embedded server's password file: %v", unwrapPath(err))
+	}
+	return superURL(owner.Port, strings.TrimSpace(string(b)), database), owner, true, nil
+}
+
+// ClusterExists reports whether dataDir holds a PostgreSQL cluster (tools that only read it, such
+// as backup, must not create one).
+func ClusterExists(dataDir string) bool {
+	_, isNew, err := inspectCluster(filepath.Join(dataDir, clusterDirName))
+	return err != nil || !isNew
 }
 
 // Info describes the running server.
