@@ -45,7 +45,7 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	db, err := database.Open(ctx, cfg, a.Schema, log)
+	db, err := database.Open(ctx, cfg, log)
 	if err != nil {
 		if ctx.Err() != nil {
 			return errors.New("start-up was interrupted")
@@ -91,30 +91,6 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 		return err
 	}
 	log.Info("stopped", "took", time.Since(begin).Round(time.Millisecond).String())
-	return nil
-}
-
-// migrate applies the schema (starting the embedded server when configured) and exits.
-func migrate(cmd *cobra.Command, a Assets, stderr io.Writer) error {
-	cfg, err := loadConfig(cmd, a)
-	if err != nil {
-		return err
-	}
-	log := newLogger(cfg, stderr)
-	if err := prepare(cfg, false, log); err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	begin := time.Now()
-	db, err := database.Open(ctx, cfg, a.Schema, log)
-	if err != nil {
-		return err
-	}
-	if err := db.Close(); err != nil {
-		return err
-	}
-	log.Info("schema applied", "database", db.Info.Mode, "took", time.Since(begin).Round(time.Millisecond).String())
 	return nil
 }
 

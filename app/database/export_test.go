@@ -1,0 +1,21 @@
+package database
+
+import (
+	"context"
+	"io/fs"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// MigrateWith is Migrate over a given list, so tests can add migrations the binary does not have.
+func MigrateWith(ctx context.Context, pool *pgxpool.Pool, all []Migration, o MigrateOptions) ([]Migration, error) {
+	return migrate(ctx, pool, all, o)
+}
+
+// StatusWith is MigrationStatus over a given list.
+func StatusWith(ctx context.Context, pool *pgxpool.Pool, all []Migration) ([]MigrationState, error) {
+	return status(ctx, pool, all)
+}
+
+// ParseMigrations reads migration files from dir of fsys.
+func ParseMigrations(fsys fs.FS, dir string) ([]Migration, error) { return parseMigrations(fsys, dir) }
