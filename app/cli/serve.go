@@ -20,8 +20,10 @@ import (
 
 	"healthcare/app/config"
 	"healthcare/app/database"
+	"healthcare/app/maintenance"
 	"healthcare/app/privilege"
 	"healthcare/app/server"
+	"healthcare/app/store"
 )
 
 // serve runs the server until SIGINT or SIGTERM, then stops it in order: HTTP (in-flight requests
@@ -69,11 +71,22 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	done := make(chan error, 1)
 	go func() { done <- server.Serve(ctx, app, ln, cfg.Server.ShutdownTimeout) }()
 
+	// Periodic clean-ups, stopped (and waited for) before the pool closes.
+	jobsCtx, cancelJobs := context.WithCancel(ctx)
+	jobsDone := make(chan struct{})
+	go func() {
+		defer close(jobsDone)
+		maintenance.Run(jobsCtx, log, maintenance.Jobs(cfg, store.New(db.Pool, cfg.Database.QueryTimeout), log))
+	}()
+	stopJobs := func() { cancelJobs(); <-jobsDone }
+	defer stopJobs()
+
 	var serveErr error
 	begin := time.Now()
 	select {
 	case serveErr = <-done:
 		if ctx.Err() == nil { // the listener failed by itself
+			stopJobs()
 			db.Close()
 			return fmt.Errorf("the HTTP server stopped: %v", serveErr)
 		}
@@ -86,6 +99,7 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	if serveErr != nil {
 		log.Warn("HTTP shutdown", "error", serveErr)
 	}
+	stopJobs()
 	if err := db.Close(); err != nil {
 		log.Error("database shutdown", "error", err)
 		return err

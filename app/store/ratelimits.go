@@ -25,9 +25,9 @@ func (s *Store) Hit(ctx context.Context, bucket string, window time.Duration) (i
 	return hits, time.Duration(left * float64(time.Second)), nil
 }
 
-// SweepRateLimits deletes windows that started more than age ago; age must exceed the longest
-// window in use.
-func (s *Store) SweepRateLimits(ctx context.Context, age time.Duration) error {
-	_, err := s.db.Exec(ctx, `DELETE FROM rate_limits WHERE window_start < now() - make_interval(secs => $1)`, age.Seconds())
-	return err
+// SweepRateLimits deletes windows that started more than age ago and returns how many; age must
+// exceed the longest window in use.
+func (s *Store) SweepRateLimits(ctx context.Context, age time.Duration) (int64, error) {
+	tag, err := s.db.Exec(ctx, `DELETE FROM rate_limits WHERE window_start < now() - make_interval(secs => $1)`, age.Seconds())
+	return tag.RowsAffected(), err
 }
