@@ -166,7 +166,7 @@ func TestRunSpreadsJobs(t *testing.T) {
 		}})
 	}
 	stop := start(t, nil, jobs)
-	time.Sleep(5 * every)
+	time.Sleep(8 * every)
 	stop()
 	mu.Lock()
 	defer mu.Unlock()
@@ -174,10 +174,10 @@ func TestRunSpreadsJobs(t *testing.T) {
 	for i := range 8 {
 		r := runs[i]
 		if len(r) < 3 {
-			t.Fatalf("job %d ran %d times in %v with an interval of %v", i, len(r), 5*every, every)
+			t.Fatalf("job %d ran %d times in %v with an interval of %v", i, len(r), 8*every, every)
 		}
-		if r[0] > every {
-			t.Errorf("job %d first ran after %v, later than its interval", i, r[0])
+		if r[0] > every+time.Second { // the exact bound is TestDelays'; this one survives a loaded machine
+			t.Errorf("job %d first ran after %v, interval %v", i, r[0], every)
 		}
 		firsts[r[0].Round(time.Millisecond)] = true
 		for k := 1; k < len(r); k++ {
