@@ -10,12 +10,9 @@ import (
 	"healthcare/web"
 )
 
-//go:embed schema.sql
-var schema string
-
 //go:embed config.yaml
 var defaults []byte
 
 func main() {
-	os.Exit(cli.Run(os.Args[1:], cli.Assets{Schema: schema, Defaults: defaults, UI: web.FS()}))
+	os.Exit(cli.Run(os.Args[1:], cli.Assets{Defaults: defaults, UI: web.FS()}))
 }

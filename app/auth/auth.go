@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"runtime"
 	"time"
 
@@ -134,12 +133,6 @@ func (s *Service) Login(ctx context.Context, username, password string) (Pair, e
 			}
 		}
 	}
-	if rand.IntN(256) == 0 {
-		// Housekeeping without a scheduler: logins that ended a day ago are dead rows.
-		if _, err := s.st.DeleteExpiredFamilies(ctx, 24*time.Hour); err != nil {
-			s.log.Warn("deleting expired logins failed", "error", err)
-		}
-	}
 	return s.startFamily(ctx, u.ID)
 }
 
@@ -253,13 +246,6 @@ func (s *Service) Throttle(ctx context.Context, bucket string, limit int, window
 	hits, left, err := s.st.Hit(ctx, bucket, window)
 	if err != nil {
 		return fmt.Errorf("rate limit %s: %w", bucket, err)
-	}
-	if rand.IntN(256) == 0 {
-		// Housekeeping without a scheduler: old windows are dead rows.
-		longest := max(s.cfg.RateLimit.LoginWindow, s.cfg.RateLimit.RegisterWindow)
-		if err := s.st.SweepRateLimits(ctx, 2*longest); err != nil {
-			s.log.Warn("sweeping rate limits failed", "error", err)
-		}
 	}
 	if hits > limit {
 		return &ThrottledError{Wait: left}

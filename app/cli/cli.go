@@ -20,7 +20,6 @@ var Version = "dev"
 
 // Assets are the files embedded into the binary by package main.
 type Assets struct {
-	Schema   string // schema.sql
 	Defaults []byte // config.yaml: the default configuration
 	UI       fs.FS  // the admin UI; nil in a no_ui build
 }
@@ -115,12 +114,7 @@ func newRoot(a Assets, stdout, stderr io.Writer) *cobra.Command {
 			Args:  cobra.NoArgs,
 			RunE:  func(cmd *cobra.Command, _ []string) error { return serve(cmd, a, stderr) },
 		},
-		&cobra.Command{
-			Use:   "migrate",
-			Short: "Apply the schema to the database and exit",
-			Args:  cobra.NoArgs,
-			RunE:  func(cmd *cobra.Command, _ []string) error { return migrate(cmd, a, stderr) },
-		},
+		migrateCommand(a, stdout, stderr),
 		&cobra.Command{
 			Use:   "config",
 			Short: "Print the effective configuration as YAML, secrets redacted",

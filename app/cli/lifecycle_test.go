@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -335,19 +336,26 @@ func TestVersionMismatchRefused(t *testing.T) {
 	}
 }
 
-// TestMigrate: `healthcare migrate` initialises and applies the schema, then stops PostgreSQL.
+// TestMigrate: `healthcare migrate` initialises the cluster, applies the migrations and says which,
+// then stops PostgreSQL; `migrate --status` lists them and changes nothing.
 func TestMigrate(t *testing.T) {
 	t.Parallel()
 	dataDir := filepath.Join(tempDir(t), "data")
 	code, out := run(t, opts{DataDir: dataDir}, "migrate")
-	if code != 0 || !strings.Contains(out, `"msg":"schema applied"`) {
+	if code != 0 || !strings.Contains(out, "applied 0001_baseline.sql\n") || !strings.Contains(out, "the database schema is now at version ") {
 		t.Fatalf("migrate: exit %d:\n%s", code, out)
 	}
 	checkGone(t, nil, dataDir)
-	// Again: idempotent.
-	if code, out := run(t, opts{DataDir: dataDir}, "migrate"); code != 0 {
+	// Again: nothing to do.
+	if code, out := run(t, opts{DataDir: dataDir}, "migrate"); code != 0 || !strings.Contains(out, "nothing to apply") || strings.Contains(out, "applied 0001") {
 		t.Fatalf("second migrate: exit %d:\n%s", code, out)
 	}
+	code, out = run(t, opts{DataDir: dataDir}, "migrate", "--status")
+	if code != 0 || !regexp.MustCompile(`(?m)^VERSION +NAME +STATE +APPLIED AT\n0001 +baseline +applied +20\d\d-\d\d-\d\dT`).MatchString(out) ||
+		!strings.Contains(out, "database schema version: ") || !strings.Contains(out, "up to date\n") {
+		t.Fatalf("migrate --status: exit %d:\n%s", code, out)
+	}
+	checkGone(t, nil, dataDir)
 }
 
 // TestExternalDatabase: two servers against one external PostgreSQL start at the same time, the
@@ -409,14 +417,39 @@ func TestExternalDatabase(t *testing.T) {
 		}
 	}
 
-	// `healthcare migrate` against an external database: schema applied, nothing kept locally.
+	// `healthcare migrate` against an external database: status first (it changes nothing), then
+	// migrations applied, nothing kept locally.
 	if _, err := admin.Exec(ctx, "CREATE DATABASE migrated"); err != nil {
 		t.Fatal(err)
 	}
 	wd := tempDir(t)
-	code, out := run(t, opts{WorkDir: wd, Env: []string{"DATABASE_URL=" + strings.Replace(url, "/shared?", "/migrated?", 1)}}, "migrate")
-	if code != 0 || !strings.Contains(out, `"msg":"schema applied","database":"external"`) {
+	migrated := opts{WorkDir: wd, Env: []string{"DATABASE_URL=" + strings.Replace(url, "/shared?", "/migrated?", 1)}}
+	code, out := run(t, migrated, "migrate", "--status")
+	if code != 0 || !regexp.MustCompile(`(?m)^0001 +baseline +pending +-$`).MatchString(out) ||
+		!strings.Contains(out, "database schema version: 0 ") || !strings.Contains(out, "pending: run 'healthcare migrate'") {
+		t.Errorf("migrate --status: exit %d:\n%s", code, out)
+	}
+	if err := embeddedConn(t, hostDir, "migrated").QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").Scan(&tables); err != nil || tables != 0 {
+		t.Errorf("migrate --status changed the database: %d tables %v", tables, err)
+	}
+	code, out = run(t, migrated, "migrate")
+	if code != 0 || !strings.Contains(out, "applied 0001_baseline.sql") || !strings.Contains(out, `"msg":"schema migrated","database":"external"`) {
 		t.Errorf("migrate: exit %d:\n%s", code, out)
+	}
+	if strings.Contains(out, strings.TrimSpace(string(pw))) {
+		t.Errorf("the database password is in the output:\n%s", out)
+	}
+	// A schema from a newer release: status says so and exits 1, migrate refuses.
+	if _, err := embeddedConn(t, hostDir, "migrated").Exec(ctx, "INSERT INTO schema_migrations (version, name, checksum) VALUES (9999, 'future', 'x')"); err != nil {
+		t.Fatal(err)
+	}
+	code, out = run(t, migrated, "migrate", "--status")
+	if code != 1 || !regexp.MustCompile(`(?m)^9999 +future +applied \(unknown to this release\)`).MatchString(out) ||
+		!strings.Contains(out, "healthcare: the database schema is version 9999 but this program knows only up to ") {
+		t.Errorf("migrate --status on a newer schema: exit %d:\n%s", code, out)
+	}
+	if code, out = run(t, migrated, "migrate"); code != 1 || !strings.Contains(out, "run a newer release of healthcare, or restore a backup made by this one.") {
+		t.Errorf("migrate on a newer schema: exit %d:\n%s", code, out)
 	}
 	if err := embeddedConn(t, hostDir, "migrated").QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = 'patients'").Scan(&tables); err != nil || tables != 1 {
 		t.Errorf("migrate did not create the tables: %d %v", tables, err)

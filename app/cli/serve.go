@@ -20,8 +20,10 @@ import (
 
 	"healthcare/app/config"
 	"healthcare/app/database"
+	"healthcare/app/maintenance"
 	"healthcare/app/privilege"
 	"healthcare/app/server"
+	"healthcare/app/store"
 )
 
 // serve runs the server until SIGINT or SIGTERM, then stops it in order: HTTP (in-flight requests
@@ -53,7 +55,7 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	db, err := database.Open(ctx, cfg, a.Schema, log)
+	db, err := database.Open(ctx, cfg, log)
 	if err != nil {
 		if ctx.Err() != nil {
 			return errors.New("start-up was interrupted")
@@ -77,11 +79,22 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	done := make(chan error, 1)
 	go func() { done <- server.Serve(ctx, app, ln, cfg.Server.ShutdownTimeout) }()
 
+	// Periodic clean-ups, stopped (and waited for) before the pool closes.
+	jobsCtx, cancelJobs := context.WithCancel(ctx)
+	jobsDone := make(chan struct{})
+	go func() {
+		defer close(jobsDone)
+		maintenance.Run(jobsCtx, log, maintenance.Jobs(cfg, store.New(db.Pool, cfg.Database.QueryTimeout), log))
+	}()
+	stopJobs := func() { cancelJobs(); <-jobsDone }
+	defer stopJobs()
+
 	var serveErr, failed error
 	begin := time.Now()
 	select {
 	case serveErr = <-done:
 		if ctx.Err() == nil { // the listener failed by itself
+			stopJobs()
 			db.Close()
 			return fmt.Errorf("the HTTP server stopped: %v", serveErr)
 		}
@@ -102,6 +115,7 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	if serveErr != nil {
 		log.Warn("HTTP shutdown", "error", serveErr)
 	}
+	stopJobs()
 	// The whole stop is bounded by server.shutdown_timeout: PostgreSQL gets what HTTP left.
 	left := max(cfg.Server.ShutdownTimeout-time.Since(begin), 2*time.Second)
 	if err := db.CloseWithin(left); err != nil {
@@ -123,35 +137,6 @@ func lockDataDir(cfg *config.Config, command string) (*database.DirLock, error) 
 		return nil, nil
 	}
 	return database.LockDataDir(cfg.DataDir, command)
-}
-
-// migrate applies the schema (starting the embedded server when configured) and exits.
-func migrate(cmd *cobra.Command, a Assets, stderr io.Writer) error {
-	cfg, err := loadConfig(cmd, a)
-	if err != nil {
-		return err
-	}
-	log := newLogger(cfg, stderr)
-	if err := prepare(cfg, false, log); err != nil {
-		return err
-	}
-	lock, err := lockDataDir(cfg, "migrate")
-	if err != nil {
-		return err
-	}
-	defer lock.Release()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	begin := time.Now()
-	db, err := database.Open(ctx, cfg, a.Schema, log)
-	if err != nil {
-		return err
-	}
-	if err := db.Close(); err != nil {
-		return err
-	}
-	log.Info("schema applied", "database", db.Info.Mode, "took", time.Since(begin).Round(time.Millisecond).String())
-	return nil
 }
 
 // prepare resolves the data directory, drops root privileges, and checks that the data directory

@@ -1,11 +1,11 @@
 // Package database owns the PostgreSQL connection: it starts the embedded server (or connects to an
-// external one), builds the pgx pool, and applies the schema under an advisory lock.
+// external one), builds the pgx pool, and migrates the schema under an advisory lock (migrate.go).
 //
 // Start-up, as the serve command must do it:
 //
 //	cfg.DataDir = database.DataDir(cfg)                 // before dropping privileges
 //	privilege.DropIfRoot(cfg.Embedded.RunAs, cfg.DataDir) // embedded mode, when root
-//	db, err := database.Open(ctx, cfg, schema, log)
+//	db, err := database.Open(ctx, cfg, log)
 //	defer db.Close()                                      // pool, then the embedded server
 package database
 
@@ -53,7 +53,7 @@ type DB struct {
 	closeErr  error
 }
 
-// SchemaLockID is the pg_advisory_xact_lock key that serialises schema application.
+// SchemaLockID is the advisory lock key that serialises schema changes (see Migrate).
 const SchemaLockID int64 = 0x6865616c7468 // "health"
 
 // DataDir returns cfg.DataDir, or when empty the default: /var/lib/healthcare for root, else
@@ -86,10 +86,24 @@ func MaxConns(cfg *config.Config) int {
 	return max(4, 4*runtime.GOMAXPROCS(0))
 }
 
-// Open connects to the configured database and applies schema. With database.url empty it starts
-// the embedded server in <data_dir>/postgres first (the process must not be root: see package
-// privilege). Errors are one sentence and never contain a password.
-func Open(ctx context.Context, cfg *config.Config, schema string, log *slog.Logger) (*DB, error) {
+// Open connects to the configured database (Connect) and brings its schema to the latest version
+// (Migrate). Errors are one sentence and never contain a password.
+func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*DB, error) {
+	db, err := Connect(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := Migrate(ctx, db.Pool, MigrateOptions{Log: log}); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Connect connects to the configured database without changing its schema. With database.url
+// empty it starts the embedded server in <data_dir>/postgres first (the process must not be root:
+// see package privilege). Errors are one sentence and never contain a password.
+func Connect(ctx context.Context, cfg *config.Config, log *slog.Logger) (*DB, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -97,10 +111,6 @@ func Open(ctx context.Context, cfg *config.Config, schema string, log *slog.Logg
 	if !cfg.EmbeddedMode() {
 		db, err := openExternal(ctx, cfg.Database.URL, maxConns, cfg.Database.ConnectTimeout, log)
 		if err != nil {
-			return nil, err
-		}
-		if err := ApplySchema(ctx, db.Pool, schema); err != nil {
-			db.Close()
 			return nil, err
 		}
 		log.Debug("database: external PostgreSQL", "url", db.Info.URL, "version", db.Info.Version)
@@ -136,10 +146,6 @@ func Open(ctx context.Context, cfg *config.Config, schema string, log *slog.Logg
 		return nil, fmt.Errorf("cannot open a connection pool to the embedded PostgreSQL server: %v", err)
 	}
 	db := &DB{Pool: pool, Info: srv.Info(), server: srv}
-	if err := ApplySchema(ctx, pool, schema); err != nil {
-		db.Close()
-		return nil, err
-	}
 	log.Debug("database: embedded PostgreSQL started",
 		"version", db.Info.Version, "binaries", db.Info.BinDir, "found_by", db.Info.BinariesSource,
 		"cluster", db.Info.DataDir, "log", db.Info.LogFile, "port", db.Info.Port,
@@ -275,29 +281,6 @@ func (db *DB) CloseWithin(timeout time.Duration) error {
 		}
 	})
 	return db.closeErr
-}
-
-// ApplySchema runs schema in one transaction holding pg_advisory_xact_lock(SchemaLockID), so that
-// replicas starting together apply it one after another. The schema must be idempotent.
-func ApplySchema(ctx context.Context, pool *pgxpool.Pool, schema string) error {
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("cannot apply the schema: %v", describe(err))
-	}
-	defer tx.Rollback(context.Background())
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", SchemaLockID); err != nil {
-		return fmt.Errorf("cannot take the schema lock: %v", describe(err))
-	}
-	if schema != "" {
-		// No arguments: the simple protocol, so the text may hold many statements.
-		if _, err := tx.Exec(ctx, schema); err != nil {
-			return fmt.Errorf("cannot apply the schema: %v", describe(err))
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("cannot commit the schema: %v", describe(err))
-	}
-	return nil
 }
 
 func serverVersion(ctx context.Context, conn *pgx.Conn) string {

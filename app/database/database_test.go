@@ -33,10 +33,10 @@ func embeddedConfig(dataDir string) *config.Config {
 	}
 }
 
-func open(t *testing.T, cfg *config.Config, schema string) (*database.DB, time.Duration) {
+func open(t *testing.T, cfg *config.Config) (*database.DB, time.Duration) {
 	t.Helper()
 	start := time.Now()
-	db, err := database.Open(context.Background(), cfg, schema, nil)
+	db, err := database.Open(context.Background(), cfg, nil)
 	took := time.Since(start)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -65,7 +65,7 @@ func hasUser(t *testing.T, db *database.DB, name string) bool {
 func TestColdThenWarmStartKeepsData(t *testing.T) {
 	t.Parallel()
 	cfg := embeddedConfig(t.TempDir())
-	db, cold := open(t, cfg, dbtest.Schema(t))
+	db, cold := open(t, cfg)
 	info := db.Info
 	if info.Mode != "embedded" || info.Port == 0 || info.BinDir == "" || info.BinariesSource == "" || info.Version == "" {
 		t.Fatalf("incomplete info: %+v", info)
@@ -86,7 +86,7 @@ func TestColdThenWarmStartKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	db2, warm := open(t, cfg, dbtest.Schema(t))
+	db2, warm := open(t, cfg)
 	if !hasUser(t, db2, "alice") {
 		t.Fatal("row written before the restart is gone")
 	}
@@ -151,7 +151,7 @@ func snapshot(t *testing.T, dir string) string {
 func TestVersionMismatchIsRefusedAndUntouched(t *testing.T) {
 	t.Parallel()
 	cfg := embeddedConfig(t.TempDir())
-	db, _ := open(t, cfg, dbtest.Schema(t))
+	db, _ := open(t, cfg)
 	insertUser(t, db, "bob")
 	db.Close()
 	cluster := filepath.Join(cfg.DataDir, "postgres")
@@ -164,7 +164,7 @@ func TestVersionMismatchIsRefusedAndUntouched(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := snapshot(t, cluster)
-	_, err := database.Open(context.Background(), cfg, dbtest.Schema(t), nil)
+	_, err := database.Open(context.Background(), cfg, nil)
 	if err == nil {
 		t.Fatal("Open accepted a cluster made by another major version")
 	}
@@ -177,7 +177,7 @@ func TestVersionMismatchIsRefusedAndUntouched(t *testing.T) {
 	}
 	// Restoring the right version brings the data back.
 	os.WriteFile(filepath.Join(cluster, "PG_VERSION"), installed, 0o600)
-	db2, _ := open(t, cfg, dbtest.Schema(t))
+	db2, _ := open(t, cfg)
 	if !hasUser(t, db2, "bob") {
 		t.Fatal("data lost")
 	}
@@ -186,14 +186,14 @@ func TestVersionMismatchIsRefusedAndUntouched(t *testing.T) {
 func TestMissingMarkerKeepsClusterWithData(t *testing.T) {
 	t.Parallel()
 	cfg := embeddedConfig(t.TempDir())
-	db, _ := open(t, cfg, dbtest.Schema(t))
+	db, _ := open(t, cfg)
 	insertUser(t, db, "dave")
 	db.Close()
 	marker := filepath.Join(cfg.DataDir, "postgres", "healthcare-first-boot-complete")
 	if err := os.Remove(marker); err != nil {
 		t.Fatal(err)
 	}
-	db2, _ := open(t, cfg, dbtest.Schema(t))
+	db2, _ := open(t, cfg)
 	if !hasUser(t, db2, "dave") {
 		t.Fatal("a cluster holding data was wiped because its marker was missing")
 	}
@@ -205,7 +205,7 @@ func TestMissingMarkerKeepsClusterWithData(t *testing.T) {
 func TestStalePIDOfOtherProgramIsNotSignalled(t *testing.T) {
 	t.Parallel()
 	cfg := embeddedConfig(t.TempDir())
-	db, _ := open(t, cfg, dbtest.Schema(t))
+	db, _ := open(t, cfg)
 	db.Close()
 	sleep := exec.Command("sleep", "60")
 	if err := sleep.Start(); err != nil {
@@ -214,7 +214,7 @@ func TestStalePIDOfOtherProgramIsNotSignalled(t *testing.T) {
 	defer sleep.Process.Kill()
 	pidFile := filepath.Join(cfg.DataDir, "postgres", "postmaster.pid")
 	os.WriteFile(pidFile, []byte(fmt.Sprintf("%d\n%s\n", sleep.Process.Pid, filepath.Join(cfg.DataDir, "postgres"))), 0o600)
-	db2, _ := open(t, cfg, dbtest.Schema(t))
+	db2, _ := open(t, cfg)
 	if err := db2.Ping(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -234,19 +234,9 @@ func postmasterPID(t *testing.T, cluster string) int {
 	return pid
 }
 
-// probeSchema records, in the same transaction as the real schema, how many times the schema was
-// applied and which transaction applied it first. Without the advisory lock, concurrent
-// applications either fail (duplicate key in pg_type on CREATE TABLE) or both see an empty
-// schema_first and insert two rows.
-const probeSchema = `
-CREATE TABLE IF NOT EXISTS schema_applies (n integer NOT NULL);
-CREATE TABLE IF NOT EXISTS schema_first (txid bigint NOT NULL);
-SELECT pg_sleep(0.2);
-INSERT INTO schema_first SELECT txid_current() WHERE NOT EXISTS (SELECT 1 FROM schema_first);
-INSERT INTO schema_applies VALUES (1);
-`
-
-func TestConcurrentOpensApplySchemaOnce(t *testing.T) {
+// TestConcurrentOpensMigrateOnce: replicas opening one empty external database together migrate
+// it once; the others wait for the lock and find nothing to do.
+func TestConcurrentOpensMigrateOnce(t *testing.T) {
 	t.Parallel()
 	u := dbtest.URL(t)
 	const n = 4
@@ -259,7 +249,7 @@ func TestConcurrentOpensApplySchemaOnce(t *testing.T) {
 			defer wg.Done()
 			cfg := embeddedConfig("")
 			cfg.Database.URL = u
-			dbs[i], errs[i] = database.Open(context.Background(), cfg, dbtest.Schema(t)+probeSchema, nil)
+			dbs[i], errs[i] = database.Open(context.Background(), cfg, nil)
 		}()
 	}
 	wg.Wait()
@@ -272,30 +262,9 @@ func TestConcurrentOpensApplySchemaOnce(t *testing.T) {
 			t.Fatalf("mode %q", dbs[i].Info.Mode)
 		}
 	}
-	var first, applies int
-	dbs[0].Pool.QueryRow(context.Background(), "SELECT count(*) FROM schema_first").Scan(&first)
-	dbs[0].Pool.QueryRow(context.Background(), "SELECT count(*) FROM schema_applies").Scan(&applies)
-	if first != 1 || applies != n {
-		t.Fatalf("schema_first has %d rows (want 1), schema_applies %d (want %d)", first, applies, n)
-	}
-}
-
-func TestApplySchemaIsIdempotent(t *testing.T) {
-	t.Parallel()
-	pool := dbtest.Pool(t) // applied once
-	ctx := context.Background()
-	if _, err := pool.Exec(ctx, "INSERT INTO doctors (name, specialization, contact_info) VALUES ('D', 'S', 'c')"); err != nil {
-		t.Fatal(err)
-	}
-	for range 2 {
-		if err := database.ApplySchema(ctx, pool, dbtest.Schema(t)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var n int
-	pool.QueryRow(ctx, "SELECT count(*) FROM doctors").Scan(&n)
-	if n != 1 {
-		t.Fatalf("doctors: %d rows", n)
+	v, err := database.SchemaVersion(context.Background(), dbs[0].Pool)
+	if err != nil || v != database.LatestVersion() {
+		t.Fatalf("schema version %d (%v), want %d", v, err, database.LatestVersion())
 	}
 }
 
@@ -311,7 +280,7 @@ func TestExternalErrorsAreClearAndHidePassword(t *testing.T) {
 	bad.User = url.UserPassword(user, "wrong-Secret-123")
 	cfg := embeddedConfig("")
 	cfg.Database.URL = bad.String()
-	_, err = database.Open(context.Background(), cfg, "", nil)
+	_, err = database.Open(context.Background(), cfg, nil)
 	if err == nil || !strings.Contains(err.Error(), "authentication failed") || strings.Contains(err.Error(), "wrong-Secret-123") {
 		t.Fatalf("bad password: %v", err)
 	}
@@ -320,7 +289,7 @@ func TestExternalErrorsAreClearAndHidePassword(t *testing.T) {
 	down.User = url.UserPassword(user, "wrong-Secret-123")
 	down.Host = "127.0.0.1:1"
 	cfg.Database.URL = down.String()
-	_, err = database.Open(context.Background(), cfg, "", nil)
+	_, err = database.Open(context.Background(), cfg, nil)
 	if err == nil || !strings.Contains(err.Error(), "cannot connect to PostgreSQL at 127.0.0.1:1") || strings.Contains(err.Error(), "wrong-Secret-123") {
 		t.Fatalf("unreachable: %v", err)
 	}
@@ -329,7 +298,7 @@ func TestExternalErrorsAreClearAndHidePassword(t *testing.T) {
 	nodb := *good
 	nodb.Path = "/no_such_database"
 	cfg.Database.URL = nodb.String()
-	_, err = database.Open(context.Background(), cfg, "", nil)
+	_, err = database.Open(context.Background(), cfg, nil)
 	if err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("missing database: %v", err)
 	}
@@ -383,7 +352,7 @@ func TestExternalWaitsForAStartingServer(t *testing.T) {
 	cfg.Database.URL = late.String()
 	cfg.Database.ConnectTimeout = 20 * time.Second
 	start := time.Now()
-	db, err := database.Open(context.Background(), cfg, "CREATE TABLE IF NOT EXISTS waited (id int)", nil)
+	db, err := database.Open(context.Background(), cfg, nil)
 	if err != nil {
 		t.Fatalf("Open did not wait for the server: %v", err)
 	}
@@ -420,7 +389,7 @@ func TestNoBinariesWithoutDownloadIsClear(t *testing.T) {
 	t.Parallel()
 	cfg := embeddedConfig(t.TempDir())
 	cfg.Embedded.BinariesPath = t.TempDir()
-	_, err := database.Open(context.Background(), cfg, "", nil)
+	_, err := database.Open(context.Background(), cfg, nil)
 	if err == nil || !strings.Contains(err.Error(), "embedded.binaries_path") {
 		t.Fatalf("got %v", err)
 	}

@@ -1,6 +1,12 @@
 package database
 
-import "time"
+import (
+	"context"
+	"io/fs"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
 
 // SetRestartPolicy shortens the supervisor's delays for tests; it returns a function restoring them.
 func SetRestartPolicy(delays []time.Duration, restarts int) func() {
@@ -8,3 +14,16 @@ func SetRestartPolicy(delays []time.Duration, restarts int) func() {
 	restartDelays, maxRestarts = delays, restarts
 	return func() { restartDelays, maxRestarts = oldD, oldR }
 }
+
+// MigrateWith is Migrate over a given list, so tests can add migrations the binary does not have.
+func MigrateWith(ctx context.Context, pool *pgxpool.Pool, all []Migration, o MigrateOptions) ([]Migration, error) {
+	return migrate(ctx, pool, all, o)
+}
+
+// StatusWith is MigrationStatus over a given list.
+func StatusWith(ctx context.Context, pool *pgxpool.Pool, all []Migration) ([]MigrationState, error) {
+	return status(ctx, pool, all)
+}
+
+// ParseMigrations reads migration files from dir of fsys.
+func ParseMigrations(fsys fs.FS, dir string) ([]Migration, error) { return parseMigrations(fsys, dir) }

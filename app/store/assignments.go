@@ -87,10 +87,8 @@ func (s *Store) ListAssignments(ctx context.Context, owner int64, q ListQuery) (
 
 // GetAssignment returns an assignment of one of owner's patients, or ErrNotFound.
 func (s *Store) GetAssignment(ctx context.Context, owner, id int64) (Assignment, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
 	var m Assignment
-	err := s.pool.QueryRow(ctx, "SELECT "+assignmentCols+" FROM "+assignmentFrom+
+	err := s.db.QueryRow(ctx, "SELECT "+assignmentCols+" FROM "+assignmentFrom+
 		" WHERE a.id = $2 AND p.managed_by = $1", owner, id).Scan(assignmentDest(&m)...)
 	return m, notFound(err)
 }
@@ -100,15 +98,13 @@ func (s *Store) GetAssignment(ctx context.Context, owner, id int64) (Assignment,
 // (also when one is deleted concurrently); a unique violation of AssignmentPairKey for a pair that
 // is already assigned.
 func (s *Store) CreateAssignment(ctx context.Context, owner, patientID, doctorID int64) (Assignment, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
 	var (
 		m                     Assignment
 		patientName, doctorNm *string
 		id                    *int64
 		at                    *time.Time
 	)
-	err := s.pool.QueryRow(ctx, `WITH
+	err := s.db.QueryRow(ctx, `WITH
 		np AS (SELECT id, name FROM patients WHERE id = $2 AND managed_by = $1),
 		nd AS (SELECT id, name FROM doctors WHERE id = $3),
 		ins AS (INSERT INTO assignments (patient_id, doctor_id) SELECT np.id, nd.id FROM np, nd
@@ -135,15 +131,13 @@ func (s *Store) CreateAssignment(ctx context.Context, owner, patientID, doctorID
 // owner's; *RefError when the new patient is not owner's or either row does not exist; a unique
 // violation of AssignmentPairKey when the new pair is already assigned.
 func (s *Store) UpdateAssignment(ctx context.Context, owner, id int64, patientID, doctorID *int64) (Assignment, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
 	var (
 		found                 bool
 		patientName, doctorNm *string
 		newID, pid, did       *int64
 		at                    *time.Time
 	)
-	err := s.pool.QueryRow(ctx, `WITH
+	err := s.db.QueryRow(ctx, `WITH
 		cur AS (SELECT a.id, a.patient_id, a.doctor_id FROM assignments a JOIN patients op ON op.id = a.patient_id
 			WHERE a.id = $2 AND op.managed_by = $1),
 		np AS (SELECT p.id, p.name FROM patients p, cur
@@ -173,9 +167,7 @@ func (s *Store) UpdateAssignment(ctx context.Context, owner, id int64, patientID
 
 // DeleteAssignment removes an assignment of owner's patients; ErrNotFound otherwise.
 func (s *Store) DeleteAssignment(ctx context.Context, owner, id int64) error {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	tag, err := s.pool.Exec(ctx, `DELETE FROM assignments a USING patients p
+	tag, err := s.db.Exec(ctx, `DELETE FROM assignments a USING patients p
 		WHERE a.id = $2 AND p.id = a.patient_id AND p.managed_by = $1`, owner, id)
 	if err != nil {
 		return err
@@ -189,9 +181,7 @@ func (s *Store) DeleteAssignment(ctx context.Context, owner, id int64) error {
 // DoctorExists reports whether doctor id exists (for reporting every failing field of a request
 // that fails validation anyway).
 func (s *Store) DoctorExists(ctx context.Context, id int64) (bool, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
 	var ok bool
-	err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM doctors WHERE id = $1)", id).Scan(&ok)
+	err := s.db.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM doctors WHERE id = $1)", id).Scan(&ok)
 	return ok, err
 }

@@ -71,30 +71,24 @@ func eqFoldClause(args *sqlArgs, col, v string) string {
 
 // GetDoctor returns one doctor or ErrNotFound.
 func (s *Store) GetDoctor(ctx context.Context, id int64) (Doctor, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
 	var d Doctor
-	err := s.pool.QueryRow(ctx, "SELECT "+doctorCols+" FROM doctors d WHERE d.id = $1", id).Scan(doctorDest(&d)...)
+	err := s.db.QueryRow(ctx, "SELECT "+doctorCols+" FROM doctors d WHERE d.id = $1", id).Scan(doctorDest(&d)...)
 	return d, notFound(err)
 }
 
 // CreateDoctor inserts a doctor; every field must be set. A duplicate contact_info is a unique
 // violation of DoctorContactInfoKey (see UniqueViolation).
 func (s *Store) CreateDoctor(ctx context.Context, f DoctorFields) (Doctor, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
 	var d Doctor
-	err := s.pool.QueryRow(ctx, `INSERT INTO doctors AS d (name, specialization, contact_info)
+	err := s.db.QueryRow(ctx, `INSERT INTO doctors AS d (name, specialization, contact_info)
 		VALUES ($1, $2, $3) RETURNING `+doctorCols, f.Name, f.Specialization, f.ContactInfo).Scan(doctorDest(&d)...)
 	return d, err
 }
 
 // UpdateDoctor sets the non-nil fields and updated_at; ErrNotFound when the doctor does not exist.
 func (s *Store) UpdateDoctor(ctx context.Context, id int64, f DoctorFields) (Doctor, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
 	var d Doctor
-	err := s.pool.QueryRow(ctx, `UPDATE doctors AS d SET
+	err := s.db.QueryRow(ctx, `UPDATE doctors AS d SET
 		name = COALESCE($2, d.name),
 		specialization = COALESCE($3, d.specialization),
 		contact_info = COALESCE($4, d.contact_info),
@@ -105,9 +99,7 @@ func (s *Store) UpdateDoctor(ctx context.Context, id int64, f DoctorFields) (Doc
 
 // DeleteDoctor removes a doctor and, by cascade, its assignments; ErrNotFound when absent.
 func (s *Store) DeleteDoctor(ctx context.Context, id int64) error {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	tag, err := s.pool.Exec(ctx, "DELETE FROM doctors WHERE id = $1", id)
+	tag, err := s.db.Exec(ctx, "DELETE FROM doctors WHERE id = $1", id)
 	if err != nil {
 		return err
 	}
@@ -121,10 +113,8 @@ func (s *Store) DeleteDoctor(ctx context.Context, id int64) error {
 // Used only to report every failing field at once when a request fails validation anyway; the
 // unique constraint is what actually guards the data.
 func (s *Store) DoctorContactTaken(ctx context.Context, contactInfo string, exceptID int64) (bool, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
 	var taken bool
-	err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM doctors WHERE contact_info = $1 AND id <> $2)",
+	err := s.db.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM doctors WHERE contact_info = $1 AND id <> $2)",
 		contactInfo, exceptID).Scan(&taken)
 	return taken, err
 }

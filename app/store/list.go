@@ -78,12 +78,10 @@ func where(conds ...string) string {
 // to be joined and materialised before LIMIT, ten times slower at 10,000 patients.
 func (s *Store) listPage(ctx context.Context, cols, from, countFrom, cond, order string, args sqlArgs, q ListQuery,
 	scan func(rows pgx.Rows) error) (int64, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
 	n := len(args)
 	limit := args.add(q.Limit)
 	offset := args.add(q.Offset)
-	rows, err := s.pool.Query(ctx, "SELECT "+cols+" FROM "+from+cond+order+" LIMIT "+limit+" OFFSET "+offset, args...)
+	rows, err := s.db.Query(ctx, "SELECT "+cols+" FROM "+from+cond+order+" LIMIT "+limit+" OFFSET "+offset, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -102,7 +100,7 @@ func (s *Store) listPage(ctx context.Context, cols, from, countFrom, cond, order
 		return int64(q.Offset + got), nil
 	}
 	var total int64
-	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM "+countFrom+cond, args[:n]...).Scan(&total); err != nil {
+	if err := s.db.QueryRow(ctx, "SELECT count(*) FROM "+countFrom+cond, args[:n]...).Scan(&total); err != nil {
 		return 0, fmt.Errorf("count: %w", err)
 	}
 	return total, nil

@@ -78,10 +78,8 @@ func eqClause(args *sqlArgs, col, v string) string {
 
 // GetPatient returns owner's patient id, or ErrNotFound (also when it is someone else's).
 func (s *Store) GetPatient(ctx context.Context, owner, id int64) (Patient, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
 	var p Patient
-	err := s.pool.QueryRow(ctx, "SELECT "+patientCols+
+	err := s.db.QueryRow(ctx, "SELECT "+patientCols+
 		" FROM patients p JOIN users u ON u.id = p.managed_by WHERE p.id = $2 AND p.managed_by = $1", owner, id).
 		Scan(patientDest(&p)...)
 	return p, notFound(err)
@@ -90,10 +88,8 @@ func (s *Store) GetPatient(ctx context.Context, owner, id int64) (Patient, error
 // CreatePatient inserts a patient owned by owner; every field must be set. A phone number the
 // owner already uses is a unique violation of PatientOwnerPhoneKey.
 func (s *Store) CreatePatient(ctx context.Context, owner int64, f PatientFields) (Patient, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
 	var p Patient
-	err := s.pool.QueryRow(ctx, `WITH p AS (
+	err := s.db.QueryRow(ctx, `WITH p AS (
 			INSERT INTO patients (managed_by, name, age, gender, address, phone_number)
 			VALUES ($1, $2, $3, $4, $5, $6) RETURNING *)
 		SELECT `+patientCols+` FROM p JOIN users u ON u.id = p.managed_by`,
@@ -104,10 +100,8 @@ func (s *Store) CreatePatient(ctx context.Context, owner int64, f PatientFields)
 // UpdatePatient sets the non-nil fields and updated_at on owner's patient id; ErrNotFound when
 // there is no such patient of owner's.
 func (s *Store) UpdatePatient(ctx context.Context, owner, id int64, f PatientFields) (Patient, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
 	var p Patient
-	err := s.pool.QueryRow(ctx, `WITH p AS (
+	err := s.db.QueryRow(ctx, `WITH p AS (
 			UPDATE patients SET
 				name = COALESCE($3, name),
 				age = COALESCE($4, age),
@@ -124,9 +118,7 @@ func (s *Store) UpdatePatient(ctx context.Context, owner, id int64, f PatientFie
 // DeletePatient removes owner's patient id and, by cascade, its assignments; ErrNotFound when
 // there is no such patient of owner's.
 func (s *Store) DeletePatient(ctx context.Context, owner, id int64) error {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	tag, err := s.pool.Exec(ctx, "DELETE FROM patients WHERE id = $2 AND managed_by = $1", owner, id)
+	tag, err := s.db.Exec(ctx, "DELETE FROM patients WHERE id = $2 AND managed_by = $1", owner, id)
 	if err != nil {
 		return err
 	}
@@ -138,10 +130,8 @@ func (s *Store) DeletePatient(ctx context.Context, owner, id int64) error {
 
 // PatientExists reports whether owner has a patient id.
 func (s *Store) PatientExists(ctx context.Context, owner, id int64) (bool, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
 	var ok bool
-	err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM patients WHERE id = $2 AND managed_by = $1)", owner, id).Scan(&ok)
+	err := s.db.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM patients WHERE id = $2 AND managed_by = $1)", owner, id).Scan(&ok)
 	return ok, err
 }
 
@@ -149,10 +139,8 @@ func (s *Store) PatientExists(ctx context.Context, owner, id int64) (bool, error
 // phone. Used only to report every failing field at once when a request fails validation anyway;
 // the unique constraint is what actually guards the data.
 func (s *Store) PatientPhoneTaken(ctx context.Context, owner int64, phone string, exceptID int64) (bool, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
 	var taken bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM patients
+	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM patients
 		WHERE managed_by = $1 AND phone_number = $2 AND id <> $3)`, owner, phone, exceptID).Scan(&taken)
 	return taken, err
 }
@@ -160,11 +148,9 @@ func (s *Store) PatientPhoneTaken(ctx context.Context, owner int64, phone string
 // PatientDoctors returns the doctors assigned to owner's patient id, by doctor id, in one query;
 // ErrNotFound when owner has no such patient (an existing patient with no doctors is an empty list).
 func (s *Store) PatientDoctors(ctx context.Context, owner, id int64) ([]Doctor, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
 	// The LEFT JOINs keep one all-NULL row for a patient without doctors, which tells "no doctors"
 	// apart from "no such patient" (no row at all) without a second query.
-	rows, err := s.pool.Query(ctx, `SELECT d.id, d.name, d.specialization, d.contact_info, d.created_at, d.updated_at
+	rows, err := s.db.Query(ctx, `SELECT d.id, d.name, d.specialization, d.contact_info, d.created_at, d.updated_at
 		FROM patients p
 		LEFT JOIN assignments a ON a.patient_id = p.id
 		LEFT JOIN doctors d ON d.id = a.doctor_id

@@ -10,12 +10,10 @@ import (
 // including this one and the time left until the window ends. The window is computed from the
 // database clock and counted in one upsert, so every replica shares the same counters.
 func (s *Store) Hit(ctx context.Context, bucket string, window time.Duration) (int, time.Duration, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
 	secs := math.Max(1, math.Round(window.Seconds()))
 	var hits int
 	var left float64
-	err := s.pool.QueryRow(ctx,
+	err := s.db.QueryRow(ctx,
 		`INSERT INTO rate_limits (bucket, window_start, hits)
 		 VALUES ($1, to_timestamp(floor(extract(epoch FROM now()) / $2) * $2), 1)
 		 ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1
@@ -27,11 +25,9 @@ func (s *Store) Hit(ctx context.Context, bucket string, window time.Duration) (i
 	return hits, time.Duration(left * float64(time.Second)), nil
 }
 
-// SweepRateLimits deletes windows that started more than age ago; age must exceed the longest
-// window in use.
-func (s *Store) SweepRateLimits(ctx context.Context, age time.Duration) error {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	_, err := s.pool.Exec(ctx, `DELETE FROM rate_limits WHERE window_start < now() - make_interval(secs => $1)`, age.Seconds())
-	return err
+// SweepRateLimits deletes windows that started more than age ago and returns how many; age must
+// exceed the longest window in use.
+func (s *Store) SweepRateLimits(ctx context.Context, age time.Duration) (int64, error) {
+	tag, err := s.db.Exec(ctx, `DELETE FROM rate_limits WHERE window_start < now() - make_interval(secs => $1)`, age.Seconds())
+	return tag.RowsAffected(), err
 }

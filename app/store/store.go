@@ -16,9 +16,23 @@ import (
 // ErrNotFound means no row matched, including rows that exist but belong to someone else.
 var ErrNotFound = errors.New("not found")
 
-// Store runs the application's queries on a pool.
+// Querier is what a query runs on: *pgxpool.Pool and pgx.Tx both satisfy it.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+var (
+	_ Querier = (*pgxpool.Pool)(nil)
+	_ Querier = pgx.Tx(nil)
+)
+
+// Store runs the application's queries on the pool, or inside InTx on one transaction.
 type Store struct {
 	pool    *pgxpool.Pool
+	db      timed  // the pool or the transaction; every query goes through it
+	tx      pgx.Tx // non-nil inside InTx
 	timeout time.Duration
 }
 
@@ -27,15 +41,101 @@ func New(pool *pgxpool.Pool, timeout time.Duration) *Store {
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	return &Store{pool: pool, timeout: timeout}
+	return &Store{pool: pool, db: timed{q: pool, timeout: timeout}, timeout: timeout}
 }
 
 // Pool exposes the pool for readiness checks and tests.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-// ctx bounds one query's time.
-func (s *Store) ctx(parent context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(parent, s.timeout)
+// InTx runs fn with a Store whose queries share one transaction: committed when fn returns nil,
+// rolled back when it returns an error or panics. Called on the Store fn received, InTx runs the
+// inner fn in the same transaction: only the outermost InTx commits or rolls back.
+func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) (err error) {
+	if s.tx != nil {
+		return fn(s)
+	}
+	bctx, cancel := context.WithTimeout(ctx, s.timeout)
+	tx, err := s.pool.Begin(bctx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	rollback := func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+		defer cancel()
+		_ = tx.Rollback(rctx)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			rollback()
+			panic(p)
+		}
+		if err != nil {
+			rollback() // after a failed commit too: a no-op then
+		}
+	}()
+	if err := fn(&Store{pool: s.pool, db: timed{q: tx, timeout: s.timeout}, tx: tx, timeout: s.timeout}); err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return tx.Commit(cctx)
+}
+
+// timed bounds each query's time: the one place the store's timeout is applied. A query's rows
+// keep its deadline until they are read (Scan, or the last Next) or closed.
+type timed struct {
+	q       Querier
+	timeout time.Duration
+}
+
+func (t timed) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
+	return t.q.Exec(ctx, sql, args...)
+}
+
+func (t timed) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	rows, err := t.q.Query(ctx, sql, args...)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	return timedRows{Rows: rows, cancel: cancel}, nil
+}
+
+func (t timed) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	return timedRow{row: t.q.QueryRow(ctx, sql, args...), cancel: cancel}
+}
+
+type timedRow struct {
+	row    pgx.Row
+	cancel context.CancelFunc
+}
+
+func (r timedRow) Scan(dest ...any) error {
+	defer r.cancel()
+	return r.row.Scan(dest...)
+}
+
+type timedRows struct {
+	pgx.Rows
+	cancel context.CancelFunc
+}
+
+func (r timedRows) Next() bool {
+	if r.Rows.Next() {
+		return true
+	}
+	r.cancel() // the rows are closed now
+	return false
+}
+
+func (r timedRows) Close() {
+	r.Rows.Close()
+	r.cancel()
 }
 
 // ListQuery is a bounded, searchable, ordered list request. Ordering is an API field name that

@@ -36,55 +36,43 @@ func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 // CreateUser inserts an account. A concurrent duplicate surfaces as a unique violation of
 // UsersUsernameKey or UsersEmailKey (see UniqueViolation).
 func (s *Store) CreateUser(ctx context.Context, username, email, passwordHash string) (*User, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	return scanUser(s.pool.QueryRow(ctx,
+	return scanUser(s.db.QueryRow(ctx,
 		`INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3) RETURNING `+userColumns,
 		username, email, passwordHash))
 }
 
 // UsernameTaken reports whether a username exists, ignoring case.
 func (s *Store) UsernameTaken(ctx context.Context, username string) (bool, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
 	var taken bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE lower(username) = lower($1))`, username).Scan(&taken)
+	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE lower(username) = lower($1))`, username).Scan(&taken)
 	return taken, err
 }
 
 // EmailTaken reports whether an email address exists, ignoring case.
 func (s *Store) EmailTaken(ctx context.Context, email string) (bool, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
 	var taken bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower($1))`, email).Scan(&taken)
+	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower($1))`, email).Scan(&taken)
 	return taken, err
 }
 
 // UserByUsername finds the account whose username equals username ignoring case (at most one
 // exists); callers that want an exact match compare User.Username themselves.
 func (s *Store) UserByUsername(ctx context.Context, username string) (*User, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE lower(username) = lower($1)`, username))
+	return scanUser(s.db.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE lower(username) = lower($1)`, username))
 }
 
 // UserByID finds an account by id (one primary-key lookup).
 func (s *Store) UserByID(ctx context.Context, id int64) (*User, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	return scanUser(s.db.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
 }
 
 // UserSession finds an account by id and reports whether its login (refresh-token family) is
 // still live: not logged out, not revoked by a reused token, not expired. It is the one query
 // behind every authenticated request.
 func (s *Store) UserSession(ctx context.Context, id int64, family uuid.UUID) (*User, bool, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
 	u := &User{}
 	var live bool
-	err := s.pool.QueryRow(ctx, `SELECT `+userColumns+`,
+	err := s.db.QueryRow(ctx, `SELECT `+userColumns+`,
 		EXISTS (SELECT 1 FROM refresh_families f WHERE f.id = $2 AND f.user_id = users.id
 		        AND f.revoked_at IS NULL AND f.expires_at > now())
 		FROM users WHERE id = $1`, id, family).
@@ -97,9 +85,7 @@ func (s *Store) UserSession(ctx context.Context, id int64, family uuid.UUID) (*U
 
 // SetPasswordHash replaces an account's password hash (rehash on login after a cost change).
 func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string) error {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	tag, err := s.pool.Exec(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1`, id, hash)
+	tag, err := s.db.Exec(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1`, id, hash)
 	if err == nil && tag.RowsAffected() == 0 {
 		return ErrNotFound
 	}
@@ -109,9 +95,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string) erro
 // SetUserActive activates or deactivates an account; a deactivated account cannot log in, refresh
 // or use its access tokens.
 func (s *Store) SetUserActive(ctx context.Context, id int64, active bool) error {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	tag, err := s.pool.Exec(ctx, `UPDATE users SET is_active = $2 WHERE id = $1`, id, active)
+	tag, err := s.db.Exec(ctx, `UPDATE users SET is_active = $2 WHERE id = $1`, id, active)
 	if err == nil && tag.RowsAffected() == 0 {
 		return ErrNotFound
 	}
@@ -120,9 +104,7 @@ func (s *Store) SetUserActive(ctx context.Context, id int64, active bool) error 
 
 // DeleteUser removes an account with its patients, assignments and logins.
 func (s *Store) DeleteUser(ctx context.Context, id int64) error {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	tag, err := s.pool.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
+	tag, err := s.db.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
 	if err == nil && tag.RowsAffected() == 0 {
 		return ErrNotFound
 	}

@@ -6,14 +6,15 @@
 //	func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 //
 //	func TestSomething(t *testing.T) {
-//		pool := dbtest.Pool(t) // fresh database with schema.sql applied; dropped after the test
+//		pool := dbtest.Pool(t) // fresh database at the latest schema version; dropped after the test
 //		...
 //	}
 //
 // Main first drops root privileges to the user "postgres" (PostgreSQL refuses to run as root; CI
 // runs tests as root), so a test package using it must not rely on root. The server is started on
 // first use of Pool or URL, in a temporary directory, on a free port of 127.0.0.1, with fsync off
-// (about 1 s for initdb and start); Main stops it and removes the directory after the tests. A
+// (about 1 s for initdb and start); Main stops it and removes the directory after the tests. The
+// migrations run once, into a template database that each Pool copies. A
 // watchdog process stops the server too if the test binary dies without cleaning up (panic,
 // timeout, signal, SIGKILL).
 //
@@ -60,6 +61,11 @@ var (
 	startErr  error
 	adminURL  string // URL of the maintenance database on the test server
 	admin     *pgxpool.Pool
+	template  struct {
+		once sync.Once
+		name string
+		err  error
+	}
 	server    *database.Embedded
 	tempDir   string
 	watchdog  *exec.Cmd
@@ -149,6 +155,9 @@ func doStart() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if u := os.Getenv(EnvURL); u != "" {
+		if p, err := url.Parse(u); err != nil || p.Scheme == "" {
+			return fmt.Errorf("%s is not a postgres:// URL", EnvURL)
+		}
 		adminURL = u
 	} else {
 		dir, err := os.MkdirTemp("", "healthcare-dbtest-*")
@@ -202,6 +211,11 @@ func startWatchdog(binDir, cluster, dir string) {
 
 func shutdown() {
 	if admin != nil {
+		if template.name != "" && server == nil { // an external server keeps what we leave
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{template.name}.Sanitize()+" WITH (FORCE)")
+			cancel()
+		}
 		admin.Close()
 	}
 	if server != nil {
@@ -223,22 +237,44 @@ func shutdown() {
 	}
 }
 
-// Pool returns a pool on a fresh database with schema.sql applied. The pool is closed and the
-// database dropped when the test ends.
+// Pool returns a pool on a fresh database migrated to the latest schema version (database.Migrate).
+// The pool is closed and the database dropped when the test ends.
 func Pool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	schema := Schema(t)
-	u := URL(t)
-	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, u)
+	if err := start(); err != nil {
+		t.Fatalf("dbtest: %v", err)
+	}
+	template.once.Do(func() { template.name, template.err = makeTemplate() })
+	if template.err != nil {
+		t.Fatalf("dbtest: %v", template.err)
+	}
+	pool, err := pgxpool.New(context.Background(), newDatabase(t, template.name))
 	if err != nil {
 		t.Fatalf("dbtest: %v", err)
 	}
 	t.Cleanup(pool.Close) // runs before the database is dropped (cleanups run last-in first-out)
-	if err := database.ApplySchema(ctx, pool, schema); err != nil {
-		t.Fatalf("dbtest: %v", err)
-	}
 	return pool
+}
+
+// makeTemplate creates a database and migrates it, for Pool to copy: copying is much faster than
+// migrating each test's database. The name comes back with an error too, for shutdown to drop.
+func makeTemplate() (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	name := randomName("template_")
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", fmt.Errorf("cannot create the template database: %v", err)
+	}
+	pool, err := pgxpool.New(ctx, databaseURL(name))
+	if err != nil {
+		return name, fmt.Errorf("cannot connect to the template database: %v", err)
+	}
+	// Closed before any copy: CREATE DATABASE ... TEMPLATE needs the template without connections.
+	defer pool.Close()
+	if _, err := database.Migrate(ctx, pool, database.MigrateOptions{}); err != nil {
+		return name, fmt.Errorf("cannot migrate the template database: %v", err)
+	}
+	return name, nil
 }
 
 // URL returns the connection URL (with password) of a fresh, empty database, dropped when the test
@@ -248,11 +284,20 @@ func URL(t testing.TB) string {
 	if err := start(); err != nil {
 		t.Fatalf("dbtest: %v", err)
 	}
-	b := make([]byte, 8)
-	rand.Read(b)
-	name := "test_" + hex.EncodeToString(b)
+	return newDatabase(t, "")
+}
+
+// newDatabase creates a database, a copy of from when not empty, dropped when the test ends,
+// and returns its URL.
+func newDatabase(t testing.TB, from string) string {
+	t.Helper()
+	name := randomName("test_")
+	sql := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize()
+	if from != "" {
+		sql += " TEMPLATE " + pgx.Identifier{from}.Sanitize()
+	}
 	ctx := context.Background()
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+	if _, err := admin.Exec(ctx, sql); err != nil {
 		t.Fatalf("dbtest: cannot create test database: %v", err)
 	}
 	t.Cleanup(func() {
@@ -262,15 +307,24 @@ func URL(t testing.TB) string {
 			t.Errorf("dbtest: cannot drop test database %s: %v", name, err)
 		}
 	})
-	u, err := url.Parse(adminURL)
-	if err != nil {
-		t.Fatalf("dbtest: %s is not a URL: %v", EnvURL, err)
-	}
+	return databaseURL(name)
+}
+
+func randomName(prefix string) string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// databaseURL is the test server's URL with the database name replaced.
+func databaseURL(name string) string {
+	u, _ := url.Parse(adminURL) // checked by doStart
 	u.Path = "/" + name
 	return u.String()
 }
 
-// Schema returns the text of the repository's schema.sql.
+// Schema returns the text of the repository's schema.sql: the reference copy of the full schema,
+// which the binary does not apply (it runs database.Migrations).
 func Schema(t testing.TB) string {
 	t.Helper()
 	if schemaErr != nil {

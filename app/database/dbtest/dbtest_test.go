@@ -5,6 +5,7 @@ import (
 	"os"
 	"testing"
 
+	"healthcare/app/database"
 	"healthcare/app/database/dbtest"
 
 	"github.com/jackc/pgx/v5"
@@ -18,6 +19,9 @@ func TestPoolHasSchema(t *testing.T) {
 	var n int
 	if err := pool.QueryRow(context.Background(), "SELECT count(*) FROM users").Scan(&n); err != nil {
 		t.Fatal(err)
+	}
+	if v, err := database.SchemaVersion(context.Background(), pool); err != nil || v != database.LatestVersion() {
+		t.Fatalf("schema version %d (%v), want %d", v, err, database.LatestVersion())
 	}
 	if os.Geteuid() == 0 {
 		t.Fatal("tests still run as root")
