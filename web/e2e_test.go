@@ -835,10 +835,9 @@ func launchServer(t *testing.T, attempt int, extraEnv []string) (string, func())
 		t.Fatal(err)
 	}
 	bin := buildBinary(t, root)
+	// Created by the binary: as root it makes it for the user it switches to, and refuses an
+	// existing one of root's.
 	dataDir := filepath.Join(dir, "data")
-	if err := os.Mkdir(dataDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	addr := freeAddr(t)
 	logFile, err := os.Create(filepath.Join(dir, "server.log"))
 	if err != nil {

@@ -126,6 +126,43 @@ func TestGeneratedSecret(t *testing.T) {
 	}
 }
 
+// TestSecretFileModes: a kept secret readable by others is restricted to its owner, with a
+// warning, and still used; one writable by others (it may have been replaced) is refused.
+func TestSecretFileModes(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.Auth.JWTSecret = ""
+	path := filepath.Join(cfg.DataDir, SecretFile)
+	secret := strings.Repeat("ab", 32)
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(path, 0o644)
+	var logged strings.Builder
+	s, err := New(cfg, nil, slog.New(slog.NewTextHandler(&logged, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(s.secret) != secret {
+		t.Error("the kept secret was not used")
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %04o after start, want 0600", st.Mode().Perm())
+	}
+	if !strings.Contains(logged.String(), "level=WARN") || !strings.Contains(logged.String(), "restricted it to its owner") {
+		t.Errorf("no warning: %s", logged.String())
+	}
+
+	os.Chmod(path, 0o666)
+	_, err = New(cfg, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil || !strings.Contains(err.Error(), "is writable by other users") || !strings.Contains(err.Error(), "run 'chmod 600 "+path+"'") {
+		t.Fatalf("a world-writable secret: %v", err)
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o666 {
+		t.Errorf("a refused secret was changed: %04o", st.Mode().Perm())
+	}
+}
+
 func TestTokenParsing(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)

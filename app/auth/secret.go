@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"healthcare/app/config"
+	"healthcare/app/privilege"
 )
 
 // SecretFile is the name of the generated signing secret inside the data directory.
@@ -62,16 +63,18 @@ func loadSecret(cfg *config.Config, log *slog.Logger) ([]byte, error) {
 	return readSecret(path, log)
 }
 
+// readSecret reads the secret file at path after privilege.SecureFile: one readable by others is
+// restricted to its owner, one writable by others (anyone could have replaced it, and forged
+// tokens with it) is refused. A missing file is fs.ErrNotExist.
 func readSecret(path string, log *slog.Logger) ([]byte, error) {
-	st, err := os.Stat(path)
-	if err != nil {
+	if err := privilege.SecureFile(path, log); err != nil {
 		return nil, err
-	}
-	if st.Mode().Perm()&0o077 != 0 {
-		log.Warn("the JWT secret file is readable by other users: chmod 600 it", "path", path)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("read the JWT secret %s: %w", path, err)
 	}
 	s := strings.TrimSpace(string(b))

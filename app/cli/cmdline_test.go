@@ -96,6 +96,7 @@ func TestDataDirNotWritable(t *testing.T) {
 	if err := os.Mkdir(readOnly, 0o555); err != nil {
 		t.Fatal(err)
 	}
+	giveToServer(t, readOnly) // as root, one of root's would be refused for its owner instead
 	code, out := run(t, opts{DataDir: readOnly, Port: freePort(t)}, "serve")
 	checkSentence(t, code, 2, out, "data directory "+readOnly+" is not writable by user")
 

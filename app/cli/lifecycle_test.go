@@ -217,7 +217,8 @@ func TestSIGKILLRecovery(t *testing.T) {
 }
 
 // TestRootDropsPrivileges: started as root, the app and every PostgreSQL process run as
-// embedded.run_as, which owns the data directory; the log says so.
+// embedded.run_as, which owns the data directory (created 0700 with its missing parent); the log
+// says so.
 func TestRootDropsPrivileges(t *testing.T) {
 	requireRoot(t)
 	t.Parallel()
@@ -226,8 +227,14 @@ func TestRootDropsPrivileges(t *testing.T) {
 		t.Fatal("the user postgres is needed (apt install postgresql creates it)")
 	}
 	uid, _ := strconv.Atoi(pg.Uid)
-	dataDir := filepath.Join(tempDir(t), "data")
+	parent := filepath.Join(tempDir(t), "clinic") // missing too: created for postgres as well
+	dataDir := filepath.Join(parent, "data")
 	p, _ := serve(t, opts{DataDir: dataDir})
+	for _, d := range []string{parent, dataDir} {
+		if owner, mode := ownerMode(t, d); owner != uid || mode != fs.ModeDir|0o700 {
+			t.Errorf("%s: owner %d mode %v, want %d (postgres) drwx------", d, owner, mode, uid)
+		}
+	}
 	app, ok := readProc(p.cmd.Process.Pid)
 	if !ok {
 		t.Fatal("the app's /proc entry is gone")
@@ -272,8 +279,9 @@ func TestRootDropsPrivileges(t *testing.T) {
 	stopAndCheck(t, p)
 }
 
-// treeDigest describes every file under dir: name, mode, size and content hash (not the owner:
-// when root, the binary hands the directory to its user before PostgreSQL looks at it).
+// treeDigest describes every file under dir: name, owner, mode, size and content hash (a
+// symlink's target instead, never followed). The binary never changes the owner of anything it
+// did not create, so the owners are part of what must stay.
 func treeDigest(t *testing.T, dir string) string {
 	t.Helper()
 	var b strings.Builder
@@ -281,10 +289,16 @@ func treeDigest(t *testing.T, dir string) string {
 		if err != nil {
 			return err
 		}
-		info, _ := d.Info()
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
 		rel, _ := filepath.Rel(dir, path)
 		sum := ""
-		if !d.IsDir() {
+		switch {
+		case d.Type()&fs.ModeSymlink != 0:
+			sum, _ = os.Readlink(path)
+		case !d.IsDir():
 			c, err := os.ReadFile(path)
 			if err != nil {
 				return err
@@ -292,7 +306,8 @@ func treeDigest(t *testing.T, dir string) string {
 			h := sha256.Sum256(c)
 			sum = hex.EncodeToString(h[:8])
 		}
-		b.WriteString(rel + " " + info.Mode().String() + " " + strconv.FormatInt(info.Size(), 10) + " " + sum + "\n")
+		st := info.Sys().(*syscall.Stat_t)
+		fmt.Fprintf(&b, "%s %d:%d %s %d %s\n", rel, st.Uid, st.Gid, info.Mode(), info.Size(), sum)
 		return nil
 	})
 	if err != nil {
@@ -323,6 +338,7 @@ func TestVersionMismatchRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	giveToServer(t, dataDir)
 	before := treeDigest(t, cluster)
 	code, out := run(t, opts{DataDir: dataDir, Port: freePort(t)}, "serve")
 	if code != 1 {

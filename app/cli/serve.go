@@ -34,6 +34,13 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(cfg, stderr)
+	// Opened while still root, so a port below 1024 works; a taken port or a bad address is
+	// found before anything touches the data directory.
+	ln, err := listen(cfg.Server.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
 	if err := prepare(cfg, true, log); err != nil {
 		return err
 	}
@@ -42,12 +49,6 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 		return err
 	}
 	defer lock.Release()
-	// A taken port or a bad address is found before PostgreSQL boots.
-	ln, err := listen(cfg.Server.Addr)
-	if err != nil {
-		return err
-	}
-	defer ln.Close()
 	if lock != nil {
 		lock.SetHTTP(ln.Addr().String())
 	}
@@ -139,9 +140,11 @@ func lockDataDir(cfg *config.Config, command string) (*database.DirLock, error) 
 	return database.LockDataDir(cfg.DataDir, command)
 }
 
-// prepare resolves the data directory, drops root privileges, and checks that the data directory
-// is usable. It runs before any listener or server goroutine exists. serving says whether the
-// token secret (generated into the data directory when not configured) is needed.
+// prepare resolves the data directory, drops root privileges (creating a missing data directory
+// for the user switched to), then checks, as that user, that the data directory is theirs, closed
+// to others and writable (privilege.SecureDir). It runs before any server goroutine exists; serve
+// opens its listener before, as root. serving says whether the token secret (generated into the
+// data directory when not configured) is needed.
 func prepare(cfg *config.Config, serving bool, log *slog.Logger) error {
 	cfg.DataDir = database.DataDir(cfg)
 	// The data directory holds the embedded cluster, or the generated JWT secret.
@@ -156,6 +159,9 @@ func prepare(cfg *config.Config, serving bool, log *slog.Logger) error {
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return configError(fmt.Errorf("cannot create the data directory %s: %v (set data_dir, HEALTHCARE_DATA_DIR or --data-dir to a writable directory)", cfg.DataDir, unwrapPath(err)))
+	}
+	if err := privilege.SecureDir(cfg.DataDir, log); err != nil {
+		return configError(err)
 	}
 	if err := privilege.CheckWritable(cfg.DataDir); err != nil {
 		return configError(fmt.Errorf("%v (set data_dir, HEALTHCARE_DATA_DIR or --data-dir to a writable directory)", err))

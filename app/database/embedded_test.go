@@ -16,7 +16,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"healthcare/app/database"
-	"healthcare/app/database/dbtest"
 )
 
 // The data directory is sacred: these tests damage, share and kill it the ways an operator (or a
@@ -32,7 +31,7 @@ func TestDamagedPGVersionIsRefusedAndUntouched(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			cfg := embeddedConfig(t.TempDir())
-			db, _ := open(t, cfg, dbtest.Schema(t))
+			db, _ := open(t, cfg)
 			insertUser(t, db, "bob")
 			db.Close()
 			cluster := filepath.Join(cfg.DataDir, "postgres")
@@ -42,7 +41,7 @@ func TestDamagedPGVersionIsRefusedAndUntouched(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := snapshot(t, cfg.DataDir)
-			_, err := database.Open(context.Background(), cfg, dbtest.Schema(t), nil)
+			_, err := database.Open(context.Background(), cfg, nil)
 			if err == nil {
 				t.Fatal("Open accepted a cluster whose PG_VERSION is " + name)
 			}
@@ -53,7 +52,7 @@ func TestDamagedPGVersionIsRefusedAndUntouched(t *testing.T) {
 				t.Fatal("the refused data directory was modified")
 			}
 			os.WriteFile(pgVersion, good, 0o600)
-			db2, _ := open(t, cfg, dbtest.Schema(t))
+			db2, _ := open(t, cfg)
 			if !hasUser(t, db2, "bob") {
 				t.Fatal("data lost")
 			}
@@ -65,7 +64,7 @@ func TestNotADirectoryIsRefused(t *testing.T) {
 	t.Parallel()
 	cfg := embeddedConfig(t.TempDir())
 	os.WriteFile(filepath.Join(cfg.DataDir, "postgres"), []byte("precious"), 0o600)
-	if _, err := database.Open(context.Background(), cfg, dbtest.Schema(t), nil); err == nil || !strings.Contains(err.Error(), "not a directory") {
+	if _, err := database.Open(context.Background(), cfg, nil); err == nil || !strings.Contains(err.Error(), "not a directory") {
 		t.Fatalf("err = %v", err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(cfg.DataDir, "postgres")); string(b) != "precious" {
@@ -80,7 +79,7 @@ func TestInterruptedFirstStartIsFinished(t *testing.T) {
 	scratch := filepath.Join(cfg.DataDir, "postgres.initdb")
 	os.MkdirAll(filepath.Join(scratch, "base"), 0o700)
 	os.WriteFile(filepath.Join(scratch, "PG_VERSION"), []byte("15\n"), 0o600)
-	db, _ := open(t, cfg, dbtest.Schema(t))
+	db, _ := open(t, cfg)
 	insertUser(t, db, "carol")
 	if _, err := os.Stat(scratch); !errors.Is(err, os.ErrNotExist) {
 		t.Fatal("the scratch directory is still there")
@@ -93,11 +92,11 @@ func TestInterruptedFirstStartIsFinished(t *testing.T) {
 func TestMissingPasswordFileIsRefused(t *testing.T) {
 	t.Parallel()
 	cfg := embeddedConfig(t.TempDir())
-	db, _ := open(t, cfg, dbtest.Schema(t))
+	db, _ := open(t, cfg)
 	db.Close()
 	os.Rename(filepath.Join(cfg.DataDir, "postgres.secret"), filepath.Join(cfg.DataDir, "moved"))
 	before := snapshot(t, cfg.DataDir)
-	_, err := database.Open(context.Background(), cfg, dbtest.Schema(t), nil)
+	_, err := database.Open(context.Background(), cfg, nil)
 	if err == nil || !strings.Contains(err.Error(), "postgres.secret") {
 		t.Fatalf("err = %v", err)
 	}
@@ -109,8 +108,8 @@ func TestMissingPasswordFileIsRefused(t *testing.T) {
 func TestSecondServerInOneProcessIsRefused(t *testing.T) {
 	t.Parallel()
 	cfg := embeddedConfig(t.TempDir())
-	db, _ := open(t, cfg, dbtest.Schema(t))
-	_, err := database.Open(context.Background(), cfg, dbtest.Schema(t), nil)
+	db, _ := open(t, cfg)
+	_, err := database.Open(context.Background(), cfg, nil)
 	if !errors.Is(err, database.ErrLocked) {
 		t.Fatalf("second Open: %v", err)
 	}
@@ -189,7 +188,7 @@ func gone(pid int) bool {
 func TestOrphanOfThisClusterIsStoppedAndDataKept(t *testing.T) {
 	t.Parallel()
 	cfg := embeddedConfig(t.TempDir())
-	db, _ := open(t, cfg, dbtest.Schema(t))
+	db, _ := open(t, cfg)
 	insertUser(t, db, "erin")
 	info := db.Info
 	db.Close()
@@ -204,7 +203,7 @@ func TestOrphanOfThisClusterIsStoppedAndDataKept(t *testing.T) {
 			exec.Command(filepath.Join(info.BinDir, "pg_ctl"), "stop", "-m", "immediate", "-D", cluster).Run()
 		}
 	})
-	db2, _ := open(t, cfg, dbtest.Schema(t))
+	db2, _ := open(t, cfg)
 	if !gone(pid) {
 		t.Fatalf("orphan pid %d still running", pid)
 	}
@@ -216,7 +215,7 @@ func TestOrphanOfThisClusterIsStoppedAndDataKept(t *testing.T) {
 func TestLiveUnrelatedPostgresIsLeftAlone(t *testing.T) {
 	t.Parallel()
 	cfg := embeddedConfig(t.TempDir())
-	db, _ := open(t, cfg, dbtest.Schema(t))
+	db, _ := open(t, cfg)
 	insertUser(t, db, "frank")
 	db.Close()
 	// Another PostgreSQL of the same user, whose pid our stale postmaster.pid names (after a
@@ -235,7 +234,7 @@ func TestLiveUnrelatedPostgresIsLeftAlone(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(cluster, "postmaster.pid"), []byte(stale), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	db2, _ := open(t, cfg, dbtest.Schema(t))
+	db2, _ := open(t, cfg)
 	if !hasUser(t, db2, "frank") {
 		t.Fatal("data lost")
 	}
@@ -270,7 +269,7 @@ func waitUp(t *testing.T, db *database.DB, within time.Duration) {
 func TestDeadPostgresIsRestarted(t *testing.T) {
 	t.Parallel()
 	cfg := embeddedConfig(t.TempDir())
-	db, _ := open(t, cfg, dbtest.Schema(t))
+	db, _ := open(t, cfg)
 	insertUser(t, db, "gina")
 	cluster := filepath.Join(cfg.DataDir, "postgres")
 
@@ -322,7 +321,7 @@ func TestSupervisionGivesUpWhenPostgresCannotStart(t *testing.T) {
 	// Not parallel: it changes the package's restart policy.
 	defer database.SetRestartPolicy([]time.Duration{10 * time.Millisecond, 10 * time.Millisecond}, 5)()
 	cfg := embeddedConfig(t.TempDir())
-	db, _ := open(t, cfg, dbtest.Schema(t))
+	db, _ := open(t, cfg)
 	cluster := filepath.Join(cfg.DataDir, "postgres")
 	// PostgreSQL refuses a data directory others may read: every restart fails.
 	os.Chmod(cluster, 0o755)
@@ -346,7 +345,7 @@ func TestStopIsBoundedAndDeadIsNotAnError(t *testing.T) {
 	t.Run("dead", func(t *testing.T) {
 		t.Parallel()
 		cfg := embeddedConfig(t.TempDir())
-		db, _ := open(t, cfg, dbtest.Schema(t))
+		db, _ := open(t, cfg)
 		cluster := filepath.Join(cfg.DataDir, "postgres")
 		syscall.Kill(postmasterPID(t, cluster), syscall.SIGKILL)
 		if err := db.CloseWithin(5 * time.Second); err != nil {
@@ -356,7 +355,7 @@ func TestStopIsBoundedAndDeadIsNotAnError(t *testing.T) {
 	t.Run("hung", func(t *testing.T) {
 		t.Parallel()
 		cfg := embeddedConfig(t.TempDir())
-		db, _ := open(t, cfg, dbtest.Schema(t))
+		db, _ := open(t, cfg)
 		cluster := filepath.Join(cfg.DataDir, "postgres")
 		pid := postmasterPID(t, cluster)
 		db.Pool.Close()
@@ -375,7 +374,7 @@ func TestStopIsBoundedAndDeadIsNotAnError(t *testing.T) {
 			t.Fatal("the hung postmaster is still there")
 		}
 		// The cluster starts again (crash recovery).
-		db2, _ := open(t, cfg, dbtest.Schema(t))
+		db2, _ := open(t, cfg)
 		if err := db2.Ping(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -385,7 +384,7 @@ func TestStopIsBoundedAndDeadIsNotAnError(t *testing.T) {
 func TestApplicationRoleAndSCRAM(t *testing.T) {
 	t.Parallel()
 	cfg := embeddedConfig(t.TempDir())
-	db, _ := open(t, cfg, dbtest.Schema(t))
+	db, _ := open(t, cfg)
 	ctx := context.Background()
 	var user string
 	var super, createdb bool
@@ -435,7 +434,7 @@ func TestApplicationRoleAndSCRAM(t *testing.T) {
 	appdb.Close(ctx)
 	admin.Close(ctx)
 	db.Close()
-	db2, _ := open(t, cfg, dbtest.Schema(t))
+	db2, _ := open(t, cfg)
 	for _, table := range []string{"legacy", "patients"} {
 		if _, err := db2.Pool.Exec(ctx, "ALTER TABLE "+table+" ADD COLUMN probe int"); err != nil {
 			t.Fatalf("the application role cannot change %s: %v", table, err)
@@ -446,7 +445,7 @@ func TestApplicationRoleAndSCRAM(t *testing.T) {
 func TestStartErrorsSayWhatToDo(t *testing.T) {
 	t.Parallel()
 	cfg := embeddedConfig(t.TempDir())
-	db, _ := open(t, cfg, dbtest.Schema(t))
+	db, _ := open(t, cfg)
 	db.Close()
 	// The fixed port is taken by another program.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -455,7 +454,7 @@ func TestStartErrorsSayWhatToDo(t *testing.T) {
 	}
 	defer l.Close()
 	cfg.Embedded.Port = l.Addr().(*net.TCPAddr).Port
-	_, err = database.Open(context.Background(), cfg, dbtest.Schema(t), nil)
+	_, err = database.Open(context.Background(), cfg, nil)
 	if err == nil {
 		t.Fatal("started on a taken port")
 	}

@@ -1,11 +1,11 @@
 // Package privilege drops root privileges to an unprivileged user, for the embedded PostgreSQL
-// server (which refuses to run as root) and for tests run as root.
+// server (which refuses to run as root) and for tests run as root, and keeps the data directory
+// and its secret files to that user (SecureDir, SecureFile).
 package privilege
 
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -14,21 +14,21 @@ import (
 )
 
 // DropIfRoot switches the whole process to the user runAs when it runs as root (effective uid 0);
-// otherwise it does nothing and reports the current user. Before switching it creates each of
-// ownDirs and hands it (recursively) to runAs. After the switch HOME and USER name runAs, and HOME
-// is runAs's home directory, or the first of ownDirs when that home is missing or not writable.
-// After the switch each of ownDirs is checked to be writable (every parent must be searchable by
+// otherwise it does nothing and reports the current user. dirs are data directories: before
+// switching, each missing one is created (with its missing parents) for runAs, mode 0700, and an
+// existing one owned by anyone but runAs is refused with the chown command to run. An existing
+// directory is never changed: a recursive chown as root would follow a symlink swapped in during
+// the walk and hand any file to runAs. After the switch HOME and USER name runAs, and HOME is
+// runAs's home directory, or the first of dirs when that home is missing or not writable.
+// After the switch each of dirs is checked to be writable (every parent must be searchable by
 // runAs); that error comes with dropped == true.
 //
 // Call it early, before the process starts servers or writes files: Go applies the change to every
-// thread, but files created as root before the drop stay root's.
-func DropIfRoot(runAs string, ownDirs ...string) (userName string, dropped bool, err error) {
+// thread, but files created as root before the drop stay root's. A listener opened before the call
+// keeps working, which is how root serves a port below 1024.
+func DropIfRoot(runAs string, dirs ...string) (userName string, dropped bool, err error) {
 	if os.Geteuid() != 0 {
-		name := strconv.Itoa(os.Geteuid())
-		if u, err := user.LookupId(name); err == nil {
-			name = u.Username
-		}
-		return name, false, nil
+		return nameOf(os.Geteuid()), false, nil
 	}
 	if runAs == "" || runAs == "root" {
 		return "", false, errors.New("the process runs as root and PostgreSQL refuses to: set embedded.run_as to an existing unprivileged user")
@@ -45,35 +45,24 @@ func DropIfRoot(runAs string, ownDirs ...string) (userName string, dropped bool,
 	if uid == 0 {
 		return "", false, fmt.Errorf("user %q is root (uid 0): set embedded.run_as to an existing unprivileged user", runAs)
 	}
-	for _, d := range ownDirs {
+	for _, d := range dirs {
 		if d == "" {
 			continue
 		}
 		d, _ = filepath.Abs(d)
-		// Directories MkdirAll creates on the way belong to the user too, or it could not enter them.
-		top := d
-		for {
-			parent := filepath.Dir(top)
-			if _, err := os.Stat(parent); err == nil || parent == top {
-				break
-			}
-			top = parent
+		if err := makeDirs(d, uid, gid); err != nil {
+			return "", false, err
 		}
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return "", false, fmt.Errorf("cannot create directory %s: %v", d, err)
+		// Stat, not Lstat: a data directory the operator made a symlink is legitimate.
+		st, err := os.Stat(d)
+		if err != nil {
+			return "", false, fmt.Errorf("cannot use data directory %s: %v", d, unwrapPath(err))
 		}
-		for p := d; ; p = filepath.Dir(p) {
-			if p != d {
-				if err := os.Lchown(p, uid, gid); err != nil {
-					return "", false, fmt.Errorf("cannot hand directory %s to user %s: %v", p, runAs, err)
-				}
-			}
-			if p == top || p == filepath.Dir(p) {
-				break
-			}
+		if !st.IsDir() {
+			return "", false, fmt.Errorf("data directory %s is not a directory: set data_dir to a directory", d)
 		}
-		if err := chownR(d, uid, gid); err != nil {
-			return "", false, fmt.Errorf("cannot hand directory %s to user %s: %v", d, runAs, err)
+		if owner := ownerOf(st); owner != uid {
+			return "", false, notOwner(d, "", owner, u.Username)
 		}
 	}
 	groups := []int{gid}
@@ -94,8 +83,8 @@ func DropIfRoot(runAs string, ownDirs ...string) (userName string, dropped bool,
 	if err := syscall.Setuid(uid); err != nil {
 		return "", false, fmt.Errorf("cannot switch to user %s (setuid): %v", runAs, err)
 	}
-	// A directory under a parent the user cannot enter (e.g. /root) stays unusable after chown.
-	for _, d := range ownDirs {
+	// A directory under a parent the user cannot enter (e.g. /root) is unusable although it is theirs.
+	for _, d := range dirs {
 		if d != "" {
 			if err := CheckWritable(d); err != nil {
 				return u.Username, true, err
@@ -105,7 +94,7 @@ func DropIfRoot(runAs string, ownDirs ...string) (userName string, dropped bool,
 	home := u.HomeDir
 	if home == "" || CheckWritable(home) != nil {
 		home = os.TempDir()
-		for _, d := range ownDirs {
+		for _, d := range dirs {
 			if d != "" {
 				home = d
 				break
@@ -118,29 +107,12 @@ func DropIfRoot(runAs string, ownDirs ...string) (userName string, dropped bool,
 	return u.Username, true, nil
 }
 
-func chownR(dir string, uid, gid int) error {
-	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(p, uid, gid)
-	})
-}
-
 // CheckWritable reports, in one sentence, whether the current user can create files in dir.
 func CheckWritable(dir string) error {
-	name := strconv.Itoa(os.Geteuid())
-	// Not user.Current: it caches the user from before a privilege drop.
-	if u, err := user.LookupId(name); err == nil {
-		name = u.Username
-	}
+	name := nameOf(os.Geteuid())
 	f, err := os.CreateTemp(dir, ".write-test-*")
 	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return fmt.Errorf("data directory %s is not writable by user %s: %v", dir, name, err)
+		return fmt.Errorf("data directory %s is not writable by user %s: %v", dir, name, unwrapPath(err))
 	}
 	f.Close()
 	os.Remove(f.Name())

@@ -1,8 +1,11 @@
 package privilege
 
 import (
+	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -79,12 +82,15 @@ func TestDropIfRootAsRoot(t *testing.T) {
 	if len(parts) != 7 || parts[0] != "postgres" || parts[1] != "true" || parts[2] == "0" || parts[5] != "postgres" || parts[6] != "ok" {
 		t.Fatalf("child after drop: %q", out)
 	}
-	st, err := os.Stat(dir)
-	if err != nil {
-		t.Fatal(err)
+	// What was missing is the user's, mode 0700; the existing parent is left as it was.
+	pg := lookup(t, "postgres")
+	for _, d := range []string{filepath.Join(base, "data"), dir} {
+		if uid, mode := ownerMode(t, d); uid != pg || mode != os.ModeDir|0o700 {
+			t.Errorf("%s: owner %d mode %v, want %d drwx------", d, uid, mode, pg)
+		}
 	}
-	if st.Sys().(*syscall.Stat_t).Uid == 0 {
-		t.Fatal("directory not handed to the user")
+	if uid, mode := ownerMode(t, base); uid != 0 || mode != os.ModeDir|0o755 {
+		t.Errorf("the existing parent changed: owner %d mode %v", uid, mode)
 	}
 
 	// A parent the user cannot enter: clear one-sentence error.
@@ -103,6 +109,101 @@ func TestDropIfRootAsRoot(t *testing.T) {
 	if !strings.Contains(out, "embedded.run_as") {
 		t.Fatalf("root as run_as: %q", out)
 	}
+}
+
+// TestDropIfRootNeverChowns: an existing directory is never handed over, nor anything in it, nor
+// what a symlink in it points to; one that belongs to another user is refused with the command to
+// run.
+func TestDropIfRootNeverChowns(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	pg := lookup(t, "postgres")
+	base := t.TempDir()
+	os.Chmod(base, 0o755)
+	os.Chmod(filepath.Dir(base), 0o755)
+	outside := filepath.Join(base, "root-only")
+	if err := os.WriteFile(outside, []byte("root's"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("owned by root", func(t *testing.T) {
+		dir := filepath.Join(base, "roots")
+		os.Mkdir(dir, 0o755)
+		os.WriteFile(filepath.Join(dir, "file"), []byte("x"), 0o644)
+		os.Symlink(outside, filepath.Join(dir, "link"))
+		before := digest(t, dir) + digest(t, outside)
+		out := child(t, "postgres", dir)
+		want := "error: data directory " + dir + " belongs to root, not to postgres, who runs the server: run 'chown -R postgres: " + dir + "' (check it is the right directory), or set data_dir"
+		if out != want {
+			t.Errorf("got  %q\nwant %q", out, want)
+		}
+		if after := digest(t, dir) + digest(t, outside); after != before {
+			t.Errorf("changed:\n%s\nwas:\n%s", after, before)
+		}
+	})
+
+	t.Run("owned by the user", func(t *testing.T) {
+		dir := filepath.Join(base, "theirs")
+		os.Mkdir(dir, 0o700)
+		os.Chown(dir, pg, -1)
+		os.Mkdir(filepath.Join(dir, "sub"), 0o755)
+		os.WriteFile(filepath.Join(dir, "sub", "file"), []byte("x"), 0o644)
+		os.Symlink(outside, filepath.Join(dir, "link"))
+		os.Symlink(base, filepath.Join(dir, "dirlink"))
+		out := child(t, "postgres", dir)
+		if !strings.HasPrefix(out, "postgres|true|") {
+			t.Fatalf("child: %q", out)
+		}
+		os.Remove(filepath.Join(dir, "after-drop"))
+		for _, p := range []string{outside, filepath.Join(dir, "sub"), filepath.Join(dir, "sub", "file"), filepath.Join(dir, "link")} {
+			if uid, _ := ownerMode(t, p); uid != 0 {
+				t.Errorf("%s was handed to uid %d", p, uid)
+			}
+		}
+	})
+}
+
+func lookup(t *testing.T, name string) int {
+	t.Helper()
+	u, err := user.Lookup(name)
+	if err != nil {
+		t.Skipf("no user %s", name)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	return uid
+}
+
+// ownerMode is path's owner and mode, without following a symlink.
+func ownerMode(t *testing.T, path string) (int, os.FileMode) {
+	t.Helper()
+	st, err := os.Lstat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(st.Sys().(*syscall.Stat_t).Uid), st.Mode()
+}
+
+// digest lists every path under root with its owner, group and mode, without following symlinks.
+func digest(t *testing.T, root string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		st := info.Sys().(*syscall.Stat_t)
+		fmt.Fprintf(&b, "%s %d:%d %v\n", p, st.Uid, st.Gid, info.Mode())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }
 
 func TestCheckWritable(t *testing.T) {

@@ -1,0 +1,112 @@
+package privilege
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"syscall"
+)
+
+// makeDirs creates dir and its missing parents for uid:gid, mode 0700; existing directories are
+// left as they are. It runs as root, before the drop, because the usual parent (/var/lib) is
+// writable by root only. Each missing directory is made and opened relative to the descriptor of
+// its parent, without following symlinks, and only a directory this call made (still root's when
+// opened) is handed over: no path is resolved twice, so a directory renamed or a symlink swapped in
+// meanwhile is refused instead of changed.
+func makeDirs(dir string, uid, gid int) error {
+	var missing []string // the names to create, deepest first
+	top := dir
+	for {
+		_, err := os.Stat(top)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) || filepath.Dir(top) == top {
+			return fmt.Errorf("cannot create directory %s: %v", dir, unwrapPath(err))
+		}
+		missing = append(missing, filepath.Base(top))
+		top = filepath.Dir(top)
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	fd, err := syscall.Open(top, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("cannot create directory %s: %v", dir, err)
+	}
+	defer func() { syscall.Close(fd) }()
+	path := top
+	for i := len(missing) - 1; i >= 0; i-- {
+		name := missing[i]
+		path = filepath.Join(path, name)
+		err := syscall.Mkdirat(fd, name, 0o700)
+		made := err == nil
+		if err != nil && err != syscall.EEXIST { // EEXIST: another copy starting at the same time
+			return fmt.Errorf("cannot create directory %s: %v", path, err)
+		}
+		next, err := syscall.Openat(fd, name, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("cannot create directory %s: %v", path, err)
+		}
+		syscall.Close(fd)
+		fd = next
+		if !made {
+			continue
+		}
+		var st syscall.Stat_t
+		if err := syscall.Fstat(fd, &st); err != nil {
+			return fmt.Errorf("cannot create directory %s: %v", path, err)
+		}
+		if st.Uid != uint32(os.Geteuid()) {
+			return fmt.Errorf("directory %s was replaced by another user's while being created: check who can write to %s", path, filepath.Dir(path))
+		}
+		if err := syscall.Fchown(fd, uid, gid); err != nil {
+			return fmt.Errorf("cannot hand directory %s to uid %d: %v", path, uid, err)
+		}
+		if err := syscall.Fchmod(fd, 0o700); err != nil { // the umask may have taken bits away
+			return fmt.Errorf("cannot set the mode of directory %s: %v", path, err)
+		}
+	}
+	return nil
+}
+
+// ownerOf is the uid that owns the file st describes.
+func ownerOf(st fs.FileInfo) int {
+	if s, ok := st.Sys().(*syscall.Stat_t); ok {
+		return int(s.Uid)
+	}
+	return -1
+}
+
+// nameOf is the name of the user uid, or the number when it has no name.
+func nameOf(uid int) string {
+	// Not user.Current: it caches the user from before a privilege drop.
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		return u.Username
+	}
+	return strconv.Itoa(uid)
+}
+
+// notOwner is the refusal of a data directory (or of the entry name inside it) that belongs to
+// owner instead of runAs: it names the command that fixes it. Nothing is changed for the user: a
+// chown of a whole tree is the operator's decision, made knowing which tree it is.
+func notOwner(dir, name string, owner int, runAs string) error {
+	what := "data directory " + dir
+	if name != "" {
+		what += " holds " + name + ", which"
+	}
+	return fmt.Errorf("%s belongs to %s, not to %s, who runs the server: run 'chown -R %s: %s' (check it is the right directory), or set data_dir",
+		what, nameOf(owner), runAs, runAs, dir)
+}
+
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
