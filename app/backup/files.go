@@ -134,3 +134,13 @@ func hasMagic(path string) bool {
 	_, err = io.ReadFull(zr, head)
 	return err == nil && string(head) == magic+" "
 }
+
+// Newest returns the time in the name of the newest backup in dir, without reading any file (zero
+// when there is none): the scheduler's cheap "is one due?" check.
+func Newest(dir string) time.Time {
+	cs, err := candidates(dir)
+	if err != nil || len(cs) == 0 {
+		return time.Time{}
+	}
+	return cs[0].time
+}

@@ -115,6 +115,8 @@ func newRoot(a Assets, stdout, stderr io.Writer) *cobra.Command {
 			RunE:  func(cmd *cobra.Command, _ []string) error { return serve(cmd, a, stderr) },
 		},
 		migrateCommand(a, stdout, stderr),
+		backupCommand(a, stdout, stderr),
+		restoreCommand(a, stdout, stderr),
 		&cobra.Command{
 			Use:   "config",
 			Short: "Print the effective configuration as YAML, secrets redacted",

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"healthcare/app/config"
 	"healthcare/app/database"
 )
 
@@ -44,18 +45,18 @@ func migrateCommand(a Assets, stdout, stderr io.Writer) *cobra.Command {
 // connect is the start of both migrate modes: configuration, privileges, then the database
 // (starting the embedded server when configured) without touching its schema.
 // The caller must call stop and close db.
-func connect(cmd *cobra.Command, a Assets, stderr io.Writer) (ctx context.Context, stop func(), db *database.DB, log *slog.Logger, err error) {
-	cfg, err := loadConfig(cmd, a)
+func connect(cmd *cobra.Command, a Assets, stderr io.Writer) (ctx context.Context, stop func(), db *database.DB, cfg *config.Config, log *slog.Logger, err error) {
+	cfg, err = loadConfig(cmd, a)
 	if err != nil {
-		return nil, nil, nil, nil, err
+		return nil, nil, nil, nil, nil, err
 	}
 	log = newLogger(cfg, stderr)
 	if err := prepare(cfg, false, log); err != nil {
-		return nil, nil, nil, nil, err
+		return nil, nil, nil, nil, nil, err
 	}
 	lock, err := lockDataDir(cfg, "migrate")
 	if err != nil {
-		return nil, nil, nil, nil, err
+		return nil, nil, nil, nil, nil, err
 	}
 	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	stop = func() { stopSignals(); lock.Release() }
@@ -63,23 +64,23 @@ func connect(cmd *cobra.Command, a Assets, stderr io.Writer) (ctx context.Contex
 	if err != nil {
 		stop()
 		if ctx.Err() != nil {
-			return nil, nil, nil, nil, errors.New("interrupted while connecting to the database")
+			return nil, nil, nil, nil, nil, errors.New("interrupted while connecting to the database")
 		}
-		return nil, nil, nil, nil, err
+		return nil, nil, nil, nil, nil, err
 	}
-	return ctx, stop, db, log, nil
+	return ctx, stop, db, cfg, log, nil
 }
 
 // migrate applies the pending migrations, prints them, and stops the embedded server.
 func migrate(cmd *cobra.Command, a Assets, stdout, stderr io.Writer) error {
 	begin := time.Now()
-	ctx, stop, db, log, err := connect(cmd, a, stderr)
+	ctx, stop, db, cfg, log, err := connect(cmd, a, stderr)
 	if err != nil {
 		return err
 	}
 	defer stop()
 	defer db.Close()
-	applied, err := database.Migrate(ctx, db.Pool, database.MigrateOptions{Log: log})
+	applied, err := database.Migrate(ctx, db.Pool, database.MigrateOptions{Log: log, BeforeUpgrade: beforeUpgrade(cfg, db, log)})
 	for _, m := range applied {
 		fmt.Fprintf(stdout, "applied %s\n", m.File())
 	}
@@ -105,7 +106,7 @@ func migrate(cmd *cobra.Command, a Assets, stdout, stderr io.Writer) error {
 
 // migrationStatus prints each migration and the schema version; it changes nothing.
 func migrationStatus(cmd *cobra.Command, a Assets, stdout, stderr io.Writer) error {
-	ctx, stop, db, _, err := connect(cmd, a, stderr)
+	ctx, stop, db, _, _, err := connect(cmd, a, stderr)
 	if err != nil {
 		return err
 	}

@@ -56,7 +56,7 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	db, err := database.Open(ctx, cfg, log)
+	db, err := openDatabase(ctx, cfg, log)
 	if err != nil {
 		if ctx.Err() != nil {
 			return errors.New("start-up was interrupted")
@@ -85,7 +85,11 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	jobsDone := make(chan struct{})
 	go func() {
 		defer close(jobsDone)
-		maintenance.Run(jobsCtx, log, maintenance.Jobs(cfg, store.New(db.Pool, cfg.Database.QueryTimeout), log))
+		jobs := maintenance.Jobs(cfg, store.New(db.Pool, cfg.Database.QueryTimeout), log)
+		if cfg.EmbeddedMode() && cfg.Backup.Schedule > 0 {
+			jobs = append(jobs, scheduledBackup(cfg, db.Pool, log))
+		}
+		maintenance.Run(jobsCtx, log, jobs)
 	}()
 	stopJobs := func() { cancelJobs(); <-jobsDone }
 	defer stopJobs()

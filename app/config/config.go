@@ -30,7 +30,14 @@ type Config struct {
 	Embedded  Embedded  `mapstructure:"embedded"`
 	Auth      Auth      `mapstructure:"auth"`
 	RateLimit RateLimit `mapstructure:"rate_limit"`
+	Backup    Backup    `mapstructure:"backup"`
 	Log       Log       `mapstructure:"log"`
+}
+
+// Backup configures the embedded mode's automatic backups.
+type Backup struct {
+	Schedule time.Duration `mapstructure:"schedule"` // 0: off
+	Keep     int           `mapstructure:"keep"`
 }
 
 // Server holds the HTTP listener settings.
@@ -379,6 +386,12 @@ func (c *Config) validate() error {
 	}
 	if c.Database.ConnectTimeout <= 0 {
 		return errors.New("database.connect_timeout must be a positive duration such as 30s")
+	}
+	if c.Backup.Schedule < 0 || (c.Backup.Schedule > 0 && c.Backup.Schedule < time.Minute) {
+		return errors.New("backup.schedule must be 0 (off) or at least 1m, e.g. 24h")
+	}
+	if c.Backup.Keep < 1 {
+		return errors.New("backup.keep must be at least 1")
 	}
 	if c.Embedded.Port < 0 || c.Embedded.Port > 65535 {
 		return fmt.Errorf("embedded.port %d is out of range: use 0 (pick a free port) or 1-65535", c.Embedded.Port)
