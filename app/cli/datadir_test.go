@@ -230,3 +230,30 @@ func readPostmasterPID(dataDir string) int {
 	pid, _ := strconv.Atoi(strings.TrimSpace(first))
 	return pid
 }
+
+// TestServeExitsWhenPostgresCannotComeBack: when the postmaster dies and cannot be restarted, the
+// program stops serving and exits 1, so that Docker or systemd restart it; nothing is lost.
+func TestServeExitsWhenPostgresCannotComeBack(t *testing.T) {
+	t.Parallel()
+	dataDir := tempDir(t) + "/data"
+	p, _ := serve(t, opts{DataDir: dataDir})
+	register(t, p, "olga")
+	cluster := filepath.Join(dataDir, "postgres")
+	// PostgreSQL refuses a data directory others may read: every restart fails.
+	if err := os.Chmod(cluster, 0o755); err != nil { // 0750 is allowed since PostgreSQL 11
+		t.Fatal(err)
+	}
+	syscall.Kill(postmasterPID(t, dataDir), syscall.SIGKILL)
+	select {
+	case <-p.done:
+	case <-time.After(3 * time.Minute):
+		t.Fatalf("still running after PostgreSQL could not be restarted:\n%s", p.out.String())
+	}
+	if p.code != 1 || !strings.Contains(p.out.String(), "could not be restarted") {
+		t.Fatalf("exit %d:\n%s", p.code, p.out.String())
+	}
+	os.Chmod(cluster, 0o700)
+	p, _ = serve(t, opts{DataDir: dataDir})
+	login(t, p, "olga")
+	stopAndCheck(t, p)
+}
