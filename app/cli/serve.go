@@ -24,7 +24,7 @@ import (
 	"healthcare/app/server"
 )
 
-// serve runs the server until SIGINT or SIGTERM, then stops it in order: HTTP (in-flight requests
+// serve runs the server until SIGINT, SIGTERM or SIGHUP, then stops it in order: HTTP (in-flight requests
 // finish), the pool, PostgreSQL.
 func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	cfg, err := loadConfig(cmd, a)
@@ -42,7 +42,11 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	}
 	defer ln.Close()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP too: a closed terminal must not leave PostgreSQL running. Its output may be a pipe
+	// that died with the terminal: a log write then fails instead of killing the process (SIGPIPE)
+	// before PostgreSQL is stopped.
+	signal.Ignore(syscall.SIGPIPE)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 
 	db, err := database.Open(ctx, cfg, a.Schema, log)
@@ -104,7 +108,8 @@ func migrate(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	if err := prepare(cfg, false, log); err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	signal.Ignore(syscall.SIGPIPE)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	begin := time.Now()
 	db, err := database.Open(ctx, cfg, a.Schema, log)
