@@ -51,8 +51,8 @@ func New(o Options) *fiber.App {
 		cfg.ProxyHeader = fiber.HeaderXForwardedFor
 	}
 	app := fiber.New(cfg)
-	// Once shutdown began, every answer says "Connection: close", so a keep-alive client sends its
-	// next request to the new server instead of on a connection about to be closed.
+	// Once shutdown began, every answer says "Connection: close", so a keep-alive client opens a
+	// new connection for its next request instead of sending it on one about to be closed.
 	app.Server().CloseOnShutdown = true
 
 	// Outermost first: every response, errors included, gets an id, headers and a log line.
