@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -95,9 +96,12 @@ func (fe *FieldErrors) MarshalJSON() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// ErrorHandler turns every error a handler or Fiber returns into a JSON response. Unexpected
-// errors are logged with the request id and answered with a generic 500, never a stack trace.
-func ErrorHandler(log *slog.Logger) fiber.ErrorHandler {
+// ErrorHandler turns every error a handler or Fiber returns into a JSON response. A database
+// that is away or overloaded is a 503 with Retry-After and a full disk a 507 (see
+// databaseTrouble), logged as a warning; ping (the pool's, or nil) tells a slow query from a
+// database that stopped answering. Other unexpected errors are logged with the request id and
+// answered with a generic 500, never a stack trace.
+func ErrorHandler(log *slog.Logger, ping func(context.Context) error) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		var e *Error
 		var fe *fiber.Error
@@ -106,6 +110,13 @@ func ErrorHandler(log *slog.Logger) fiber.ErrorHandler {
 		case errors.As(err, &fe):
 			e = fiberError(c, fe)
 		default:
+			var cause string
+			if e, cause = databaseTrouble(c.UserContext(), err, ping); e != nil {
+				// Only the cause: a pgx error may carry the failing statement's context.
+				log.Warn("the database cannot serve requests", "status", e.Status, "method", c.Method(), "path", c.Path(),
+					"request_id", c.GetRespHeader(fiber.HeaderXRequestID), "cause", cause)
+				break
+			}
 			log.Error("request failed", "method", c.Method(), "path", c.Path(),
 				"request_id", c.GetRespHeader(fiber.HeaderXRequestID), "error", err)
 			e = Detail(fiber.StatusInternalServerError, "A server error occurred. It has been logged; try again later.")

@@ -52,6 +52,14 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 			if !public && op.Responses.Status(http.StatusUnauthorized) == nil {
 				t.Errorf("%s %s: protected, but no 401 response", method, path)
 			}
+			// Whatever needs the database may find it away (503) or its disk full (507).
+			if !noDatabase[method+" "+path] && !(public && method == http.MethodOptions) {
+				for _, code := range []int{503, 507} {
+					if op.Responses.Status(code) == nil {
+						t.Errorf("%s %s: needs the database, but no %d response", method, path, code)
+					}
+				}
+			}
 			if op.RequestBody != nil {
 				for _, code := range []int{400, 413, 415} {
 					if op.Responses.Status(code) == nil {
@@ -61,6 +69,12 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 			}
 		}
 	}
+}
+
+// noDatabase are the operations that answer without the database (the public OPTIONS aside).
+// /readyz asks it, but answers its own 503 and never a 507.
+var noDatabase = map[string]bool{
+	"GET /healthz": true, "GET /readyz": true, "GET /api/openapi.json": true, "GET /api/docs/": true, "GET /api/docs/{asset}": true,
 }
 
 // fiberParam matches a Fiber route parameter (":id", ":id?", "*").

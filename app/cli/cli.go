@@ -8,7 +8,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -43,6 +45,9 @@ func configError(err error) error { return &exitError{code: exitConfig, err: err
 
 // Run executes the command line args (without the program name) and returns the exit code.
 func Run(args []string, a Assets) int {
+	// Output may be a pipe that dies with its terminal (healthcare serve | tee log): a log write
+	// then fails instead of killing the process (SIGPIPE) before PostgreSQL is stopped.
+	signal.Ignore(syscall.SIGPIPE)
 	return run(args, a, os.Stdout, os.Stderr)
 }
 

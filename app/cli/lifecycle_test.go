@@ -166,7 +166,7 @@ func TestColdWarmStart(t *testing.T) {
 // TestSIGTERMLeavesNoPostgres: SIGTERM (and SIGINT) stop the server, the pool and PostgreSQL.
 func TestSIGTERMLeavesNoPostgres(t *testing.T) {
 	t.Parallel()
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} { // SIGHUP: the terminal closed
 		dataDir := filepath.Join(tempDir(t), "data")
 		p, _ := serve(t, opts{DataDir: dataDir})
 		family := postgresFamily(dataDir)

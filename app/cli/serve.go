@@ -26,7 +26,7 @@ import (
 	"healthcare/app/store"
 )
 
-// serve runs the server until SIGINT or SIGTERM, then stops it in order: HTTP (in-flight requests
+// serve runs the server until SIGINT, SIGTERM or SIGHUP, then stops it in order: HTTP (in-flight requests
 // finish), the pool, PostgreSQL.
 func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	cfg, err := loadConfig(cmd, a)
@@ -53,7 +53,8 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 		lock.SetHTTP(ln.Addr().String())
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP too: a closed terminal must not leave PostgreSQL running (SIGPIPE is ignored in Run).
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 
 	db, err := openDatabase(ctx, cfg, log)

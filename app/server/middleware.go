@@ -102,6 +102,8 @@ func logRequest(c *fiber.Ctx, log *slog.Logger, took time.Duration) {
 	path := c.Path()
 	level := slog.LevelInfo
 	switch {
+	case status == fiber.StatusServiceUnavailable || status == fiber.StatusInsufficientStorage:
+		level = slog.LevelWarn // the database is away or its disk full: the error handler logged why
 	case status >= 500:
 		level = slog.LevelError
 	case path == "/healthz" || path == "/readyz":

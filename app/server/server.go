@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -37,7 +38,7 @@ func New(o Options) *fiber.App {
 		AppName:               "healthcare",
 		BodyLimit:             o.Config.Server.BodyLimit,
 		DisableStartupMessage: true,
-		ErrorHandler:          errorHandler(api.ErrorHandler(o.Log), o.Log),
+		ErrorHandler:          errorHandler(api.ErrorHandler(o.Log, o.Pool.Ping), o.Log),
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
@@ -50,6 +51,9 @@ func New(o Options) *fiber.App {
 		cfg.ProxyHeader = fiber.HeaderXForwardedFor
 	}
 	app := fiber.New(cfg)
+	// Once shutdown began, every answer says "Connection: close", so a keep-alive client opens a
+	// new connection for its next request instead of sending it on one about to be closed.
+	app.Server().CloseOnShutdown = true
 
 	// Outermost first: every response, errors included, gets an id, headers and a log line.
 	app.Use(requestID, securityHeaders, accessLog(o.Log), recoverPanics(o.Log))
@@ -61,6 +65,7 @@ func New(o Options) *fiber.App {
 		ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 		defer cancel()
 		if err := o.Pool.Ping(ctx); err != nil {
+			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(api.RetryAfter))
 			return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "detail": "The database is not answering."})
 		}
 		return c.JSON(fiber.Map{"status": "ok"})

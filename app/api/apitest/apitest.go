@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,6 +57,10 @@ type Env struct {
 	Auth   *auth.Service
 	client *http.Client
 	pool   *pgxpool.Pool // the test database, for arranging state (see auth.go)
+	logs   *logBuffer
+	// DatabaseTrouble says the test stopped the database or filled its disk on purpose: 503 and
+	// 507 answers are then expected, not server bugs (they are still checked against the document).
+	DatabaseTrouble bool
 }
 
 // Config returns the default configuration (the repository's config.yaml) with rate limits off and
@@ -83,15 +88,23 @@ func Config(t testing.TB) *config.Config {
 // New starts a server with a fresh database. mutate adjusts the configuration first.
 func New(t testing.TB, mutate ...func(*config.Config)) *Env {
 	t.Helper()
+	return NewOnPool(t, dbtest.Pool(t), mutate...)
+}
+
+// NewOnPool starts a server on pool, a database with schema.sql applied that the test provides
+// (one on a PostgreSQL server of its own, to stop it). mutate adjusts the configuration first.
+func NewOnPool(t testing.TB, pool *pgxpool.Pool, mutate ...func(*config.Config)) *Env {
+	t.Helper()
 	cfg := Config(t)
 	for _, m := range mutate {
 		m(cfg)
 	}
-	pool := dbtest.Pool(t)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logs := &logBuffer{}
+	var handler slog.Handler = slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})
 	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		handler = slog.NewMultiHandler(handler, slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
+	log := slog.New(handler)
 	svc := newAuth(t, cfg, pool, log)
 	app := server.New(server.Options{Config: cfg, Pool: pool, Auth: svc, Log: log})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -107,8 +120,29 @@ func New(t testing.TB, mutate ...func(*config.Config)) *Env {
 		Auth:   svc,
 		client: &http.Client{Timeout: 30 * time.Second},
 		pool:   pool,
+		logs:   logs,
 	}
 }
+
+// Logs returns what the server logged so far, as JSON lines (debug level and up).
+func (e *Env) Logs() string { return e.logs.String() }
+
+// logBuffer is a goroutine-safe log sink that keeps the first 4 MiB (benchmarks log a lot).
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.b.Len() > 4<<20 {
+		return len(p), nil
+	}
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // Response is a recorded HTTP response.
 type Response struct {
@@ -185,7 +219,7 @@ func (e *Env) Do(r Request) *Response {
 	}
 	out := &Response{Status: resp.StatusCode, Header: resp.Header, Body: respBody}
 	if !r.NoOpenAPI {
-		check(e.T, req, body, out)
+		check(e.T, req, body, out, e.DatabaseTrouble)
 	}
 	return out
 }
