@@ -26,6 +26,9 @@ type Service struct {
 	// must queue rather than exhaust memory.
 	hashing chan struct{}
 	now     func() time.Time
+
+	// verified remembers verified access tokens (see verifiedTokens); nil remembers none.
+	verified *verifiedTokens
 }
 
 // New builds the service: it loads or creates the signing secret and prepares the dummy hash.
@@ -44,6 +47,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) (*Service, error
 		hashing: make(chan struct{}, max(2, runtime.NumCPU())),
 		now:     time.Now,
 	}
+	s.verified = &verifiedTokens{m: map[string]verifiedToken{}}
 	if s.dummy, err = s.dummyHash(); err != nil {
 		return nil, fmt.Errorf("prepare password hashing: %w", err)
 	}
@@ -140,16 +144,12 @@ func (s *Service) Login(ctx context.Context, username, password string) (Pair, e
 // checks that the token's login is live: after a logout, or a reused refresh token revoked the
 // login, its access tokens are refused at once instead of living out their few minutes.
 func (s *Service) Authenticate(ctx context.Context, raw string) (*store.User, error) {
-	c, terr := s.parse(raw, typeAccess)
+	t, terr := s.accessToken(raw)
 	if terr != nil {
 		return nil, terr
 	}
-	id, terr := c.userID()
-	if terr != nil {
-		return nil, terr
-	}
-	fam, hasFamily := c.family()
-	u, live, err := s.st.UserSession(ctx, id, fam)
+	fam, hasFamily := t.family, t.hasFamily
+	u, live, err := s.st.UserSession(ctx, t.user, fam)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, &TokenError{Code: CodeUserNotFound, Detail: MsgUserNotFound}
 	}

@@ -56,6 +56,11 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	// SIGHUP too: a closed terminal must not leave PostgreSQL running (SIGPIPE is ignored in Run).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
+	if addr, _ := cmd.Flags().GetString(pprofFlag); addr != "" {
+		if err := startPprof(ctx, addr, log); err != nil {
+			return err
+		}
+	}
 
 	db, err := openDatabase(ctx, cfg, log)
 	if err != nil {

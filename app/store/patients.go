@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -77,12 +78,50 @@ func eqClause(args *sqlArgs, col, v string) string {
 }
 
 // GetPatient returns owner's patient id, or ErrNotFound (also when it is someone else's).
+// Concurrent calls share one statement (see coalescer).
 func (s *Store) GetPatient(ctx context.Context, owner, id int64) (Patient, error) {
+	if s.patients != nil {
+		return s.patients.do(ctx, patientKey{owner, id})
+	}
 	var p Patient
 	err := s.db.QueryRow(ctx, "SELECT "+patientCols+
 		" FROM patients p JOIN users u ON u.id = p.managed_by WHERE p.id = $2 AND p.managed_by = $1", owner, id).
 		Scan(patientDest(&p)...)
 	return p, notFound(err)
+}
+
+type patientKey struct{ owner, id int64 }
+
+// getPatients is GetPatient for a batch of calls, in one statement: row k.i answers keys[i-1].
+func (s *Store) getPatients(ctx context.Context, keys []patientKey, out []Patient, errs []error) error {
+	// Arrays travel as text: pgx's reflective array encoding cost more than the query.
+	owners := make([]byte, 0, 8*len(keys))
+	ids := make([]byte, 0, 8*len(keys))
+	for i, k := range keys {
+		if i > 0 {
+			owners, ids = append(owners, ','), append(ids, ',')
+		}
+		owners, ids = strconv.AppendInt(owners, k.owner, 10), strconv.AppendInt(ids, k.id, 10)
+		errs[i] = ErrNotFound
+	}
+	rows, err := s.db.Query(ctx, "SELECT k.i, "+patientCols+`
+		FROM unnest(string_to_array($1::text, ',')::bigint[], string_to_array($2::text, ',')::bigint[])
+		     WITH ORDINALITY AS k(owner, id, i)
+		JOIN patients p ON p.id = k.id AND p.managed_by = k.owner
+		JOIN users u ON u.id = p.managed_by`, string(owners), string(ids))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var i int64
+		var p Patient
+		if err := rows.Scan(append([]any{&i}, patientDest(&p)...)...); err != nil {
+			return err
+		}
+		out[i-1], errs[i-1] = p, nil
+	}
+	return rows.Err()
 }
 
 // CreatePatient inserts a patient owned by owner; every field must be set. A phone number the

@@ -34,6 +34,9 @@ type Store struct {
 	db      timed  // the pool or the transaction; every query goes through it
 	tx      pgx.Tx // non-nil inside InTx
 	timeout time.Duration
+	// Outside a transaction, the reads behind every authenticated request are coalesced.
+	sessions *coalescer[sessionKey, session]
+	patients *coalescer[patientKey, Patient]
 }
 
 // New returns a Store; timeout bounds every query (0 means 10 s).
@@ -41,7 +44,10 @@ func New(pool *pgxpool.Pool, timeout time.Duration) *Store {
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	return &Store{pool: pool, db: timed{q: pool, timeout: timeout}, timeout: timeout}
+	s := &Store{pool: pool, db: timed{q: pool, timeout: timeout}, timeout: timeout}
+	s.sessions = newCoalescer(timeout, s.userSessions)
+	s.patients = newCoalescer(timeout, s.getPatients)
+	return s
 }
 
 // Pool exposes the pool for readiness checks and tests.

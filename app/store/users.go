@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -68,8 +69,12 @@ func (s *Store) UserByID(ctx context.Context, id int64) (*User, error) {
 
 // UserSession finds an account by id and reports whether its login (refresh-token family) is
 // still live: not logged out, not revoked by a reused token, not expired. It is the one query
-// behind every authenticated request.
+// behind every authenticated request, so concurrent calls share one statement (see coalescer).
 func (s *Store) UserSession(ctx context.Context, id int64, family uuid.UUID) (*User, bool, error) {
+	if s.sessions != nil {
+		r, err := s.sessions.do(ctx, sessionKey{id, family})
+		return r.user, r.live, err
+	}
 	u := &User{}
 	var live bool
 	err := s.db.QueryRow(ctx, `SELECT `+userColumns+`,
@@ -81,6 +86,50 @@ func (s *Store) UserSession(ctx context.Context, id int64, family uuid.UUID) (*U
 		return nil, false, notFound(err)
 	}
 	return u, live, nil
+}
+
+type sessionKey struct {
+	id     int64
+	family uuid.UUID
+}
+
+type session struct {
+	user *User
+	live bool
+}
+
+// userSessions is UserSession for a batch of calls, in one statement: row k.i answers keys[i-1].
+func (s *Store) userSessions(ctx context.Context, keys []sessionKey, out []session, errs []error) error {
+	ids := make([]byte, 0, 20*len(keys))
+	fams := make([]byte, 0, 37*len(keys))
+	for i, k := range keys {
+		if i > 0 {
+			ids, fams = append(ids, ','), append(fams, ',')
+		}
+		ids = strconv.AppendInt(ids, k.id, 10)
+		fams = append(fams, k.family.String()...)
+		errs[i] = ErrNotFound
+	}
+	rows, err := s.db.Query(ctx, `SELECT k.i, u.id, u.username, u.email, u.password_hash, u.is_active, u.date_joined,
+		EXISTS (SELECT 1 FROM refresh_families f WHERE f.id = k.family AND f.user_id = u.id
+		        AND f.revoked_at IS NULL AND f.expires_at > now())
+		FROM unnest(string_to_array($1::text, ',')::bigint[], string_to_array($2::text, ',')::uuid[])
+		     WITH ORDINALITY AS k(user_id, family, i)
+		JOIN users u ON u.id = k.user_id`, string(ids), string(fams))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var i int64
+		u := &User{}
+		var live bool
+		if err := rows.Scan(&i, &u.ID, &u.Username, &u.Email, &u.PasswordHash, &u.IsActive, &u.DateJoined, &live); err != nil {
+			return err
+		}
+		out[i-1], errs[i-1] = session{u, live}, nil
+	}
+	return rows.Err()
 }
 
 // SetPasswordHash replaces an account's password hash (rehash on login after a cost change).
