@@ -59,7 +59,7 @@ type options struct {
 	baseline    string
 	out         string
 	scenarios   string
-	pprof       bool
+	pprof       string
 	keep        bool
 	serverEnv   string
 }
@@ -74,7 +74,7 @@ func main() {
 	flag.StringVar(&o.baseline, "baseline", "", "a git revision (e.g. main) to build and measure in the same run")
 	flag.StringVar(&o.out, "out", "bench/out", "directory for results.md, results.json, server logs and profiles")
 	flag.StringVar(&o.scenarios, "scenarios", "a,b,c,d,e,f", "scenarios to run")
-	flag.BoolVar(&o.pprof, "pprof", false, "save a 5 s CPU profile of this binary's server during scenario (a) of round 1 (needs serve --pprof)")
+	flag.StringVar(&o.pprof, "pprof", "", "scenario (e.g. a) during which to save a 5 s CPU profile of this binary's server, in round 1, as cpu-<scenario>.pprof (needs serve --pprof)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary data directories")
 	flag.StringVar(&o.serverEnv, "env", "", "extra environment for the servers, comma-separated KEY=VALUE")
 	flag.Parse()
@@ -373,7 +373,7 @@ func (t *target) start(ctx context.Context, o options) error {
 		return err
 	}
 	args := []string{"serve", "--addr", t.addr, "--data-dir", filepath.Join(t.dir, "data"), "--log-level", "warn", "--log-format", "json"}
-	if o.pprof && t.label == "this" {
+	if o.pprof != "" && t.label == "this" {
 		if t.pprof, err = freeAddr(); err != nil {
 			return err
 		}
@@ -642,9 +642,9 @@ func (t *target) scenario(ctx context.Context, o options, script, s string, roun
 	}
 	stopRSS := sampleRSS(t.cmd.Process.Pid)
 	var profile chan error
-	if s == "a" && round == 1 && t.pprof != "" {
+	if s == o.pprof && round == 1 && t.pprof != "" {
 		profile = make(chan error, 1)
-		go func() { profile <- t.saveProfile(ctx, o) }()
+		go func() { profile <- t.saveProfile(ctx, o, s) }()
 	}
 	results := make([]result, len(loads))
 	errs := make([]error, len(loads))
@@ -708,7 +708,7 @@ func (t *target) wrk(ctx context.Context, o options, script, mode string, conns,
 }
 
 // saveProfile takes a 5 s CPU profile from the server's pprof endpoint, 2 s into the scenario.
-func (t *target) saveProfile(ctx context.Context, o options) error {
+func (t *target) saveProfile(ctx context.Context, o options, scenario string) error {
 	select {
 	case <-time.After(2 * time.Second):
 	case <-ctx.Done():
@@ -723,7 +723,7 @@ func (t *target) saveProfile(ctx context.Context, o options) error {
 	if resp.StatusCode != 200 {
 		return fmt.Errorf("pprof answered %d", resp.StatusCode)
 	}
-	f, err := os.Create(filepath.Join(o.out, "cpu-a.pprof"))
+	f, err := os.Create(filepath.Join(o.out, "cpu-"+scenario+".pprof"))
 	if err != nil {
 		return err
 	}

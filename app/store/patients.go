@@ -186,42 +186,60 @@ func (s *Store) PatientPhoneTaken(ctx context.Context, owner int64, phone string
 
 // PatientDoctors returns the doctors assigned to owner's patient id, by doctor id, in one query;
 // ErrNotFound when owner has no such patient (an existing patient with no doctors is an empty list).
+// Concurrent calls share one statement (see coalescer).
 func (s *Store) PatientDoctors(ctx context.Context, owner, id int64) ([]Doctor, error) {
-	// The LEFT JOINs keep one all-NULL row for a patient without doctors, which tells "no doctors"
-	// apart from "no such patient" (no row at all) without a second query.
-	rows, err := s.db.Query(ctx, `SELECT d.id, d.name, d.specialization, d.contact_info, d.created_at, d.updated_at
-		FROM patients p
-		LEFT JOIN assignments a ON a.patient_id = p.id
-		LEFT JOIN doctors d ON d.id = a.doctor_id
-		WHERE p.id = $2 AND p.managed_by = $1
-		ORDER BY d.id`, owner, id)
-	if err != nil {
+	if s.patientDoctors != nil {
+		return s.patientDoctors.do(ctx, patientKey{owner, id})
+	}
+	out := make([][]Doctor, 1)
+	errs := make([]error, 1)
+	if err := s.patientDoctorsOf(ctx, []patientKey{{owner, id}}, out, errs); err != nil {
 		return nil, err
 	}
+	return out[0], errs[0]
+}
+
+// patientDoctorsOf is PatientDoctors for a batch of calls, in one statement.
+func (s *Store) patientDoctorsOf(ctx context.Context, keys []patientKey, out [][]Doctor, errs []error) error {
+	owners, ids := make([]byte, 0, 8*len(keys)), make([]byte, 0, 8*len(keys))
+	for i, k := range keys {
+		if i > 0 {
+			owners, ids = append(owners, ','), append(ids, ',')
+		}
+		owners, ids = strconv.AppendInt(owners, k.owner, 10), strconv.AppendInt(ids, k.id, 10)
+		errs[i] = ErrNotFound
+	}
+	// The LEFT JOINs keep one all-NULL doctor for a patient without doctors, which tells "no
+	// doctors" apart from "no such patient" (no row at all) without a second query.
+	rows, err := s.db.Query(ctx, `SELECT k.i, d.id, d.name, d.specialization, d.contact_info, d.created_at, d.updated_at
+		FROM unnest(string_to_array($1::text, ',')::bigint[], string_to_array($2::text, ',')::bigint[])
+		     WITH ORDINALITY AS k(owner, id, i)
+		JOIN patients p ON p.id = k.id AND p.managed_by = k.owner
+		LEFT JOIN assignments a ON a.patient_id = p.id
+		LEFT JOIN doctors d ON d.id = a.doctor_id
+		ORDER BY k.i, d.id`, string(owners), string(ids))
+	if err != nil {
+		return err
+	}
 	defer rows.Close()
-	found := false
-	out := []Doctor{}
 	for rows.Next() {
-		found = true
 		var (
+			i                    int64
 			id                   *int64
 			name, spec, contact  *string
 			createdAt, updatedAt *time.Time
 		)
-		if err := rows.Scan(&id, &name, &spec, &contact, &createdAt, &updatedAt); err != nil {
-			return nil, err
+		if err := rows.Scan(&i, &id, &name, &spec, &contact, &createdAt, &updatedAt); err != nil {
+			return err
+		}
+		if errs[i-1] != nil {
+			out[i-1], errs[i-1] = []Doctor{}, nil
 		}
 		if id == nil {
 			continue
 		}
-		out = append(out, Doctor{ID: *id, Name: *name, Specialization: *spec, ContactInfo: *contact,
+		out[i-1] = append(out[i-1], Doctor{ID: *id, Name: *name, Specialization: *spec, ContactInfo: *contact,
 			CreatedAt: Timestamp{*createdAt}, UpdatedAt: Timestamp{*updatedAt}})
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if !found {
-		return nil, ErrNotFound
-	}
-	return out, nil
+	return rows.Err()
 }

@@ -35,8 +35,10 @@ type Store struct {
 	tx      pgx.Tx // non-nil inside InTx
 	timeout time.Duration
 	// Outside a transaction, the reads behind every authenticated request are coalesced.
-	sessions *coalescer[sessionKey, session]
-	patients *coalescer[patientKey, Patient]
+	sessions       *coalescer[sessionKey, session]
+	patients       *coalescer[patientKey, Patient]
+	patientDoctors *coalescer[patientKey, []Doctor]
+	doctorLists    *coalescer[doctorListKey, doctorList]
 }
 
 // New returns a Store; timeout bounds every query (0 means 10 s).
@@ -47,6 +49,8 @@ func New(pool *pgxpool.Pool, timeout time.Duration) *Store {
 	s := &Store{pool: pool, db: timed{q: pool, timeout: timeout}, timeout: timeout}
 	s.sessions = newCoalescer(timeout, s.userSessions)
 	s.patients = newCoalescer(timeout, s.getPatients)
+	s.patientDoctors = newCoalescer(timeout, s.patientDoctorsOf)
+	s.doctorLists = newCoalescer(timeout, s.doctorListsOf)
 	return s
 }
 
