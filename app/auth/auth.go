@@ -44,7 +44,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) (*Service, error
 		log:     log,
 		secret:  secret,
 		params:  Params{MemoryKiB: cfg.Auth.Argon2MemoryKiB, Iterations: cfg.Auth.Argon2Iterations, Parallelism: cfg.Auth.Argon2Parallelism},
-		hashing: make(chan struct{}, max(2, runtime.NumCPU())),
+		hashing: make(chan struct{}, HashConcurrency()),
 		now:     time.Now,
 	}
 	s.verified = &verifiedTokens{m: map[string]verifiedToken{}}
@@ -53,6 +53,11 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) (*Service, error
 	}
 	return s, nil
 }
+
+// HashConcurrency is how many argon2id hashes run at once: one per two CPUs. A hash takes one CPU
+// (see package argon2) and auth.argon2_memory_kib of memory, so logins together use at most half
+// of the machine and a bounded amount of memory; more logins queue.
+func HashConcurrency() int { return max(1, runtime.NumCPU()/2) }
 
 // ErrInvalidCredentials is a failed login: unknown username, wrong password or inactive account.
 var ErrInvalidCredentials = errors.New("no active account found with the given credentials")

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"strings"
 
-	"golang.org/x/crypto/argon2"
+	"healthcare/app/auth/argon2"
 )
 
 // Params is an argon2id cost. It is recorded in every hash (PHC string format), so the cost can be

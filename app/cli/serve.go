@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"os/user"
-	"runtime"
 	"runtime/debug"
 	"strconv"
 	"syscall"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"healthcare/app/auth"
 	"healthcare/app/config"
 	"healthcare/app/database"
 	"healthcare/app/maintenance"
@@ -271,6 +271,6 @@ func limitMemory(cfg *config.Config) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	hashes := int64(max(2, runtime.NumCPU())) * int64(cfg.Auth.Argon2MemoryKiB) * 1024
+	hashes := int64(auth.HashConcurrency()) * int64(cfg.Auth.Argon2MemoryKiB) * 1024
 	debug.SetMemoryLimit(hashes + 48<<20)
 }
