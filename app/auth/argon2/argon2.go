@@ -51,7 +51,9 @@ func deriveKey(mode int, password, salt, secret, data []byte, time, memory uint3
 	if memory < 2*syncPoints*uint32(threads) {
 		memory = 2 * syncPoints * uint32(threads)
 	}
-	B := initBlocks(&h0, memory, uint32(threads))
+	B, free := allocBlocks(memory)
+	defer free()
+	initBlocks(&h0, B, uint32(threads))
 	processBlocks(B, time, memory, uint32(threads), mode)
 	return extractKey(B, memory, uint32(threads), keyLen)
 }
@@ -94,9 +96,9 @@ func initHash(password, salt, key, data []byte, time, memory, threads, keyLen ui
 	return h0
 }
 
-func initBlocks(h0 *[blake2b.Size + 8]byte, memory, threads uint32) []block {
+func initBlocks(h0 *[blake2b.Size + 8]byte, B []block, threads uint32) {
 	var block0 [1024]byte
-	B := make([]block, memory)
+	memory := uint32(len(B))
 	for lane := uint32(0); lane < threads; lane++ {
 		j := lane * (memory / threads)
 		binary.LittleEndian.PutUint32(h0[blake2b.Size+4:], lane)
@@ -113,7 +115,6 @@ func initBlocks(h0 *[blake2b.Size + 8]byte, memory, threads uint32) []block {
 			B[j+1][i] = binary.LittleEndian.Uint64(block0[i*8:])
 		}
 	}
-	return B
 }
 
 func processBlocks(B []block, time, memory, threads uint32, mode int) {
