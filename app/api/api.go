@@ -49,6 +49,18 @@ const (
 	localUsername = "auth.username"
 )
 
+// LocalClientIP is the Locals key under which the server puts the client's address: the TCP
+// peer, or behind server.trusted_proxies the right-most forwarded address that is not a proxy.
+const LocalClientIP = "client.ip"
+
+// ClientIP is the client's address for rate limits and logs (see LocalClientIP).
+func ClientIP(c *fiber.Ctx) string {
+	if ip, ok := c.Locals(LocalClientIP).(string); ok {
+		return ip
+	}
+	return c.IP()
+}
+
 // userID is the authenticated caller's id; only valid on a protected view.
 func userID(c *fiber.Ctx) int64 {
 	id, _ := c.Locals(localUserID).(int64)

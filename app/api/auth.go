@@ -62,7 +62,7 @@ func (a *API) register(c *fiber.Ctx) error {
 		return Detail(fiber.StatusForbidden, msgRegistrationShut)
 	}
 	rl := a.Config.RateLimit
-	if err := a.Auth.Throttle(c.UserContext(), "register:addr:"+c.IP(), rl.RegisterPerAddress, rl.RegisterWindow); err != nil {
+	if err := a.Auth.Throttle(c.UserContext(), "register:addr:"+ClientIP(c), rl.RegisterPerAddress, rl.RegisterWindow); err != nil {
 		return authError(err)
 	}
 	b, err := ParseBody(c, false)
@@ -175,7 +175,7 @@ func (a *API) login(c *fiber.Ctx) error {
 	}
 	ctx := c.UserContext()
 	rl := a.Config.RateLimit
-	if err := a.Auth.Throttle(ctx, "login:addr:"+c.IP(), rl.LoginPerAddress, rl.LoginWindow); err != nil {
+	if err := a.Auth.Throttle(ctx, "login:addr:"+ClientIP(c), rl.LoginPerAddress, rl.LoginWindow); err != nil {
 		return authError(err)
 	}
 	if err := a.Auth.Throttle(ctx, "login:user:"+bucketName(username), rl.LoginPerUsername, rl.LoginWindow); err != nil {
