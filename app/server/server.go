@@ -75,8 +75,10 @@ func New(o Options) *fiber.App {
 		return c.JSON(fiber.Map{"status": "ok"})
 	})
 
+	st := store.New(o.Pool, o.Config.Database.QueryTimeout)
+	st.SearchTimeout(o.Config.Database.SearchTimeout)
 	a := &api.API{
-		Store:  store.New(o.Pool, o.Config.Database.QueryTimeout),
+		Store:  st,
 		Auth:   o.Auth,
 		Config: o.Config,
 		Log:    o.Log,

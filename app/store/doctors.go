@@ -94,7 +94,19 @@ func (s *Store) doctorListsOf(ctx context.Context, keys []doctorListKey, out []d
 	return nil
 }
 
-func (s *Store) listDoctors(ctx context.Context, q ListQuery) ([]Doctor, int64, error) {
+func (s *Store) listDoctors(ctx context.Context, q ListQuery) (out []Doctor, total int64, err error) {
+	if q.Search != "" {
+		err = s.searches.run(ctx, 0, func(ctx context.Context) error {
+			out, total, err = s.searchDoctors(ctx, q)
+			return err
+		})
+		return out, total, err
+	}
+	return s.searchDoctors(ctx, q)
+}
+
+// searchDoctors runs the doctor list query (with or without a search term).
+func (s *Store) searchDoctors(ctx context.Context, q ListQuery) ([]Doctor, int64, error) {
 	var args sqlArgs
 	cond := where(
 		searchClause(&args, q.Search, "d.name", "d.specialization", "d.contact_info"),

@@ -48,7 +48,18 @@ func patientDest(p *Patient) []any {
 
 // ListPatients returns one page of owner's patients and how many match. Search covers name,
 // phone_number and address; Filters["gender"] matches exactly.
-func (s *Store) ListPatients(ctx context.Context, owner int64, q ListQuery) ([]Patient, int64, error) {
+func (s *Store) ListPatients(ctx context.Context, owner int64, q ListQuery) (out []Patient, total int64, err error) {
+	if q.Search != "" {
+		err = s.searches.run(ctx, owner, func(ctx context.Context) error {
+			out, total, err = s.listPatients(ctx, owner, q)
+			return err
+		})
+		return out, total, err
+	}
+	return s.listPatients(ctx, owner, q)
+}
+
+func (s *Store) listPatients(ctx context.Context, owner int64, q ListQuery) ([]Patient, int64, error) {
 	var args sqlArgs
 	cond := where(
 		"p.managed_by = "+args.add(owner),

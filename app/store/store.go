@@ -39,6 +39,8 @@ type Store struct {
 	patients       *coalescer[patientKey, Patient]
 	patientDoctors *coalescer[patientKey, []Doctor]
 	doctorLists    *coalescer[doctorListKey, doctorList]
+
+	searches *searchLimit
 }
 
 // New returns a Store; timeout bounds every query (0 means 10 s).
@@ -51,6 +53,7 @@ func New(pool *pgxpool.Pool, timeout time.Duration) *Store {
 	s.patients = newCoalescer(timeout, s.getPatients)
 	s.patientDoctors = newCoalescer(timeout, s.patientDoctorsOf)
 	s.doctorLists = newCoalescer(timeout, s.doctorListsOf)
+	s.searches = newSearchLimit(timeout, int(pool.Config().MaxConns))
 	return s
 }
 
@@ -84,7 +87,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) (err error) 
 			rollback() // after a failed commit too: a no-op then
 		}
 	}()
-	if err := fn(&Store{pool: s.pool, db: timed{q: tx, timeout: s.timeout}, tx: tx, timeout: s.timeout}); err != nil {
+	if err := fn(&Store{pool: s.pool, db: timed{q: tx, timeout: s.timeout}, tx: tx, timeout: s.timeout, searches: s.searches}); err != nil {
 		return err
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.timeout)
