@@ -84,7 +84,9 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	// Announced before serving, so whoever sees /readyz answer has the lines already.
 	announce(log, cfg, db.Info, ln.Addr())
 	done := make(chan error, 1)
-	go func() { done <- server.Serve(ctx, app, ln, cfg.Server.ShutdownTimeout) }()
+	go func() {
+		done <- server.Serve(ctx, app, server.LimitPerAddress(ln, cfg.Server.MaxConnectionsPerAddress), cfg.Server.ShutdownTimeout)
+	}()
 
 	// Periodic clean-ups, stopped (and waited for) before the pool closes.
 	jobsCtx, cancelJobs := context.WithCancel(ctx)

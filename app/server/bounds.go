@@ -4,7 +4,10 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -163,4 +166,74 @@ func (h *hosts) checkHost(c *fiber.Ctx) error {
 		}
 	}
 	return c.Next()
+}
+
+// LimitPerAddress wraps ln so that one client address holds at most limit connections at once
+// (server.max_connections_per_address; 0: ln unchanged). A connection beyond it is answered 429
+// and closed before any of its bytes are read. (fasthttp's own MaxConnsPerIP closes a connection
+// twice when the server shuts down with connections open, and crashes.)
+func LimitPerAddress(ln net.Listener, limit int) net.Listener {
+	if limit <= 0 {
+		return ln
+	}
+	return &perAddress{Listener: ln, limit: limit, open: map[netip.Addr]int{}}
+}
+
+type perAddress struct {
+	net.Listener
+	limit int
+	mu    sync.Mutex
+	open  map[netip.Addr]int
+}
+
+var tooManyConnections = func() string {
+	body := `{"detail":"Too many connections from your address."}`
+	return "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nConnection: close\r\n" +
+		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+}()
+
+func (l *perAddress) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+		a := ap.Addr().Unmap()
+		l.mu.Lock()
+		over := l.open[a] >= l.limit
+		if !over {
+			l.open[a]++
+		}
+		l.mu.Unlock()
+		if !over {
+			return &countedConn{Conn: c, release: func() { l.release(a) }}, nil
+		}
+		go func() { // never let a refused client slow the accept loop down
+			_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+			_, _ = c.Write([]byte(tooManyConnections))
+			_ = c.Close()
+		}()
+	}
+}
+
+func (l *perAddress) release(a netip.Addr) {
+	l.mu.Lock()
+	if l.open[a]--; l.open[a] <= 0 {
+		delete(l.open, a)
+	}
+	l.mu.Unlock()
+}
+
+// countedConn gives its address's slot back once, however often it is closed.
+type countedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *countedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }

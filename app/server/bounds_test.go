@@ -107,10 +107,16 @@ func TestStalledBodiesAreBounded(t *testing.T) {
 // (429 beyond); another address is still served.
 func TestConnectionsPerAddress(t *testing.T) {
 	t.Parallel()
-	app, _ := newApp(t, func(c *config.Config) { c.Server.MaxConnectionsPerAddress = 5 })
-	base := serve(t, app)
+	app, _ := newApp(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := serveOn(t, app, LimitPerAddress(ln, 5))
+	var conns []net.Conn
 	for i := 0; i < 5; i++ {
 		c := dialFrom(t, base, "127.0.0.5")
+		conns = append(conns, c)
 		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") // kept alive afterwards
 		if got := statusOf(t, c); got != 200 {
 			t.Fatalf("connection %d: %d", i, got)
@@ -118,6 +124,16 @@ func TestConnectionsPerAddress(t *testing.T) {
 	}
 	if got := getFrom(t, base, "127.0.0.5", "/healthz"); got != 429 {
 		t.Errorf("6th connection from one address: %d, want 429", got)
+	}
+	// A closed connection gives its slot back.
+	conns[0].Close()
+	for i := 0; ; i++ {
+		if got := getFrom(t, base, "127.0.0.5", "/healthz"); got == 200 {
+			break
+		} else if i == 100 {
+			t.Fatalf("after one of the five closed: %d, want 200", got)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	if got := getFrom(t, base, "127.0.0.6", "/healthz"); got != 200 {
 		t.Errorf("another address: %d, want 200", got)

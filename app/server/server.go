@@ -55,8 +55,6 @@ func New(o Options) *fiber.App {
 	// Once shutdown began, every answer says "Connection: close", so a keep-alive client opens a
 	// new connection for its next request instead of sending it on one about to be closed.
 	app.Server().CloseOnShutdown = true
-	// One address cannot take every connection: beyond it, 429 and closed before any parsing.
-	app.Server().MaxConnsPerIP = o.Config.Server.MaxConnectionsPerAddress
 
 	// Outermost first: every response, errors included, gets an id, headers and a log line.
 	app.Use(clientAddress(parseProxies(o.Config.Server.TrustedProxies)), requestID, securityHeaders,

@@ -338,6 +338,12 @@ func serve(t *testing.T, app *fiber.App) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveOn(t, app, ln)
+}
+
+// serveOn runs app on ln until the test ends and returns its base URL.
+func serveOn(t *testing.T, app *fiber.App, ln net.Listener) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Serve(ctx, app, ln, 5*time.Second) }()
