@@ -30,7 +30,7 @@ func TestLogoutUnderLoad(t *testing.T) {
 	path := fmt.Sprintf("/api/patients/%d/", p.ID)
 
 	var loggedOut atomic.Bool
-	var after, refusedAfter, otherOK atomic.Int64
+	var total, after, refusedAfter, otherOK atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := 0; w < 8; w++ {
@@ -44,11 +44,12 @@ func TestLogoutUnderLoad(t *testing.T) {
 				default:
 				}
 				tok := access
-				if i%4 == 3 {
+				if i%2 == 1 {
 					tok = other
 				}
 				started := loggedOut.Load()
 				r := e.Do(apitest.Request{Method: "GET", Path: path, Token: tok})
+				total.Add(1)
 				switch {
 				case tok == other:
 					if r.Status != http.StatusOK {
@@ -68,12 +69,17 @@ func TestLogoutUnderLoad(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(200 * time.Millisecond) // let the readers run before the logout
+	waitFor := func(n *atomic.Int64, want int64) {
+		for n.Load() < want {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor(&total, 100) // readers running before the logout
 	if r := e.Post("/api/auth/logout/", "", map[string]string{"refresh": refresh}); r.Status != http.StatusNoContent {
 		t.Fatalf("logout: %d %s", r.Status, r.Body)
 	}
 	loggedOut.Store(true)
-	time.Sleep(200 * time.Millisecond)
+	waitFor(&after, 100)
 	close(stop)
 	wg.Wait()
 	if after.Load() == 0 || otherOK.Load() == 0 {
