@@ -3,6 +3,7 @@
 --   BENCH_TOKEN  access token (every mode but login)
 --   BENCH_ID_LO, BENCH_ID_HI  the fixed patients' ids
 --   BENCH_LOGIN  login body (login mode)
+--   BENCH_RUN    a number unique to this wrk run (create mode: unique phone numbers)
 -- done() prints one line "BENCH_JSON {...}" that the bench parses.
 
 local mode = os.getenv("BENCH_MODE")
@@ -22,6 +23,7 @@ local get_headers = { ["Authorization"] = "Bearer " .. token }
 local post_headers = { ["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json" }
 local login_headers = { ["Content-Type"] = "application/json" }
 local login_body = os.getenv("BENCH_LOGIN") or ""
+local run = tonumber(os.getenv("BENCH_RUN") or "0")
 
 function request()
   counter = counter + 1
@@ -33,9 +35,9 @@ function request()
   elseif mode == "patient-doctors" then
     return wrk.format("GET", "/api/patients/" .. id .. "/doctors/", get_headers)
   elseif mode == "create" then
-    -- phone_number is unique per owner and at most 15 characters: thread id and counter.
-    local body = string.format('{"name":"Bench %d","age":%d,"gender":"F","address":"%d Bench Road","phone_number":"t%d-%d"}',
-      counter, counter % 90, counter, tid or 0, counter)
+    -- phone_number is unique per owner and at most 15 characters: wrk run, thread and counter.
+    local body = string.format('{"name":"Bench %d","age":%d,"gender":"F","address":"%d Bench Road","phone_number":"%d-%d-%d"}',
+      counter, counter % 90, counter, run, tid or 0, counter)
     return wrk.format("POST", "/api/patients/", post_headers, body)
   elseif mode == "login" then
     return wrk.format("POST", "/api/auth/login/", login_headers, login_body)

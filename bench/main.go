@@ -43,6 +43,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -577,6 +578,9 @@ func parallel(n int, fn func(i int) error) error {
 	return first
 }
 
+// wrkRuns numbers the wrk runs, so that each creates patients with phone numbers of its own.
+var wrkRuns atomic.Int64
+
 var tpsRe = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
 
 // runPgbench runs the select GET one patient does, prepared, with as many clients as wrk has
@@ -687,9 +691,9 @@ func (t *target) scenario(ctx context.Context, o options, script, s string, roun
 
 func (t *target) wrk(ctx context.Context, o options, script, mode string, conns, threads int) (*wrkStats, error) {
 	cmd := exec.CommandContext(ctx, "wrk", "-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns),
-		"-d", strconv.Itoa(int(math.Max(1, o.duration.Seconds())))+"s", "--timeout", "5s", "-s", script, "http://"+t.addr)
+		"-d", strconv.Itoa(int(math.Max(1, o.duration.Seconds())))+"s", "--timeout", "10s", "-s", script, "http://"+t.addr)
 	cmd.Env = append(os.Environ(), "BENCH_MODE="+mode, "BENCH_TOKEN="+t.token, "BENCH_LOGIN="+t.login,
-		fmt.Sprintf("BENCH_ID_LO=%d", t.idLo), fmt.Sprintf("BENCH_ID_HI=%d", t.idHi))
+		fmt.Sprintf("BENCH_ID_LO=%d", t.idLo), fmt.Sprintf("BENCH_ID_HI=%d", t.idHi), fmt.Sprintf("BENCH_RUN=%d", wrkRuns.Add(1)))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return nil, fmt.Errorf("wrk %s: %v: %s", mode, err, out)

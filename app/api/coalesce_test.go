@@ -3,6 +3,7 @@ package api_test
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -150,5 +151,65 @@ func TestSearchTooSlow(t *testing.T) {
 	}
 	if r := e.Do(apitest.Request{Method: "GET", Path: "/api/patients/", Token: access}); r.Status != http.StatusOK {
 		t.Errorf("list without search: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestConcurrentCreates: patients created at once share statements and commits; still each
+// request gets its own patient, a phone number used twice at once is created once and the other
+// request gets the DRF duplicate error, and other users' phone numbers do not collide.
+func TestConcurrentCreates(t *testing.T) {
+	t.Parallel()
+	f := newResFixture(t, "alice", "bob")
+	type result struct {
+		as, phone string
+		status    int
+		body      string
+	}
+	results := make(chan result, 200)
+	var wg sync.WaitGroup
+	for i := 0; i < 60; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			as := []string{"alice", "bob"}[i%2]
+			phone := fmt.Sprintf("555-%d", i/4) // each phone twice per user
+			r := f.do(t, "POST", "/api/patients/", as, fmt.Sprintf(
+				`{"name": "N%d", "age": %d, "gender": "F", "address": "%d Rd, Town", "phone_number": "%s"}`, i, i, i, phone))
+			results <- result{as, phone, r.Status, string(r.Body)}
+		}()
+	}
+	wg.Wait()
+	close(results)
+	created := map[string]int{}
+	for r := range results {
+		switch r.status {
+		case http.StatusCreated:
+			created[r.as+" "+r.phone]++
+			if !strings.Contains(r.body, `"managed_by":"`+r.as+`"`) || !strings.Contains(r.body, `"phone_number":"`+r.phone+`"`) {
+				t.Errorf("%s created %s: %s", r.as, r.phone, r.body)
+			}
+		case http.StatusBadRequest:
+			if r.body != `{"phone_number":["patient with this phone number already exists."]}` {
+				t.Errorf("duplicate: %s", r.body)
+			}
+		default:
+			t.Errorf("%s %s: %d %s", r.as, r.phone, r.status, r.body)
+		}
+	}
+	if len(created) != 30 {
+		t.Errorf("%d (user, phone) pairs created, want 30", len(created))
+	}
+	for k, n := range created {
+		if n != 1 {
+			t.Errorf("%s created %d times", k, n)
+		}
+	}
+	for _, as := range []string{"alice", "bob"} {
+		r := f.do(t, "GET", "/api/patients/?limit=1000", as, "")
+		var list []struct{ ManagedBy string `json:"managed_by"` }
+		r.Decode(t, &list)
+		if len(list) != 15 {
+			t.Errorf("%s has %d patients, want 15", as, len(list))
+		}
 	}
 }
