@@ -118,11 +118,13 @@ func (s *Store) getPatients(ctx context.Context, keys []patientKey, out []Patien
 		owners, ids = strconv.AppendInt(owners, k.owner, 10), strconv.AppendInt(ids, k.id, 10)
 		errs[i] = ErrNotFound
 	}
-	rows, err := s.db.Query(ctx, "SELECT k.i, "+patientCols+`
+	// One primary-key lookup per call (LATERAL ... LIMIT 1 is never flattened into a join that
+	// the planner could turn into a scan of the whole table once it is large).
+	rows, err := s.db.Query(ctx, `SELECT k.i, r.*
 		FROM unnest(string_to_array($1::text, ',')::bigint[], string_to_array($2::text, ',')::bigint[])
 		     WITH ORDINALITY AS k(owner, id, i)
-		JOIN patients p ON p.id = k.id AND p.managed_by = k.owner
-		JOIN users u ON u.id = p.managed_by`, string(owners), string(ids))
+		CROSS JOIN LATERAL (SELECT `+patientCols+` FROM patients p JOIN users u ON u.id = p.managed_by
+			WHERE p.id = k.id AND p.managed_by = k.owner LIMIT 1) r`, string(owners), string(ids))
 	if err != nil {
 		return err
 	}
@@ -311,13 +313,17 @@ func (s *Store) patientDoctorsOf(ctx context.Context, keys []patientKey, out [][
 	}
 	// The LEFT JOINs keep one all-NULL doctor for a patient without doctors, which tells "no
 	// doctors" apart from "no such patient" (no row at all) without a second query.
-	rows, err := s.db.Query(ctx, `SELECT k.i, d.id, d.name, d.specialization, d.contact_info, d.created_at, d.updated_at
+	// Per call, index lookups (LATERAL ... OFFSET 0 is never flattened into a join the planner
+	// could turn into scans of whole tables).
+	rows, err := s.db.Query(ctx, `SELECT k.i, r.*
 		FROM unnest(string_to_array($1::text, ',')::bigint[], string_to_array($2::text, ',')::bigint[])
 		     WITH ORDINALITY AS k(owner, id, i)
-		JOIN patients p ON p.id = k.id AND p.managed_by = k.owner
-		LEFT JOIN assignments a ON a.patient_id = p.id
-		LEFT JOIN doctors d ON d.id = a.doctor_id
-		ORDER BY k.i, d.id`, string(owners), string(ids))
+		CROSS JOIN LATERAL (SELECT d.id, d.name, d.specialization, d.contact_info, d.created_at, d.updated_at
+			FROM patients p
+			LEFT JOIN assignments a ON a.patient_id = p.id
+			LEFT JOIN doctors d ON d.id = a.doctor_id
+			WHERE p.id = k.id AND p.managed_by = k.owner OFFSET 0) r
+		ORDER BY k.i, r.id`, string(owners), string(ids))
 	if err != nil {
 		return err
 	}

@@ -110,12 +110,15 @@ func (s *Store) userSessions(ctx context.Context, keys []sessionKey, out []sessi
 		fams = append(fams, k.family.String()...)
 		errs[i] = ErrNotFound
 	}
-	rows, err := s.db.Query(ctx, `SELECT k.i, u.id, u.username, u.email, u.password_hash, u.is_active, u.date_joined,
-		EXISTS (SELECT 1 FROM refresh_families f WHERE f.id = k.family AND f.user_id = u.id
-		        AND f.revoked_at IS NULL AND f.expires_at > now())
+	// One primary-key lookup per call (LATERAL ... LIMIT 1 is never flattened into a join that
+	// the planner could turn into a scan of the whole table once it is large).
+	rows, err := s.db.Query(ctx, `SELECT k.i, r.*
 		FROM unnest(string_to_array($1::text, ',')::bigint[], string_to_array($2::text, ',')::uuid[])
 		     WITH ORDINALITY AS k(user_id, family, i)
-		JOIN users u ON u.id = k.user_id`, string(ids), string(fams))
+		CROSS JOIN LATERAL (SELECT u.id, u.username, u.email, u.password_hash, u.is_active, u.date_joined,
+			EXISTS (SELECT 1 FROM refresh_families f WHERE f.id = k.family AND f.user_id = u.id
+			        AND f.revoked_at IS NULL AND f.expires_at > now())
+			FROM users u WHERE u.id = k.user_id LIMIT 1) r`, string(ids), string(fams))
 	if err != nil {
 		return err
 	}
