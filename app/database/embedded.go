@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"healthcare/app/privilege"
 )
 
 // Files and directories the embedded server keeps inside the data directory.
@@ -151,6 +153,9 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (_ 
 			return nil, err
 		}
 	} else {
+		if err := privilege.SecureFile(pwFile, log); err != nil {
+			return nil, err
+		}
 		b, err := os.ReadFile(pwFile)
 		password = strings.TrimSpace(string(b))
 		if err != nil || password == "" {
