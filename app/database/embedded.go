@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -361,6 +362,9 @@ func initCluster(ctx context.Context, bin binaries, dataDir, password string, lo
 		"-D", tmp, "-U", superuser, "--pwfile="+pwf.Name(), "--auth=scram-sha-256",
 		"--encoding=UTF8", "--locale=C.UTF-8", "--data-checksums")
 	cmd.Env = append(os.Environ(), "LC_MESSAGES=C")
+	// initdb dies with this process: one left running by a killed start (or upgrade) would go on
+	// writing into the scratch directory that the next start clears and fills again.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		os.RemoveAll(tmp)
