@@ -223,7 +223,7 @@ func upgradeInstallations(ctx context.Context, cfg *config.Config, major int, f 
 	if newer == nil {
 		return old, nil, found, nil // nothing to do anyway
 	}
-	return old, nil, found, fmt.Errorf("the cluster in %s is PostgreSQL %d, which only PostgreSQL %d can read, and no PostgreSQL %d server is installed (%s): install it again (on Debian: apt install postgresql-%d), or name its folder with --old-binaries, then run 'healthcare upgrade-postgres' again (nothing was changed)",
+	return old, nil, found, fmt.Errorf("the cluster in %s is PostgreSQL %d, which only PostgreSQL %d can read, and no PostgreSQL %d server is installed (%s): install it again (on Debian the package postgresql-%d, which a release upgrade keeps until it is removed; apt.postgresql.org has every major), or name its folder with --old-binaries, then run 'healthcare upgrade-postgres' again (nothing was changed)",
 		database.ClusterDir(cfg.DataDir), major, major, major, describeInstallations(found), major)
 }
 

@@ -197,9 +197,15 @@ func TestUpgradePostgresFailureKeepsTheOldClusterServing(t *testing.T) {
 		if i == 0 {
 			continue // the second run is killed too, then resumed
 		}
-		code, out = run(t, opts{DataDir: dataDir, Env: newEnv}, "upgrade-postgres")
+		// Resumed the other way round: embedded.binaries_path names the old major (as after
+		// the start-up refusal's other advice), the new one is found on PATH.
+		pathEnv := append([]string{"PATH=" + filepath.Join(newer, "bin") + ":" + os.Getenv("PATH")}, oldEnv...)
+		code, out = run(t, opts{DataDir: dataDir, Env: pathEnv}, "upgrade-postgres")
 		if code != 0 || !strings.Contains(out, "did not finish") || !strings.Contains(out, "PostgreSQL upgraded: ") {
 			t.Fatalf("upgrade-postgres after a killed one: exit %d\n%s", code, out)
+		}
+		if !strings.Contains(out, "embedded.binaries_path is "+old+": set it to "+newer) {
+			t.Errorf("the upgrade does not say that embedded.binaries_path still names the old major:\n%s", out)
 		}
 	}
 	p, _ = serve(t, opts{DataDir: dataDir, Env: newEnv})
@@ -221,6 +227,26 @@ func TestUpgradePostgresRefusals(t *testing.T) {
 	code, out = run(t, opts{DataDir: filepath.Join(tempDir(t), "data")}, "upgrade-postgres")
 	if code != 0 || !strings.Contains(out, "nothing to upgrade") {
 		t.Errorf("upgrade-postgres without a cluster: exit %d\n%s", code, out)
+	}
+	// A cluster whose own major is not installed: only that major can read it, so the upgrade
+	// refuses, naming it, and touches nothing.
+	dataDir := filepath.Join(tempDir(t), "data")
+	if err := os.MkdirAll(filepath.Join(dataDir, "postgres"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dataDir, 0o700)
+	if err := os.WriteFile(filepath.Join(dataDir, "postgres", "PG_VERSION"), []byte("11\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	giveToServer(t, dataDir)
+	before := treeDigest(t, filepath.Join(dataDir, "postgres"))
+	code, out = run(t, opts{DataDir: dataDir}, "upgrade-postgres")
+	checkSentence(t, code, 1, out, "is PostgreSQL 11, which only PostgreSQL 11 can read, and no PostgreSQL 11 server is installed")
+	if !strings.Contains(out, "postgresql-11") || !strings.Contains(out, "--old-binaries") {
+		t.Errorf("the refusal does not say what to install or how to name it:\n%s", out)
+	}
+	if after := treeDigest(t, filepath.Join(dataDir, "postgres")); after != before {
+		t.Errorf("the refused upgrade changed the cluster:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }
 
