@@ -295,6 +295,9 @@ type restoreTarget struct {
 	owner    string              // role to own the new database; "" the connecting user
 	adminURL func(string) string // a role that may create and rename databases
 	appURL   func(string) string // the role the application connects as
+	// check, when set, runs on the loaded copy before it is swapped in; its error abandons the
+	// restore with the current data in place.
+	check func(ctx context.Context, conn *pgx.Conn) error
 }
 
 func externalTarget(raw string) (restoreTarget, error) {
@@ -357,6 +360,9 @@ func restoreInto(ctx context.Context, t restoreTarget, file string, meta backup.
 		return fail(fmt.Errorf("cannot connect to the new database: %v", err))
 	}
 	_, err = backup.Restore(ctx, c.Conn(), file)
+	if err == nil && t.check != nil {
+		err = t.check(ctx, c.Conn())
+	}
 	c.Release()
 	pool.Close()
 	if err != nil {

@@ -1,4 +1,5 @@
-// Package cli is the command line: serve (the default), migrate, config, healthcheck and version.
+// Package cli is the command line: serve (the default), migrate, backup, restore, upgrade-postgres,
+// config, healthcheck and version.
 package cli
 
 import (
@@ -122,6 +123,7 @@ func newRoot(a Assets, stdout, stderr io.Writer) *cobra.Command {
 		migrateCommand(a, stdout, stderr),
 		backupCommand(a, stdout, stderr),
 		restoreCommand(a, stdout, stderr),
+		upgradePostgresCommand(a, stdout, stderr),
 		&cobra.Command{
 			Use:   "config",
 			Short: "Print the effective configuration as YAML, secrets redacted",

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -53,6 +54,9 @@ type EmbeddedOptions struct {
 	Database        string // application database, owned by AppRole; empty: none (tools, tests)
 	MaxConnections  int    // PostgreSQL max_connections; 0: 100
 	Command         string // what the data directory's lock names as its owner ("serve"); empty: "start"
+	// Upgrading is set by upgrade-postgres only: it starts the new cluster while the marker of
+	// its unfinished upgrade is present, which makes every other start refuse.
+	Upgrading bool
 	// NoSync turns fsync, full_page_writes and synchronous_commit off. For throw-away test
 	// servers only: acknowledged writes may be lost on power failure.
 	NoSync bool
@@ -124,6 +128,13 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (_ 
 	}()
 	if err := checkWritable(dataDir); err != nil {
 		return nil, err
+	}
+	// While an upgrade has the old cluster moved aside, postgres/ is missing or incomplete: a
+	// start would create or serve an empty database.
+	if !o.Upgrading {
+		if err := pendingUpgradeError(dataDir); err != nil {
+			return nil, err
+		}
 	}
 	cluster := filepath.Join(dataDir, clusterDirName)
 	logPath := filepath.Join(dataDir, logFileName)
@@ -356,6 +367,9 @@ func initCluster(ctx context.Context, bin binaries, dataDir, password string, lo
 		"-D", tmp, "-U", superuser, "--pwfile="+pwf.Name(), "--auth=scram-sha-256",
 		"--encoding=UTF8", "--locale=C.UTF-8", "--data-checksums")
 	cmd.Env = append(os.Environ(), "LC_MESSAGES=C")
+	// initdb dies with this process: one left running by a killed start (or upgrade) would go on
+	// writing into the scratch directory that the next start clears and fills again.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		os.RemoveAll(tmp)
