@@ -24,7 +24,12 @@ import (
 	"healthcare/app/server"
 )
 
-// serve runs the server until SIGINT or SIGTERM, then stops it in order: HTTP (in-flight requests
+// stopSignals end serve and migrate in order. SIGHUP is among them: a closed terminal would
+// otherwise kill the process by Go's default action and leave PostgreSQL (in its own process group)
+// running.
+var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+
+// serve runs the server until SIGINT, SIGTERM or SIGHUP, then stops it in order: HTTP (in-flight requests
 // finish), the pool, PostgreSQL.
 func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	cfg, err := loadConfig(cmd, a)
@@ -50,7 +55,7 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 		lock.SetHTTP(ln.Addr().String())
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	defer stop()
 
 	db, err := database.Open(ctx, cfg, a.Schema, log)
@@ -140,7 +145,7 @@ func migrate(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 		return err
 	}
 	defer lock.Release()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	defer stop()
 	begin := time.Now()
 	db, err := database.Open(ctx, cfg, a.Schema, log)
