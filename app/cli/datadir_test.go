@@ -130,7 +130,7 @@ func TestNoAcknowledgedWriteIsLost(t *testing.T) {
 	p, _ := serve(t, o)
 	register(t, p, "writer")
 	token := login(t, p, "writer") // tokens outlive restarts: the secret is in the data directory
-	var acked sync.Map // phone number -> true
+	var acked sync.Map             // phone number -> true
 	var seq atomic.Int64
 	write := func(p *proc, token string, stop <-chan struct{}, wg *sync.WaitGroup) {
 		defer wg.Done()
@@ -229,4 +229,37 @@ func readPostmasterPID(dataDir string) int {
 	first, _, _ := strings.Cut(string(b), "\n")
 	pid, _ := strconv.Atoi(strings.TrimSpace(first))
 	return pid
+}
+
+// TestSIGKILLDuringInitdb: the app SIGKILLed while initdb creates the cluster takes initdb with it
+// (a surviving initdb kept writing into postgres.initdb while the next start removed and re-created
+// it: that start failed, "could not open file .../postgresql.conf"); the next start initialises
+// afresh and serves, and no copy of the superuser password is left in a temporary file.
+func TestSIGKILLDuringInitdb(t *testing.T) {
+	t.Parallel()
+	dataDir := tempDir(t) + "/data"
+	p := launch(t, opts{DataDir: dataDir, Port: freePort(t)}, "serve")
+	initdb := 0
+	for deadline := time.Now().Add(60 * time.Second); initdb == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("initdb never ran:\n%s", p.out.String())
+		}
+		for _, pi := range allProcs() {
+			if strings.HasSuffix(strings.Fields(pi.Cmdline + " x")[0], "/initdb") && strings.Contains(pi.Cmdline, dataDir) {
+				initdb = pi.PID
+			}
+		}
+	}
+	p.stop(syscall.SIGKILL)
+	for deadline := time.Now().Add(time.Second); alive(initdb); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("initdb (pid %d) still runs 1 s after the app was SIGKILLed", initdb)
+		}
+	}
+	again, _ := serve(t, opts{DataDir: dataDir})
+	register(t, again, "olga")
+	if left, _ := filepath.Glob(filepath.Join(dataDir, ".initdb-pw-*")); len(left) > 0 {
+		t.Errorf("a temporary copy of the superuser password is left: %v", left)
+	}
+	stopAndCheck(t, again)
 }

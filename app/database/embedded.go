@@ -13,9 +13,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -334,6 +336,12 @@ func initCluster(ctx context.Context, bin binaries, dataDir, password string, lo
 	if err := os.RemoveAll(tmp); err != nil {
 		return fmt.Errorf("cannot remove the unfinished %s of an interrupted first start: %v", tmp, unwrapPath(err))
 	}
+	// The superuser's password handed to an initdb that was interrupted.
+	if old, _ := filepath.Glob(filepath.Join(dataDir, ".initdb-pw-*")); len(old) > 0 {
+		for _, f := range old {
+			os.Remove(f)
+		}
+	}
 	pwf, err := os.CreateTemp(dataDir, ".initdb-pw-*")
 	if err != nil {
 		return fmt.Errorf("cannot write in %s: %v", dataDir, unwrapPath(err))
@@ -351,7 +359,13 @@ func initCluster(ctx context.Context, bin binaries, dataDir, password string, lo
 		"-D", tmp, "-U", superuser, "--pwfile="+pwf.Name(), "--auth=scram-sha-256",
 		"--encoding=UTF8", "--locale=C.UTF-8", "--data-checksums")
 	cmd.Env = append(os.Environ(), "LC_MESSAGES=C")
+	// initdb dies with this process: a SIGKILLed first start must not leave an initdb writing into
+	// postgres.initdb while the next start removes and re-creates it. The death signal is tied to
+	// the thread that forks, so that thread is kept for the goroutine until initdb has exited.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	runtime.LockOSThread()
 	out, err := cmd.CombinedOutput()
+	runtime.UnlockOSThread()
 	if err != nil {
 		os.RemoveAll(tmp)
 		return fmt.Errorf("initdb could not create the PostgreSQL cluster (%v): %s", err, lastLines(string(out), 5))
