@@ -263,3 +263,26 @@ func TestSIGKILLDuringInitdb(t *testing.T) {
 	}
 	stopAndCheck(t, again)
 }
+
+// TestDeletedLockFileStillRefuses: an operator who removes healthcare.lock ("a stale lock file")
+// while the server runs does not let a second serve in: it refuses, and the first one's
+// PostgreSQL is not stopped as if it were an orphan.
+func TestDeletedLockFileStillRefuses(t *testing.T) {
+	t.Parallel()
+	dataDir := tempDir(t) + "/data"
+	p, _ := serve(t, opts{DataDir: dataDir})
+	register(t, p, "petra")
+	pid := postmasterPID(t, dataDir)
+	if err := os.Remove(filepath.Join(dataDir, "healthcare.lock")); err != nil {
+		t.Fatal(err)
+	}
+	code, out := run(t, opts{DataDir: dataDir, Port: freePort(t)}, "serve")
+	if code != 1 || !strings.Contains(out, "in use by another healthcare process") {
+		t.Errorf("second serve after the lock file was removed: exit %d:\n%s", code, out)
+	}
+	if !alive(pid) || readPostmasterPID(dataDir) != pid {
+		t.Errorf("the running PostgreSQL %d was stopped or replaced", pid)
+	}
+	login(t, p, "petra")
+	stopAndCheck(t, p)
+}
