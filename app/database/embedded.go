@@ -227,6 +227,10 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (_ 
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		if errors.Is(startErr, errWrongPassword) {
+			return nil, fmt.Errorf("the password in %s is not the superuser password of the embedded PostgreSQL cluster %s (%v; nothing was changed): put back the %s that belongs to this cluster, from a copy of the data directory, or restore a backup made with 'healthcare backup' into a new data directory",
+				pwFile, cluster, startErr, passwordName)
+		}
 		return nil, fmt.Errorf("the embedded PostgreSQL server in %s did not start: %v; its log %s ends with: %q; fix what it says (a full disk, permissions, a port) and start again (the data was not changed)",
 			cluster, startErr, logPath, logTail(logPath, 5))
 	}

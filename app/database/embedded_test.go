@@ -543,3 +543,28 @@ func TestDamagedPostmasterPIDIsReplaced(t *testing.T) {
 		})
 	}
 }
+
+// TestWrongSuperuserPasswordIsNamed: a postgres.secret that does not match the cluster (edited, or
+// copied from another data directory) is refused at once with a sentence naming the file, not
+// after a minute of failed logins as "did not accept connections"; the file is not rewritten.
+func TestWrongSuperuserPasswordIsNamed(t *testing.T) {
+	t.Parallel()
+	cfg := embeddedConfig(t.TempDir())
+	db, _ := open(t, cfg, dbtest.Schema(t))
+	db.Close()
+	secret := filepath.Join(cfg.DataDir, "postgres.secret")
+	if err := os.WriteFile(secret, []byte("0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err := database.Open(context.Background(), cfg, dbtest.Schema(t), nil)
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("the refusal took %v", took)
+	}
+	if err == nil || !strings.Contains(err.Error(), "postgres.secret") || !strings.Contains(err.Error(), "password") {
+		t.Fatalf("err = %v", err)
+	}
+	if b, _ := os.ReadFile(secret); string(b) != "0123456789abcdef\n" {
+		t.Fatal("postgres.secret was rewritten")
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // The postmaster is started by this process itself, as its child, instead of through
@@ -123,11 +124,22 @@ func (p *postmaster) start(ctx context.Context, timeout time.Duration) error {
 			return ctx.Err()
 		default:
 		}
-		if p.ping(ctx) == nil {
+		err := p.ping(ctx)
+		if err == nil {
 			p.mu.Lock()
 			p.up = true
 			p.mu.Unlock()
 			return nil
+		}
+		if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && (pe.Code == "28P01" || pe.Code == "28000") {
+			// The server runs but refuses the password: waiting would not help.
+			p.mu.Lock()
+			cmd := p.cmd
+			p.mu.Unlock()
+			if !sigWait(cmd, exited, syscall.SIGINT, 10*time.Second) {
+				p.kill(5 * time.Second)
+			}
+			return fmt.Errorf("%w (%s)", errWrongPassword, pe.Message)
 		}
 		if time.Now().After(deadline) {
 			p.kill(5 * time.Second)
@@ -136,6 +148,9 @@ func (p *postmaster) start(ctx context.Context, timeout time.Duration) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// errWrongPassword: the server refused the superuser password kept in postgres.secret.
+var errWrongPassword = errors.New("PostgreSQL refused the superuser password")
 
 // ping connects once as the superuser.
 func (p *postmaster) ping(ctx context.Context) error {
