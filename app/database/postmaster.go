@@ -370,7 +370,7 @@ func stopOrphan(cluster string, log *slog.Logger) error {
 	pidFile := filepath.Join(cluster, "postmaster.pid")
 	b, err := os.ReadFile(pidFile)
 	if errors.Is(err, os.ErrNotExist) {
-		if running := serverIn(cluster); running != 0 {
+		if running := serverStaysIn(cluster); running != 0 {
 			return runningError(cluster, running, "although it has no postmaster.pid")
 		}
 		return nil
@@ -387,7 +387,7 @@ func stopOrphan(cluster string, log *slog.Logger) error {
 		return removeStalePID(cluster, pid, "its pid is this process's", log)
 	}
 	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
-		if running := serverIn(cluster); running != 0 {
+		if running := serverStaysIn(cluster); running != 0 {
 			return runningError(cluster, running, fmt.Sprintf("although its postmaster.pid names pid %d, which does not exist", pid))
 		}
 		return nil // no such process: PostgreSQL replaces a stale file itself
@@ -457,6 +457,9 @@ func serverIn(cluster string) int {
 		if err != nil || !strings.HasPrefix(filepath.Base(strings.TrimSuffix(exe, " (deleted)")), "postgres") {
 			continue
 		}
+		if st := procState(pid); st == "" || st == "Z" || st == "X" {
+			continue
+		}
 		found[pid] = parentPID(pid)
 	}
 	best := 0
@@ -469,6 +472,34 @@ func serverIn(cluster string) int {
 		}
 	}
 	return best
+}
+
+// serverStaysIn is serverIn, given a few seconds: processes of a postmaster that was just killed
+// (by the supervisor's stop, or from outside) take a moment to exit.
+func serverStaysIn(cluster string) int {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		pid := serverIn(cluster)
+		if pid == 0 || time.Now().After(deadline) {
+			return pid
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// procState is the state letter of /proc/PID/stat ("" when the process is gone).
+func procState(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 {
+		if f := strings.Fields(s[i+1:]); len(f) > 0 {
+			return f[0]
+		}
+	}
+	return ""
 }
 
 func parentPID(pid int) int {
@@ -522,7 +553,7 @@ func sameDir(a, b string) bool {
 // this cluster (or that names no process). The process is never signalled. When a PostgreSQL
 // process runs in the cluster after all, the file is left and the start refused.
 func removeStalePID(cluster string, pid int, why string, log *slog.Logger) error {
-	if running := serverIn(cluster); running != 0 {
+	if running := serverStaysIn(cluster); running != 0 {
 		return runningError(cluster, running, fmt.Sprintf("although its postmaster.pid names pid %d", pid))
 	}
 	log.Warn("embedded PostgreSQL: removing a stale postmaster.pid: "+why, "pid", pid, "cluster", cluster)
