@@ -163,7 +163,8 @@ func TestColdWarmStart(t *testing.T) {
 	t.Logf("MEASURED binary size (go build, no -s -w): %.1f MB", float64(st.Size())/1e6)
 }
 
-// TestSIGTERMLeavesNoPostgres: SIGTERM (and SIGINT) stop the server, the pool and PostgreSQL.
+// TestSIGTERMLeavesNoPostgres: SIGTERM, SIGINT and SIGHUP (a closed terminal) stop the server,
+// the pool and PostgreSQL.
 func TestSIGTERMLeavesNoPostgres(t *testing.T) {
 	t.Parallel()
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} { // SIGHUP: the terminal closed

@@ -26,6 +26,11 @@ import (
 	"healthcare/app/store"
 )
 
+// stopSignals end serve and migrate in order. SIGHUP is among them: a closed terminal would
+// otherwise kill the process by Go's default action and leave PostgreSQL (in its own process group)
+// running.
+var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+
 // serve runs the server until SIGINT, SIGTERM or SIGHUP, then stops it in order: HTTP (in-flight requests
 // finish), the pool, PostgreSQL.
 func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
@@ -53,8 +58,8 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 		lock.SetHTTP(ln.Addr().String())
 	}
 
-	// SIGHUP too: a closed terminal must not leave PostgreSQL running (SIGPIPE is ignored in Run).
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	// SIGPIPE is ignored in Run.
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	defer stop()
 
 	db, err := openDatabase(ctx, cfg, log)
