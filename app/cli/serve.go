@@ -128,7 +128,7 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	}
 	stopJobs()
 	// The whole stop is bounded by server.shutdown_timeout: PostgreSQL gets what HTTP left.
-	left := max(cfg.Server.ShutdownTimeout-time.Since(begin), 2*time.Second)
+	left := max(cfg.Server.ShutdownTimeout-time.Since(begin), 500*time.Millisecond)
 	if err := db.CloseWithin(left); err != nil {
 		log.Error("database shutdown", "error", err)
 		return err

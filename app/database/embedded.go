@@ -413,7 +413,16 @@ func (e *Embedded) firstBoot(ctx context.Context, dataDir, cluster string) error
 		e.info.Version = v
 	}
 	if e.database != "" && e.database != "postgres" {
-		appPw, err := readOrCreateSecret(filepath.Join(dataDir, appPasswordName))
+		// The application role's password is set again at every start, so a damaged file (empty,
+		// not a generated password) is simply replaced.
+		appFile := filepath.Join(dataDir, appPasswordName)
+		if b, err := os.ReadFile(appFile); err == nil && !isHex(strings.TrimSpace(string(b))) {
+			e.log.Warn("the application role's password file is damaged; generating a new one", "path", appFile)
+			if err := os.Remove(appFile); err != nil {
+				return fmt.Errorf("cannot replace the damaged %s: %v", appFile, unwrapPath(err))
+			}
+		}
+		appPw, err := readOrCreateSecret(appFile)
 		if err != nil {
 			return err
 		}

@@ -567,3 +567,16 @@ func TestWrongSuperuserPasswordIsNamed(t *testing.T) {
 		t.Fatal("postgres.secret was rewritten")
 	}
 }
+
+func TestDamagedAppPasswordFileIsReplaced(t *testing.T) {
+	t.Parallel()
+	cfg := embeddedConfig(t.TempDir())
+	db, _ := open(t, cfg)
+	insertUser(t, db, "quinn")
+	db.Close()
+	os.WriteFile(filepath.Join(cfg.DataDir, "postgres-app.secret"), []byte("\n"), 0o600)
+	db2, _ := open(t, cfg)
+	if !hasUser(t, db2, "quinn") {
+		t.Fatal("data lost")
+	}
+}

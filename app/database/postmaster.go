@@ -203,6 +203,12 @@ func (p *postmaster) supervise() {
 				p.log.Warn("embedded PostgreSQL restarted; service resumes", "attempt", i+1, "port", p.port)
 				break
 			}
+			p.mu.Lock()
+			stopping = p.stopping
+			p.mu.Unlock()
+			if stopping {
+				return // the program is stopping: not a failed restart
+			}
 			p.log.Error("embedded PostgreSQL did not restart; trying again", "attempt", i+1, "error", err, "log_tail", logTail(p.logPath, 5))
 		}
 		if err != nil {
@@ -237,15 +243,19 @@ func (p *postmaster) stop(timeout time.Duration) error {
 	if cmd == nil {
 		return nil
 	}
+	// Fast shutdown gets three quarters of the budget, immediate shutdown (which only has to stop
+	// processes) the rest; the SIGKILL after them adds at most a second.
 	fast := timeout * 3 / 4
-	if sigWait(cmd, exited, syscall.SIGINT, fast) {
+	if fast >= 100*time.Millisecond {
+		if sigWait(cmd, exited, syscall.SIGINT, fast) {
+			return nil
+		}
+		p.log.Warn("embedded PostgreSQL did not stop in time; immediate shutdown", "waited", fast.String())
+	}
+	if sigWait(cmd, exited, syscall.SIGQUIT, max(timeout-fast, 250*time.Millisecond)) {
 		return nil
 	}
-	p.log.Warn("embedded PostgreSQL did not stop in time; immediate shutdown", "waited", fast.String())
-	if sigWait(cmd, exited, syscall.SIGQUIT, max(timeout-fast, time.Second)) {
-		return nil
-	}
-	return p.kill(5 * time.Second)
+	return p.kill(time.Second)
 }
 
 // kill ends the postmaster and its children at once.
