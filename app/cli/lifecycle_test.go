@@ -434,6 +434,25 @@ func TestExternalDatabase(t *testing.T) {
 		}
 	}
 
+	// Backup and restore work on an external database too (the servers stopped for the restore).
+	file := filepath.Join(outDir(t), "shared.backup")
+	if code, out := run(t, opts{Env: env}, "backup", "--out", file); code != 0 {
+		t.Fatalf("backup of the external database: exit %d\n%s", code, out)
+	}
+	if _, err := conn.Exec(ctx, "DELETE FROM users WHERE username = 'carol'"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	if code, out := run(t, opts{Env: env}, "restore", file, "--yes"); code != 0 || !strings.Contains(out, "shared_before_restore_") {
+		t.Fatalf("restore into the external database: exit %d\n%s", code, out)
+	}
+	conn = embeddedConn(t, hostDir, "shared")
+	var carol int
+	conn.QueryRow(ctx, "SELECT count(*) FROM users WHERE username = 'carol'").Scan(&carol)
+	if carol != 1 {
+		t.Errorf("carol not restored (%d)", carol)
+	}
+
 	// `healthcare migrate` against an external database: status first (it changes nothing), then
 	// migrations applied, nothing kept locally.
 	if _, err := admin.Exec(ctx, "CREATE DATABASE migrated"); err != nil {
