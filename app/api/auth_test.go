@@ -232,7 +232,7 @@ func TestAuthRehashOnLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Login(t.Context(), "alice", pw); err != nil {
+	if _, err := svc.Login(t.Context(), "alice", pw, auth.Client{Address: "127.0.0.1"}); err != nil {
 		t.Fatal(err)
 	}
 	u, _ = e.Store().UserByID(t.Context(), id)

@@ -70,7 +70,7 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	app := server.New(server.Options{Config: cfg, Pool: db.Pool, Auth: svc, UI: a.UI, Log: log})
+	app := server.New(server.Options{Config: cfg, Pool: db.Pool, Auth: svc, UI: a.UI, Log: log, Version: Version})
 	// Start-up garbage goes back to the OS now: the idle footprint is what a small clinic's
 	// laptop sees.
 	debug.FreeOSMemory()
