@@ -358,10 +358,12 @@ func TestOpenAPIErrorResponses(t *testing.T) {
 
 	limited := apitest.New(t, func(c *config.Config) { c.RateLimit.Enabled = true; c.RateLimit.LoginPerUsername = 1 })
 	registered(t, limited, "carol")
-	limited.Login("carol")
+	if r := limited.Post("/api/auth/login/", "", map[string]string{"username": "carol", "password": "wrong"}); r.Status != http.StatusUnauthorized {
+		t.Errorf("failed login: %d, want 401: %s", r.Status, r.Body)
+	}
 	r := limited.Post("/api/auth/login/", "", map[string]string{"username": "carol", "password": apitest.Password})
 	if r.Status != http.StatusTooManyRequests {
-		t.Errorf("second login over a limit of 1: %d, want 429: %s", r.Status, r.Body)
+		t.Errorf("login after a failure over a limit of 1: %d, want 429: %s", r.Status, r.Body)
 	}
 }
 
