@@ -114,6 +114,7 @@ var matrixRows = []matrixRow{
 		Body: body(map[string]string{"old_password": apitest.Password, "new_password1": apitest.Password, "new_password2": apitest.Password})},
 	{Method: "OPTIONS", Path: "/api/auth/password/", Kind: passwordPending, Admin: is(200), Staff: is(200)},
 	{Method: "GET", Path: "/api/auth/sessions/", Kind: passwordPending, Admin: is(200), Staff: is(200)},
+	{Method: "OPTIONS", Path: "/api/auth/sessions/", Kind: passwordPending, Admin: is(200), Staff: is(200)},
 	{Method: "DELETE", Path: "/api/auth/sessions/{my_other_session}/", Kind: passwordPending, Admin: is(204), Staff: is(204)},
 	{Method: "DELETE", Path: "/api/auth/sessions/", Kind: passwordPending, Admin: is(204), Staff: is(204)},
 	{Method: "OPTIONS", Path: "/api/auth/sessions/{my_other_session}/", Kind: passwordPending, Admin: is(200), Staff: is(200)},
