@@ -42,3 +42,10 @@ func (s *Store) Unhit(ctx context.Context, bucket string, window time.Duration) 
 		bucket, secs)
 	return err
 }
+
+// ClearLoginLimits forgets the failed logins counted for a username (its digest, as the auth
+// service names its buckets), from every address: an administrator reset its password.
+func (s *Store) ClearLoginLimits(ctx context.Context, digest string) error {
+	_, err := s.db.Exec(ctx, `DELETE FROM rate_limits WHERE bucket = 'login:user:' || $1 OR bucket LIKE 'login:pair:' || $1 || ':%'`, digest)
+	return err
+}
