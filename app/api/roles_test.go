@@ -184,7 +184,9 @@ func TestDeactivationEndsAccess(t *testing.T) {
 	access, refresh := e.Login("alice")
 	expectStatus(t, e.Get("/api/patients/", access), 200, "before")
 	path := fmt.Sprintf("/api/admin/users/%d/", e.UserID("alice"))
-	var acct struct{ IsActive bool `json:"is_active"` }
+	var acct struct {
+		IsActive bool `json:"is_active"`
+	}
 	expectStatus(t, e.Patch(path, root, map[string]any{"is_active": false}), 200, "deactivate").Decode(t, &acct)
 	if acct.IsActive {
 		t.Fatal("still active")
