@@ -61,6 +61,12 @@ func (a *API) adminRoutes(r fiber.Router) {
 	a.mount(g, "/backups/:name", view{Name: "Backup Instance", Role: admin, Get: a.downloadBackup})
 }
 
+// actorAttrs are log attributes: args, then who acted (account, request id, client address).
+func actorAttrs(c *fiber.Ctx, args ...any) []any {
+	x := actor(c)
+	return append(args, "by", x.UserID, "request_id", x.RequestID, "client", x.Address)
+}
+
 // accountBody is an account as administrators see it.
 type accountBody struct {
 	ID                 int64      `json:"id"`
@@ -155,7 +161,7 @@ func (a *API) createUser(c *fiber.Ctx) error {
 	if err != nil {
 		return accountWriteErr(err)
 	}
-	a.Log.Info("admin: account created", "user_id", u.ID, "role", u.Role, "by", actor(c).UserID)
+	a.Log.Info("admin: account created", actorAttrs(c, "user_id", u.ID, "role", u.Role)...)
 	return c.Status(fiber.StatusCreated).JSON(newAccountBody(u))
 }
 
@@ -250,7 +256,7 @@ func (a *API) updateUser(c *fiber.Ctx) error {
 	case err != nil:
 		return storeErr(err)
 	}
-	a.Log.Info("admin: account changed", "user_id", u.ID, "by", actor(c).UserID, "fields", strings.Join(b.Keys(), ","))
+	a.Log.Info("admin: account changed", actorAttrs(c, "user_id", u.ID, "fields", strings.Join(b.Keys(), ","))...)
 	return c.JSON(newAccountBody(u))
 }
 
@@ -264,7 +270,7 @@ func (a *API) logoutEverywhere(c *fiber.Ctx) error {
 	if err := a.Store.EndLogins(c.UserContext(), id); err != nil {
 		return storeErr(err)
 	}
-	a.Log.Info("admin: every login of an account ended", "user_id", id, "by", actor(c).UserID)
+	a.Log.Info("admin: every login of an account ended", actorAttrs(c, "user_id", id)...)
 	return noContent(c)
 }
 
@@ -358,7 +364,7 @@ func (a *API) putSettings(c *fiber.Ctx) error {
 		if err := a.Store.SaveSettings(ctx, actor(c), changes); err != nil {
 			return err
 		}
-		a.Log.Info("admin: clinic settings changed", "by", actor(c).UserID, "settings", changes)
+		a.Log.Info("admin: clinic settings changed", actorAttrs(c, "settings", changes)...)
 	}
 	return c.JSON(settingsBody(policy.Resolve(a.Config, merged)))
 }
@@ -483,7 +489,7 @@ func (a *API) downloadBackup(c *fiber.Ctx) error {
 		f.Close()
 		return NotFound()
 	}
-	a.Log.Info("admin: backup downloaded", "file", name, "by", actor(c).UserID)
+	a.Log.Info("admin: backup downloaded", actorAttrs(c, "file", name)...)
 	c.Set(fiber.HeaderContentType, fiber.MIMEOctetStream)
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`"`)
 	c.Set(fiber.HeaderCacheControl, "no-store")

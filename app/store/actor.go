@@ -39,9 +39,6 @@ func OwnPatients(a Actor) PatientScope { return PatientScope{actor: a.UserID} }
 // ClinicPatients is the clinic's scope: every patient (managed_by stays the account that entered it).
 func ClinicPatients(a Actor) PatientScope { return PatientScope{actor: a.UserID, clinic: true} }
 
-// ActorID is the account acting in this scope (0 for the zero scope).
-func (s PatientScope) ActorID() int64 { return s.actor }
-
 // visible is the condition on the owner column ownerCol that selects the scope's patients.
 func (s PatientScope) visible(args *sqlArgs, ownerCol string) string {
 	switch {
