@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+
+	"healthcare/app/store"
 )
 
 // NotAllowedRoute names the routes that only answer 405 (see mount), so a test comparing the
@@ -15,18 +17,25 @@ const NotAllowedRoute = "api.method-not-allowed"
 // view is one path of the API, answered the way a DRF view answers it:
 //   - every response carries DRF's Allow header (its methods in DRF's order, HEAD and OPTIONS included);
 //   - a protected view authenticates before it looks at the method, so a wrong method without a
-//     token is 401 and with one 405, as DRF checks permissions before dispatching;
+//     token is 401 and with one 405, as DRF checks permissions before dispatching; the role it
+//     requires is checked right after authentication (401 before 403 before 405);
 //   - OPTIONS answers DRF's metadata (SimpleMetadata), with the writable fields of its actions.
 type view struct {
-	Name     string // DRF's view name, e.g. "Doctor List"
-	Public   bool   // no token needed (registration, login...)
-	Get      fiber.Handler
-	Post     fiber.Handler
-	Put      fiber.Handler
-	Patch    fiber.Handler
-	Delete   fiber.Handler
-	PostForm fields // what OPTIONS shows under actions.POST
-	PutForm  fields // what OPTIONS shows under actions.PUT
+	Name   string // DRF's view name, e.g. "Doctor List"
+	Public bool   // no token needed (registration, login...)
+	// Role is the role the view requires: "" any active account, store.RoleAdmin administrators
+	// only (403 for the others).
+	Role store.Role
+	// PasswordPending lets an account whose password an administrator set reach the view (its own
+	// account, password and sessions); every other view answers it 403 until it chose its own.
+	PasswordPending bool
+	Get             fiber.Handler
+	Post            fiber.Handler
+	Put             fiber.Handler
+	Patch           fiber.Handler
+	Delete          fiber.Handler
+	PostForm        fields // what OPTIONS shows under actions.POST
+	PutForm         fields // what OPTIONS shows under actions.PUT
 }
 
 // allowed lists the view's methods in DRF's order (its http_method_names).
@@ -55,6 +64,9 @@ func (a *API) mount(r fiber.Router, path string, v view) {
 			c.Set(fiber.HeaderAllow, allow)
 			if !v.Public {
 				if err := a.authenticate(c); err != nil {
+					return err
+				}
+				if err := authorize(c, &v); err != nil {
 					return err
 				}
 			}

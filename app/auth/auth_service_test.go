@@ -168,7 +168,12 @@ func TestTokenParsing(t *testing.T) {
 	cfg := testConfig(t)
 	s := newTestService(t, cfg)
 	access, _ := s.sign(7, typeAccess, "", time.Minute)
-	refresh, _, _ := s.signRefresh(7, "0b6a3c2e-8f47-4d2a-9d8e-3d1f6a2b4c5d")
+	refresh, rt, _ := s.newRefresh(7, "0b6a3c2e-8f47-4d2a-9d8e-3d1f6a2b4c5d")
+	// The stored claims sign the very same token again (the refresh grace window relies on it).
+	if again, err := s.signRefresh(7, "0b6a3c2e-8f47-4d2a-9d8e-3d1f6a2b4c5d", rt); err != nil || again != refresh ||
+		string(hashToken(again)) != string(rt.Hash) {
+		t.Fatalf("signing the stored claims again gave another token (%v)", err)
+	}
 
 	// The claims simplejwt 5.5 writes, plus iss and aud.
 	c, terr := s.parse(access, typeAccess)

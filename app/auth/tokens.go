@@ -7,10 +7,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
+
+	"healthcare/app/store"
 )
 
 const (
@@ -77,13 +81,27 @@ func (s *Service) parse(raw, wantType string) (*claims, *TokenError) {
 	return c, nil
 }
 
-// sign issues a token of type typ for userID, valid for ttl.
+// sign issues a token of type typ for userID, valid for ttl from now.
 func (s *Service) sign(userID int64, typ, family string, ttl time.Duration) (string, error) {
-	now := s.now()
-	jti := make([]byte, 16)
-	if _, err := rand.Read(jti); err != nil {
+	jti, err := newJTI()
+	if err != nil {
 		return "", err
 	}
+	now := s.now()
+	return s.signClaims(userID, typ, family, jti, now, now.Add(ttl))
+}
+
+func newJTI() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// signClaims signs a token with exactly these claims: the same claims give the same token (HS256
+// and the JSON encoding are deterministic), which lets the grace window hand out a successor again.
+func (s *Service) signClaims(userID int64, typ, family, jti string, iat, exp time.Time) (string, error) {
 	c := claims{
 		TokenType: typ,
 		UserID:    strconv.FormatInt(userID, 10),
@@ -91,33 +109,60 @@ func (s *Service) sign(userID int64, typ, family string, ttl time.Duration) (str
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    s.cfg.Auth.Issuer,
 			Audience:  jwt.ClaimStrings{s.cfg.Auth.Audience},
-			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
-			IssuedAt:  jwt.NewNumericDate(now),
-			ID:        hex.EncodeToString(jti),
+			ExpiresAt: jwt.NewNumericDate(exp),
+			IssuedAt:  jwt.NewNumericDate(iat),
+			ID:        jti,
 		},
 	}
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(s.secret)
 }
 
-func (s *Service) signRefresh(userID int64, family string) (string, time.Time, error) {
-	ttl := s.cfg.Auth.RefreshTokenTTL
-	tok, err := s.sign(userID, typeRefresh, family, ttl)
-	// The family expires with its newest token; NumericDate has second precision, as the token.
-	return tok, s.now().Add(ttl).Truncate(time.Second), err
+// newRefresh issues a refresh token for the family and what the database keeps of it. Times are
+// whole seconds, as in the token, so that the stored claims sign the same token again.
+func (s *Service) newRefresh(userID int64, family string) (string, store.RefreshToken, error) {
+	jti, err := newJTI()
+	if err != nil {
+		return "", store.RefreshToken{}, err
+	}
+	iat := s.now().Truncate(time.Second)
+	rt := store.RefreshToken{JTI: jti, IssuedAt: iat, Expires: iat.Add(s.cfg.Auth.RefreshTokenTTL)}
+	tok, err := s.signRefresh(userID, family, rt)
+	rt.Hash = hashToken(tok)
+	return tok, rt, err
 }
 
-// startFamily begins a login: a new family whose first refresh token is returned with an access token.
-func (s *Service) startFamily(ctx context.Context, userID int64) (Pair, error) {
+// signRefresh signs the refresh token rt describes.
+func (s *Service) signRefresh(userID int64, family string, rt store.RefreshToken) (string, error) {
+	return s.signClaims(userID, typeRefresh, family, rt.JTI, rt.IssuedAt, rt.Expires)
+}
+
+// startFamily begins a login for client: a new family whose first refresh token is returned with
+// an access token.
+func (s *Service) startFamily(ctx context.Context, userID int64, client Client) (Pair, error) {
 	fam := uuid.New()
-	refresh, exp, err := s.signRefresh(userID, fam.String())
+	refresh, rt, err := s.newRefresh(userID, fam.String())
 	if err != nil {
 		return Pair{}, err
 	}
-	if err := s.st.CreateFamily(ctx, fam, userID, hashToken(refresh), exp); err != nil {
+	if err := s.st.CreateFamily(ctx, store.NewFamily{ID: fam, UserID: userID, Token: rt,
+		Address: client.Address, UserAgent: truncate(client.UserAgent, 512)}); err != nil {
 		return Pair{}, err
 	}
 	access, err := s.sign(userID, typeAccess, fam.String(), s.cfg.Auth.AccessTokenTTL)
 	return Pair{Access: access, Refresh: refresh}, err
+}
+
+// truncate makes s valid UTF-8 without NUL (PostgreSQL's text refuses both) and cuts it to at
+// most n bytes on a rune boundary.
+func truncate(s string, n int) string {
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // hashToken is what the database keeps of a refresh token: its SHA-256, never the token.

@@ -11,7 +11,9 @@ import (
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
+	"healthcare/app/config"
 	"healthcare/app/database"
+	"healthcare/app/policy"
 )
 
 // printConfig writes the effective configuration in config.yaml's shape, secrets redacted.
@@ -28,7 +30,28 @@ func printConfig(cmd *cobra.Command, a Assets, out io.Writer) error {
 	if err := enc.Encode(node); err != nil {
 		return err
 	}
-	return enc.Close()
+	if err := enc.Close(); err != nil {
+		return err
+	}
+	fmt.Fprint(out, policyNotes(cfg))
+	return nil
+}
+
+// policyNotes explains, as YAML comments, which clinic policies the configuration sets (and so
+// locks) and which are left to administrators.
+func policyNotes(cfg *config.Config) string {
+	var b strings.Builder
+	b.WriteString("# Clinic policies: a value set above (config file, .env, environment or flag) is in force and\n" +
+		"# administrators cannot change it; an empty one is chosen by administrators (GET/PUT\n" +
+		"# /api/admin/settings/, kept in the database), and is the default until they do.\n")
+	for _, s := range policy.Settings {
+		if v := policy.Configured(cfg, s.Name); v != "" {
+			fmt.Fprintf(&b, "#   %s = %s: set here (%s), locked\n", s.Name, v, s.ConfigKey)
+		} else {
+			fmt.Fprintf(&b, "#   %s: chosen by administrators; default %s (choices: %s)\n", s.Name, s.Default(), strings.Join(s.Choices, ", "))
+		}
+	}
+	return b.String()
 }
 
 var durationType = reflect.TypeOf(time.Duration(0))

@@ -143,6 +143,7 @@ type opts struct {
 	Env     []string // more variables
 	WorkDir string   // where ./config.yaml and .env are read; default: a fresh empty directory
 	User    *user.User
+	Stdin   string // standard input (not a terminal)
 }
 
 // proc is a running (or finished) healthcare process.
@@ -187,6 +188,7 @@ func launch(t *testing.T, o opts, args ...string) *proc {
 	}
 	cmd.Stdout = p.out
 	cmd.Stderr = p.out
+	cmd.Stdin = strings.NewReader(o.Stdin)
 	p.started = time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

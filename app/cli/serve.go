@@ -75,7 +75,10 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	app := server.New(server.Options{Config: cfg, Pool: db.Pool, Auth: svc, UI: a.UI, Log: log})
+	if err := firstRun(ctx, cfg, store.New(db.Pool, cfg.Database.QueryTimeout), ln.Addr(), log); err != nil {
+		return err
+	}
+	app := server.New(server.Options{Config: cfg, Pool: db.Pool, Auth: svc, UI: a.UI, Log: log, Version: Version})
 	// Start-up garbage goes back to the OS now: the idle footprint is what a small clinic's
 	// laptop sees.
 	debug.FreeOSMemory()

@@ -240,7 +240,7 @@ func backupWith(ctx context.Context, cfg *config.Config, inst database.Installat
 		srv.Stop()
 		return "", backup.Meta{}, "", fmt.Errorf("cannot connect to the cluster to back it up: %v", err)
 	}
-	file, meta, err := writeBackup(ctx, conn, backupDir(cfg), "")
+	file, meta, err := backup.Write(ctx, conn, backupDir(cfg), "", program())
 	conn.Close(context.Background())
 	if stopErr := srv.Stop(); err == nil && stopErr != nil {
 		err = stopErr

@@ -29,6 +29,9 @@ type Config struct {
 	Database  Database  `mapstructure:"database"`
 	Embedded  Embedded  `mapstructure:"embedded"`
 	Auth      Auth      `mapstructure:"auth"`
+	Patients  Patients  `mapstructure:"patients"`
+	Doctors   Doctors   `mapstructure:"doctors"`
+	Admin     Admin     `mapstructure:"admin"`
 	RateLimit RateLimit `mapstructure:"rate_limit"`
 	Backup    Backup    `mapstructure:"backup"`
 	Log       Log       `mapstructure:"log"`
@@ -66,7 +69,25 @@ type Embedded struct {
 	Database        string `mapstructure:"database"`
 }
 
-// Auth configures tokens, registration and password hashing.
+// Patients holds the patients policy; empty leaves it to administrators (see app/policy).
+type Patients struct {
+	Visibility string `mapstructure:"visibility"` // "", owner or clinic
+}
+
+// Doctors holds the doctors policy; empty leaves it to administrators (see app/policy).
+type Doctors struct {
+	Writes string `mapstructure:"writes"` // "", any or admin
+}
+
+// Admin names the administrator created at start when none exists (Docker's first start).
+type Admin struct {
+	Username     string `mapstructure:"username"`
+	Email        string `mapstructure:"email"`
+	Password     string `mapstructure:"password"`
+	PasswordFile string `mapstructure:"password_file"`
+}
+
+// Auth configures tokens, sessions, registration and password hashing.
 type Auth struct {
 	JWTSecret           string        `mapstructure:"jwt_secret"`
 	JWTSecretFile       string        `mapstructure:"jwt_secret_file"`
@@ -75,7 +96,10 @@ type Auth struct {
 	AccessTokenTTL      time.Duration `mapstructure:"access_token_ttl"`
 	RefreshTokenTTL     time.Duration `mapstructure:"refresh_token_ttl"`
 	RotateRefreshTokens bool          `mapstructure:"rotate_refresh_tokens"`
-	Registration        string        `mapstructure:"registration"`
+	RefreshGrace        time.Duration `mapstructure:"refresh_grace"`
+	IdleTimeout         time.Duration `mapstructure:"idle_timeout"`
+	SessionMaxAge       time.Duration `mapstructure:"session_max_age"`
+	Registration        string        `mapstructure:"registration"` // "", open, approval or closed
 	Argon2MemoryKiB     uint32        `mapstructure:"argon2_memory_kib"`
 	Argon2Iterations    uint32        `mapstructure:"argon2_iterations"`
 	Argon2Parallelism   uint8         `mapstructure:"argon2_parallelism"`
@@ -86,6 +110,7 @@ type RateLimit struct {
 	Enabled            bool          `mapstructure:"enabled"`
 	LoginPerUsername   int           `mapstructure:"login_per_username"`
 	LoginPerAddress    int           `mapstructure:"login_per_address"`
+	LoginSlowUsername  int           `mapstructure:"login_slow_per_username"`
 	LoginWindow        time.Duration `mapstructure:"login_window"`
 	RegisterPerAddress int           `mapstructure:"register_per_address"`
 	RegisterWindow     time.Duration `mapstructure:"register_window"`
@@ -423,15 +448,44 @@ func (c *Config) validate() error {
 	if c.Auth.Issuer == "" || c.Auth.Audience == "" {
 		return errors.New("auth.issuer and auth.audience must not be empty")
 	}
+	if c.Auth.RefreshGrace < 0 || c.Auth.RefreshGrace > time.Minute {
+		return errors.New("auth.refresh_grace must be between 0 (off) and 1m, e.g. 10s")
+	}
+	if c.Auth.IdleTimeout <= 0 || c.Auth.SessionMaxAge <= 0 {
+		return errors.New("auth.idle_timeout and auth.session_max_age must be positive durations such as 15m and 12h")
+	}
+	if c.Auth.IdleTimeout < c.Auth.AccessTokenTTL {
+		return fmt.Errorf("auth.idle_timeout %s is shorter than auth.access_token_ttl %s: a user who is active would be signed out; raise it or shorten the access tokens",
+			c.Auth.IdleTimeout, c.Auth.AccessTokenTTL)
+	}
+	if c.Auth.SessionMaxAge < c.Auth.IdleTimeout {
+		return errors.New("auth.session_max_age must be at least auth.idle_timeout")
+	}
 	switch c.Auth.Registration {
-	case "open", "closed":
+	case "", "open", "approval", "closed":
 	default:
-		return fmt.Errorf("auth.registration %q is not valid: use open or closed", c.Auth.Registration)
+		return fmt.Errorf("auth.registration %q is not valid: use open, approval or closed (or leave it empty for administrators to choose)", c.Auth.Registration)
+	}
+	switch c.Patients.Visibility {
+	case "", "owner", "clinic":
+	default:
+		return fmt.Errorf("patients.visibility %q is not valid: use owner or clinic (or leave it empty for administrators to choose)", c.Patients.Visibility)
+	}
+	if c.Patients.Visibility == "clinic" && c.Auth.Registration != "approval" && c.Auth.Registration != "closed" {
+		return errors.New("patients.visibility clinic lets every account see every patient, so it needs auth.registration set to approval or closed in the configuration too")
+	}
+	switch c.Doctors.Writes {
+	case "", "any", "admin":
+	default:
+		return fmt.Errorf("doctors.writes %q is not valid: use any or admin (or leave it empty for administrators to choose)", c.Doctors.Writes)
+	}
+	if err := c.validateAdmin(); err != nil {
+		return err
 	}
 	if c.Auth.Argon2MemoryKiB < 8*1024 || c.Auth.Argon2Iterations < 1 || c.Auth.Argon2Parallelism < 1 {
 		return errors.New("auth.argon2_* values are too weak: use at least 8192 KiB memory, 1 iteration and parallelism 1")
 	}
-	if c.RateLimit.LoginPerUsername < 1 || c.RateLimit.LoginPerAddress < 1 || c.RateLimit.RegisterPerAddress < 1 ||
+	if c.RateLimit.LoginPerUsername < 1 || c.RateLimit.LoginPerAddress < 1 || c.RateLimit.RegisterPerAddress < 1 || c.RateLimit.LoginSlowUsername < 1 ||
 		c.RateLimit.LoginWindow <= 0 || c.RateLimit.RegisterWindow <= 0 {
 		return errors.New("rate_limit limits must be at least 1 and windows positive durations; set rate_limit.enabled to false to turn limits off")
 	}
@@ -448,10 +502,40 @@ func (c *Config) validate() error {
 	return nil
 }
 
+// validateAdmin checks the first-start administrator: a username needs a password (from
+// admin.password or admin.password_file, whose contents replace admin.password), and a password
+// needs a username. The password policy is checked when the account is created.
+func (c *Config) validateAdmin() error {
+	a := &c.Admin
+	if a.Password != "" && a.PasswordFile != "" {
+		return errors.New("set admin.password or admin.password_file, not both")
+	}
+	if a.PasswordFile != "" {
+		b, err := os.ReadFile(a.PasswordFile)
+		if err != nil {
+			return fmt.Errorf("cannot read admin.password_file %s: %v", a.PasswordFile, errors.Unwrap(err))
+		}
+		a.Password = strings.TrimRight(string(b), "\r\n")
+		if a.Password == "" {
+			return fmt.Errorf("admin.password_file %s is empty", a.PasswordFile)
+		}
+	}
+	switch {
+	case a.Username == "" && (a.Password != "" || a.Email != ""):
+		return errors.New("admin.password and admin.email need admin.username (HEALTHCARE_ADMIN_USERNAME): the administrator to create at first start")
+	case a.Username != "" && a.Password == "":
+		return errors.New("admin.username needs a password: set admin.password_file (HEALTHCARE_ADMIN_PASSWORD_FILE) or admin.password (HEALTHCARE_ADMIN_PASSWORD)")
+	}
+	return nil
+}
+
 // Redacted returns a copy safe to print: secrets and database passwords are replaced.
 func (c Config) Redacted() Config {
 	if c.Auth.JWTSecret != "" {
 		c.Auth.JWTSecret = "[redacted]"
+	}
+	if c.Admin.Password != "" {
+		c.Admin.Password = "[redacted]"
 	}
 	if c.Database.URL != "" {
 		if u, err := url.Parse(c.Database.URL); err == nil && u.User != nil {

@@ -27,6 +27,8 @@ type Options struct {
 	Auth   *auth.Service
 	UI     fs.FS // nil for a headless (no_ui) build
 	Log    *slog.Logger
+	// Version is the release, written into the backups the admin API makes ("" is "dev").
+	Version string
 }
 
 // New builds the Fiber application: middleware, /healthz and /readyz, the /api routes and the UI.
@@ -72,10 +74,11 @@ func New(o Options) *fiber.App {
 	})
 
 	a := &api.API{
-		Store:  store.New(o.Pool, o.Config.Database.QueryTimeout),
-		Auth:   o.Auth,
-		Config: o.Config,
-		Log:    o.Log,
+		Store:   store.New(o.Pool, o.Config.Database.QueryTimeout),
+		Auth:    o.Auth,
+		Config:  o.Config,
+		Log:     o.Log,
+		Version: o.Version,
 	}
 	a.Register(app)
 	if err := mountUI(app, o.UI); err != nil {
