@@ -454,14 +454,50 @@ func (c Config) Redacted() Config {
 		c.Auth.JWTSecret = "[redacted]"
 	}
 	if c.Database.URL != "" {
-		if u, err := url.Parse(c.Database.URL); err == nil && u.User != nil {
-			if _, ok := u.User.Password(); ok {
-				u.User = url.UserPassword(u.User.Username(), "redacted")
-			}
-			c.Database.URL = u.String()
-		}
+		c.Database.URL = RedactURL(c.Database.URL)
 	}
 	return c
+}
+
+// secretParams are the connection parameters (libpq's and pgx's) whose value is a secret.
+var secretParams = map[string]bool{"password": true, "sslpassword": true, "oauth_client_secret": true}
+
+// SecretParam reports whether a database URL's query parameter holds a secret: a known one, or
+// any whose name says password, secret or token (so a future or misspelt one is not printed).
+func SecretParam(name string) bool {
+	n := strings.ToLower(name)
+	return secretParams[n] || strings.Contains(n, "password") || strings.Contains(n, "secret") || strings.Contains(n, "token")
+}
+
+// RedactURL returns a PostgreSQL URL safe to print and log: the password of its user part and the
+// value of every secret query parameter (password=, sslpassword=...) become "redacted". A value
+// that is not a URL is replaced whole. It is the one redaction of database URLs: the config
+// command, start-up logs and error messages all use it.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" {
+		return "[redacted: not a URL]"
+	}
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "redacted")
+		}
+	}
+	if u.RawQuery != "" {
+		q, err := url.ParseQuery(u.RawQuery)
+		if err != nil {
+			u.RawQuery = "redacted" // unparsable: it may hold anything
+		} else {
+			for k := range q {
+				if SecretParam(k) {
+					q[k] = []string{"redacted"}
+				}
+			}
+			u.RawQuery = q.Encode()
+		}
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return u.String()
 }
 
 func fileExists(p string) bool {

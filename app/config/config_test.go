@@ -1,8 +1,10 @@
 package config
 
 import (
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -297,5 +299,77 @@ func TestRedacted(t *testing.T) {
 	}
 	if c.Auth.JWTSecret != secret || !strings.Contains(c.Database.URL, "hunter2") {
 		t.Error("Redacted changed the original")
+	}
+}
+
+// TestRedactURLKnownKeys: every connection parameter libpq (PostgreSQL 17/18) and pgx know is
+// either a secret, whose value never appears in the redacted URL, or kept as is; the user part's
+// password is always replaced (issue 16, item 3).
+func TestRedactURLKnownKeys(t *testing.T) {
+	t.Parallel()
+	secrets := []string{"password", "sslpassword", "oauth_client_secret"}
+	plain := []string{
+		// libpq
+		"host", "hostaddr", "port", "dbname", "user", "passfile", "require_auth", "channel_binding", "connect_timeout",
+		"client_encoding", "options", "application_name", "fallback_application_name", "keepalives", "keepalives_idle",
+		"keepalives_interval", "keepalives_count", "tcp_user_timeout", "replication", "gssencmode", "sslmode",
+		"requiressl", "sslnegotiation", "sslcompression", "sslcert", "sslkey", "sslkeylogfile", "sslcertmode",
+		"sslrootcert", "sslcrl", "sslcrldir", "sslsni", "requirepeer", "ssl_min_protocol_version",
+		"ssl_max_protocol_version", "krbsrvname", "gsslib", "gssdelegation", "service", "target_session_attrs",
+		"load_balance_hosts", "oauth_issuer", "oauth_client_id", "oauth_scope", "max_protocol_version", "min_protocol_version",
+		// pgx and pgxpool
+		"pool_max_conns", "pool_min_conns", "pool_min_idle_conns", "pool_max_conn_lifetime", "pool_max_conn_idle_time",
+		"pool_health_check_period", "pool_max_conn_lifetime_jitter", "statement_cache_capacity",
+		"description_cache_capacity", "default_query_exec_mode", "servicefile", "search_path",
+	}
+	for _, k := range secrets {
+		if !SecretParam(k) {
+			t.Errorf("%s is not treated as a secret", k)
+		}
+	}
+	for _, k := range plain {
+		if SecretParam(k) {
+			t.Errorf("%s is treated as a secret", k)
+		}
+	}
+	// Spellings no driver knows are still hidden when their name says what they hold.
+	secrets = append(secrets, "Password", "SSLPASSWORD", "db_password", "api_token", "client_secret")
+	for _, k := range append(secrets, plain...) {
+		raw := "postgres://app:userinfo-Secret-1@db.example:5432/hc?sslmode=require&" + url.QueryEscape(k) + "=value-of-" + k
+		got := RedactURL(raw)
+		if strings.Contains(got, "userinfo-Secret-1") || !strings.Contains(got, "app:redacted@db.example:5432/hc") {
+			t.Errorf("%s: the user's password is not redacted: %s", k, got)
+		}
+		hidden := !strings.Contains(got, "value-of-"+k)
+		if want := slices.Contains(secrets, k); hidden != want {
+			t.Errorf("%s: hidden=%v, want %v: %s", k, hidden, want, got)
+		}
+		if !strings.Contains(got, "sslmode=require") {
+			t.Errorf("%s: other parameters lost: %s", k, got)
+		}
+	}
+	for raw, bad := range map[string]string{
+		"postgres://db/hc?password=a&password=b-Secret": "b-Secret",
+		"postgres://db/hc?sslpassword=%zz-Secret":       "zz-Secret", // unparsable query
+		"::not a url sslpassword=x-Secret":              "x-Secret",
+		"postgres://db/hc#password=frag-Secret":         "frag-Secret",
+	} {
+		if got := RedactURL(raw); strings.Contains(got, bad) {
+			t.Errorf("%q → %q", raw, got)
+		}
+	}
+}
+
+// TestConfigRedactsQuerySecrets: the configuration the config command prints hides password= and
+// sslpassword= in database.url (issue 16, item 3).
+func TestConfigRedactsQuerySecrets(t *testing.T) {
+	t.Parallel()
+	c, err := Load(src(t, nil, []string{"DATABASE_URL=postgres://app@db:5432/hc?sslmode=verify-full&password=query-Secret-1&sslpassword=key-Secret-2"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Redacted()
+	if strings.Contains(r.Database.URL, "Secret") || !strings.Contains(r.Database.URL, "sslmode=verify-full") {
+		t.Errorf("not redacted: %s", r.Database.URL)
 	}
 }

@@ -291,26 +291,15 @@ func serverVersion(ctx context.Context, conn *pgx.Conn) string {
 	return v
 }
 
-// redactURL replaces the password in a URL (or key=value DSN) so it can be logged.
+// redactURL makes a URL (config.RedactURL) or key=value DSN safe to log.
 func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme == "" {
-		if c, err := pgconn.ParseConfig(raw); err == nil {
-			return fmt.Sprintf("host=%s port=%d user=%s dbname=%s", c.Host, c.Port, c.User, c.Database)
-		}
-		return "[unparseable database URL]"
+	if u, err := url.Parse(raw); err == nil && u.Scheme != "" {
+		return config.RedactURL(raw)
 	}
-	if u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "redacted")
-		}
+	if c, err := pgconn.ParseConfig(raw); err == nil {
+		return fmt.Sprintf("host=%s port=%d user=%s dbname=%s", c.Host, c.Port, c.User, c.Database)
 	}
-	q := u.Query()
-	if q.Has("password") {
-		q.Set("password", "redacted")
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
+	return "[unparseable database URL]"
 }
 
 func checkWritable(dir string) error { return privilege.CheckWritable(dir) }
