@@ -233,7 +233,9 @@ func TestTokenParsing(t *testing.T) {
 	crit := custom(func(tok *jwt.Token, _ *claims) { tok.Header["crit"] = []string{"exp"} })
 	noTyp := custom(func(tok *jwt.Token, _ *claims) { delete(tok.Header, "typ") })
 	otherTyp := custom(func(tok *jwt.Token, _ *claims) { tok.Header["typ"] = "at+jwt" })
-	exactTTL := custom(func(_ *jwt.Token, c *claims) { c.ExpiresAt = jwt.NewNumericDate(c.IssuedAt.Add(cfg.Auth.AccessTokenTTL)) })
+	exactTTL := custom(func(_ *jwt.Token, c *claims) {
+		c.ExpiresAt = jwt.NewNumericDate(c.IssuedAt.Add(cfg.Auth.AccessTokenTTL))
+	})
 	longAccess := custom(func(_ *jwt.Token, c *claims) {
 		c.ExpiresAt = jwt.NewNumericDate(c.IssuedAt.Add(cfg.Auth.AccessTokenTTL + time.Second))
 	})
