@@ -151,6 +151,7 @@ func lockDataDir(cfg *config.Config, command string) (*database.DirLock, error) 
 // opens its listener before, as root. serving says whether the token secret (generated into the
 // data directory when not configured) is needed.
 func prepare(cfg *config.Config, serving bool, log *slog.Logger) error {
+	reportDatabase(log, cfg)
 	cfg.DataDir = database.DataDir(cfg)
 	// The data directory holds the embedded cluster, or the generated JWT secret.
 	needDir := cfg.EmbeddedMode() || (serving && cfg.Auth.JWTSecret == "")
@@ -172,6 +173,19 @@ func prepare(cfg *config.Config, serving bool, log *slog.Logger) error {
 		return configError(fmt.Errorf("%v (set data_dir, HEALTHCARE_DATA_DIR or --data-dir to a writable directory)", err))
 	}
 	return nil
+}
+
+// reportDatabase says which database the command uses and which setting chose it, and what in
+// the configuration was ignored: an external database chosen by a stray variable must be visible.
+func reportDatabase(log *slog.Logger, cfg *config.Config) {
+	for _, w := range cfg.Warnings {
+		log.Warn("configuration: " + w)
+	}
+	if cfg.EmbeddedMode() {
+		log.Info("database: the embedded PostgreSQL in the data directory", "because", cfg.DatabaseSource)
+		return
+	}
+	log.Info("database: an external PostgreSQL", "url", config.RedactURL(cfg.Database.URL), "set_by", cfg.DatabaseSource)
 }
 
 // dropRoot switches the process to embedded.run_as. PostgreSQL refuses to run as root, so the
