@@ -144,7 +144,7 @@ func TestConfigCommand(t *testing.T) {
 		"data_dir: /srv/clinic\n",                           // flag
 		"postgres://django:redacted@db.example:5432/clinic", // DB_* from .env, redacted
 		"  jwt_secret: '[redacted]'\n",
-		"  shutdown_timeout: 10s\n", // defaults, in config.yaml's form
+		"  shutdown_timeout: 6s\n", // defaults, in config.yaml's form
 		"  trusted_proxies: []\n",
 	} {
 		if !strings.Contains(out, want) {

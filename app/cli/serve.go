@@ -122,8 +122,9 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 		log.Warn("HTTP shutdown", "error", serveErr)
 	}
 	stopJobs()
-	// The whole stop is bounded by server.shutdown_timeout: PostgreSQL gets what HTTP left.
-	left := max(cfg.Server.ShutdownTimeout-time.Since(begin), 2*time.Second)
+	// The stop takes at most server.shutdown_timeout + minDatabaseStop: PostgreSQL gets what HTTP
+	// left, and at least minDatabaseStop.
+	left := max(cfg.Server.ShutdownTimeout-time.Since(begin), minDatabaseStop)
 	if err := db.CloseWithin(left); err != nil {
 		log.Error("database shutdown", "error", err)
 		return err
@@ -134,6 +135,11 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	log.Info("stopped", "took", time.Since(begin).Round(time.Millisecond).String())
 	return nil
 }
+
+// minDatabaseStop is PostgreSQL's least share of a stop, even when requests in flight used all of
+// server.shutdown_timeout. The default timeout plus this stays well under Docker's 10 s stop grace
+// period (and systemd's 90 s), after which the process is killed.
+const minDatabaseStop = 2 * time.Second
 
 // lockDataDir takes the data directory's lock for command when the embedded server will run in
 // it (with an external database the directory holds only the token secret, and replicas may

@@ -54,7 +54,7 @@ func TestDefaults(t *testing.T) {
 	}{
 		{"server.addr", c.Server.Addr, "127.0.0.1:8080"},
 		{"server.body_limit", c.Server.BodyLimit, 1048576},
-		{"server.shutdown_timeout", c.Server.ShutdownTimeout, 10 * time.Second},
+		{"server.shutdown_timeout", c.Server.ShutdownTimeout, 6 * time.Second},
 		{"server.trusted_proxies", len(c.Server.TrustedProxies), 0},
 		{"data_dir", c.DataDir, ""},
 		{"database.url", c.Database.URL, ""},
