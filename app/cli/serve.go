@@ -44,6 +44,14 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	if err := prepare(cfg, true, log); err != nil {
 		return err
 	}
+	log, logFile, err := openLogFile(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	if cfg.Log.File != "" {
+		reportDatabase(log, cfg) // the file's reader sees it too
+	}
 	lock, err := lockDataDir(cfg, "serve")
 	if err != nil {
 		return err

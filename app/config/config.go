@@ -71,6 +71,8 @@ type Embedded struct {
 	Port            int    `mapstructure:"port"`
 	RunAs           string `mapstructure:"run_as"`
 	Database        string `mapstructure:"database"`
+	LogMaxSizeMB    int    `mapstructure:"log_max_size_mb"` // PostgreSQL starts a new log file at this size
+	LogKeep         int    `mapstructure:"log_keep"`        // older PostgreSQL log files kept
 }
 
 // Auth configures tokens, registration and password hashing.
@@ -100,8 +102,11 @@ type RateLimit struct {
 
 // Log configures log/slog output.
 type Log struct {
-	Format string `mapstructure:"format"`
-	Level  string `mapstructure:"level"`
+	Format        string `mapstructure:"format"`
+	Level         string `mapstructure:"level"`
+	File          string `mapstructure:"file"`             // serve's log goes here instead of stderr
+	FileMaxSizeMB int    `mapstructure:"file_max_size_mb"` // size at which File is rotated
+	FileKeep      int    `mapstructure:"file_keep"`        // rotated files kept
 }
 
 // Embedded reports whether the embedded PostgreSQL server is used.
@@ -474,6 +479,9 @@ func (c *Config) validate() error {
 	if c.Embedded.Database == "" {
 		return errors.New("embedded.database must name a database, e.g. healthcare")
 	}
+	if c.Embedded.LogMaxSizeMB < 1 || c.Embedded.LogMaxSizeMB > 1024*1024 || c.Embedded.LogKeep < 1 {
+		return errors.New("embedded.log_max_size_mb must be from 1 to 1048576 and embedded.log_keep at least 1")
+	}
 	if c.Auth.JWTSecret != "" && len(c.Auth.JWTSecret) < 32 {
 		return errors.New("auth.jwt_secret is too short: use at least 32 random characters, or leave it empty to generate one")
 	}
@@ -514,6 +522,16 @@ func (c *Config) validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("log.level %q is not valid: use debug, info, warn or error", c.Log.Level)
+	}
+	if c.Log.FileMaxSizeMB < 1 || c.Log.FileKeep < 1 {
+		return errors.New("log.file_max_size_mb and log.file_keep must be at least 1")
+	}
+	if c.Log.File != "" {
+		abs, err := filepath.Abs(c.Log.File)
+		if err != nil || strings.HasSuffix(c.Log.File, "/") {
+			return fmt.Errorf("log.file %q is not a file name: use e.g. /var/log/healthcare/healthcare.log", c.Log.File)
+		}
+		c.Log.File = abs // the working directory of the command that reads it
 	}
 	return nil
 }

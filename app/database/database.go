@@ -38,7 +38,7 @@ type Info struct {
 	BinariesSource string // embedded: "embedded.binaries_path", "pg_config", "/usr/lib/postgresql", "PATH" or "downloaded"
 	BinDir         string // embedded: the bin/ directory used
 	DataDir        string // embedded: the cluster directory (<data_dir>/postgres)
-	LogFile        string // embedded: PostgreSQL's log (<data_dir>/postgres.log)
+	LogFile        string // embedded: PostgreSQL's log files (<data_dir>/postgres-*.log; start-up failures in postgres.log)
 	Port           int    // embedded: the port on 127.0.0.1; external: the URL's port
 	URL            string // connection URL with the password redacted
 }
@@ -130,6 +130,7 @@ func Connect(ctx context.Context, cfg *config.Config, log *slog.Logger) (*DB, er
 		Port:            cfg.Embedded.Port,
 		Database:        cfg.Embedded.Database,
 		MaxConnections:  max(100, maxConns+20),
+		LogRotationKB:   cfg.Embedded.LogMaxSizeMB * 1024,
 	}, log)
 	if err != nil {
 		return nil, err
