@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -65,7 +64,7 @@ func runBackup(cmd *cobra.Command, a Assets, out string, stdout, stderr io.Write
 	if err := prepare(cfg, false, log); err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	defer stop()
 	conn, done, err := maintenanceConn(ctx, cfg, "backup", log)
 	if err != nil {
@@ -250,7 +249,7 @@ func runRestore(cmd *cobra.Command, a Assets, file string, yes bool, stdout, std
 	if _, err := os.Stat(path); err != nil {
 		path = file
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	defer stop()
 
 	var t restoreTarget

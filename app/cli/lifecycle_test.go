@@ -163,7 +163,8 @@ func TestColdWarmStart(t *testing.T) {
 	t.Logf("MEASURED binary size (go build, no -s -w): %.1f MB", float64(st.Size())/1e6)
 }
 
-// TestSIGTERMLeavesNoPostgres: SIGTERM (and SIGINT) stop the server, the pool and PostgreSQL.
+// TestSIGTERMLeavesNoPostgres: SIGTERM, SIGINT and SIGHUP (a closed terminal) stop the server,
+// the pool and PostgreSQL.
 func TestSIGTERMLeavesNoPostgres(t *testing.T) {
 	t.Parallel()
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} { // SIGHUP: the terminal closed
@@ -431,6 +432,25 @@ func TestExternalDatabase(t *testing.T) {
 		if code, _ := p.stop(syscall.SIGTERM); code != 0 {
 			t.Errorf("exit code %d", code)
 		}
+	}
+
+	// Backup and restore work on an external database too (the servers stopped for the restore).
+	file := filepath.Join(outDir(t), "shared.backup")
+	if code, out := run(t, opts{Env: env}, "backup", "--out", file); code != 0 {
+		t.Fatalf("backup of the external database: exit %d\n%s", code, out)
+	}
+	if _, err := conn.Exec(ctx, "DELETE FROM users WHERE username = 'carol'"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	if code, out := run(t, opts{Env: env}, "restore", file, "--yes"); code != 0 || !strings.Contains(out, "shared_before_restore_") {
+		t.Fatalf("restore into the external database: exit %d\n%s", code, out)
+	}
+	conn = embeddedConn(t, hostDir, "shared")
+	var carol int
+	conn.QueryRow(ctx, "SELECT count(*) FROM users WHERE username = 'carol'").Scan(&carol)
+	if carol != 1 {
+		t.Errorf("carol not restored (%d)", carol)
 	}
 
 	// `healthcare migrate` against an external database: status first (it changes nothing), then

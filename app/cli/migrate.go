@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"os/signal"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -58,7 +56,7 @@ func connect(cmd *cobra.Command, a Assets, stderr io.Writer) (ctx context.Contex
 	if err != nil {
 		return nil, nil, nil, nil, nil, err
 	}
-	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, stopSignals := signal.NotifyContext(context.Background(), stopSignals...)
 	stop = func() { stopSignals(); lock.Release() }
 	db, err = database.Connect(ctx, cfg, log)
 	if err != nil {

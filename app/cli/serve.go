@@ -26,6 +26,11 @@ import (
 	"healthcare/app/store"
 )
 
+// stopSignals end serve and migrate in order. SIGHUP is among them: a closed terminal would
+// otherwise kill the process by Go's default action and leave PostgreSQL (in its own process group)
+// running.
+var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+
 // serve runs the server until SIGINT, SIGTERM or SIGHUP, then stops it in order: HTTP (in-flight requests
 // finish), the pool, PostgreSQL.
 func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
@@ -61,8 +66,8 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 		lock.SetHTTP(ln.Addr().String())
 	}
 
-	// SIGHUP too: a closed terminal must not leave PostgreSQL running (SIGPIPE is ignored in Run).
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	// SIGPIPE is ignored in Run.
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	defer stop()
 
 	db, err := openDatabase(ctx, cfg, log)
@@ -130,8 +135,8 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 		log.Warn("HTTP shutdown", "error", serveErr)
 	}
 	stopJobs()
-	// The stop takes at most server.shutdown_timeout + minDatabaseStop: PostgreSQL gets what HTTP
-	// left, and at least minDatabaseStop.
+	// The stop is bounded by server.shutdown_timeout: PostgreSQL gets what HTTP left, at least
+	// minDatabaseStop (and then, if it is still running, up to a second to be killed).
 	left := max(cfg.Server.ShutdownTimeout-time.Since(begin), minDatabaseStop)
 	if err := db.CloseWithin(left); err != nil {
 		log.Error("database shutdown", "error", err)
@@ -145,9 +150,10 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 }
 
 // minDatabaseStop is PostgreSQL's least share of a stop, even when requests in flight used all of
-// server.shutdown_timeout. The default timeout plus this stays well under Docker's 10 s stop grace
-// period (and systemd's 90 s), after which the process is killed.
-const minDatabaseStop = 2 * time.Second
+// server.shutdown_timeout; a PostgreSQL still running after its share is killed within a second
+// more. The default timeout plus both stays well under Docker's 10 s stop grace period (and
+// systemd's 90 s), after which the process is killed.
+const minDatabaseStop = 500 * time.Millisecond
 
 // lockDataDir takes the data directory's lock for command when the embedded server will run in
 // it (with an external database the directory holds only the token secret, and replicas may

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -251,6 +252,10 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (_ 
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		if errors.Is(startErr, errWrongPassword) {
+			return nil, fmt.Errorf("the password in %s is not the superuser password of the embedded PostgreSQL cluster %s (%v; nothing was changed): put back the %s that belongs to this cluster, from a copy of the data directory, or restore a backup made with 'healthcare backup' into a new data directory",
+				pwFile, cluster, startErr, passwordName)
+		}
 		lastLog := newestLog(dataDir)
 		return nil, fmt.Errorf("the embedded PostgreSQL server in %s did not start: %v; its log %s ends with: %q; fix what it says (a full disk, permissions, a port) and start again (the data was not changed)",
 			cluster, startErr, lastLog, logTail(lastLog, 5))
@@ -361,6 +366,12 @@ func initCluster(ctx context.Context, bin binaries, dataDir, password string, lo
 	if err := os.RemoveAll(tmp); err != nil {
 		return fmt.Errorf("cannot remove the unfinished %s of an interrupted first start: %v", tmp, unwrapPath(err))
 	}
+	// The superuser's password handed to an initdb that was interrupted.
+	if old, _ := filepath.Glob(filepath.Join(dataDir, ".initdb-pw-*")); len(old) > 0 {
+		for _, f := range old {
+			os.Remove(f)
+		}
+	}
 	pwf, err := os.CreateTemp(dataDir, ".initdb-pw-*")
 	if err != nil {
 		return fmt.Errorf("cannot write in %s: %v", dataDir, unwrapPath(err))
@@ -378,10 +389,13 @@ func initCluster(ctx context.Context, bin binaries, dataDir, password string, lo
 		"-D", tmp, "-U", superuser, "--pwfile="+pwf.Name(), "--auth=scram-sha-256",
 		"--encoding=UTF8", "--locale=C.UTF-8", "--data-checksums")
 	cmd.Env = append(os.Environ(), "LC_MESSAGES=C")
-	// initdb dies with this process: one left running by a killed start (or upgrade) would go on
-	// writing into the scratch directory that the next start clears and fills again.
+	// initdb dies with this process: a SIGKILLed first start must not leave an initdb writing into
+	// postgres.initdb while the next start removes and re-creates it. The death signal is tied to
+	// the thread that forks, so that thread is kept for the goroutine until initdb has exited.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	runtime.LockOSThread()
 	out, err := cmd.CombinedOutput()
+	runtime.UnlockOSThread()
 	if err != nil {
 		os.RemoveAll(tmp)
 		return fmt.Errorf("initdb could not create the PostgreSQL cluster (%v): %s", err, lastLines(string(out), 5))
@@ -410,7 +424,16 @@ func (e *Embedded) firstBoot(ctx context.Context, dataDir, cluster string) error
 		e.info.Version = v
 	}
 	if e.database != "" && e.database != "postgres" {
-		appPw, err := readOrCreateSecret(filepath.Join(dataDir, appPasswordName))
+		// The application role's password is set again at every start, so a damaged file (empty,
+		// not a generated password) is simply replaced.
+		appFile := filepath.Join(dataDir, appPasswordName)
+		if b, err := os.ReadFile(appFile); err == nil && !isHex(strings.TrimSpace(string(b))) {
+			e.log.Warn("the application role's password file is damaged; generating a new one", "path", appFile)
+			if err := os.Remove(appFile); err != nil {
+				return fmt.Errorf("cannot replace the damaged %s: %v", appFile, unwrapPath(err))
+			}
+		}
+		appPw, err := readOrCreateSecret(appFile)
 		if err != nil {
 			return err
 		}

@@ -59,9 +59,14 @@ func TestPostgresLogRotates(t *testing.T) {
 			time.Sleep(1100 * time.Millisecond)
 		}
 	}
+	// The logging collector writes behind: wait until it has written everything (no new file for
+	// a second and a half).
 	var files []string
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if files = rotatedFiles(t, dir); len(files) >= 4 {
+	for deadline, stable := time.Now().Add(15*time.Second), time.Now(); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		now := rotatedFiles(t, dir)
+		if len(now) != len(files) {
+			files, stable = now, time.Now()
+		} else if len(files) >= 4 && time.Since(stable) > 1500*time.Millisecond {
 			break
 		}
 	}
