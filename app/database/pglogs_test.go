@@ -2,6 +2,8 @@ package database_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -110,5 +112,23 @@ func TestPostgresLogRotates(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(dir, left[1]))
 	if !strings.Contains(string(b), "after pruning") {
 		t.Errorf("the current log file %s lacks the newest line", left[1])
+	}
+}
+
+// TestFailedDownloadLeavesNoTempFile: the PostgreSQL download (embedded-postgres) leaves no
+// embedded_postgres_log* file in the system temp directory, also when it fails (issue 16, item 12).
+func TestFailedDownloadLeavesNoTempFile(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp) // not parallel: TMPDIR is the process's
+	repo := httptest.NewServer(http.NotFoundHandler())
+	defer repo.Close()
+	dataDir := t.TempDir()
+	err := database.DownloadBinariesFrom(context.Background(), repo.URL, 16, dataDir, filepath.Join(dataDir, "pg-binaries"))
+	if err == nil {
+		t.Fatal("a download from a repository that has nothing succeeded")
+	}
+	entries, _ := os.ReadDir(tmp)
+	for _, e := range entries {
+		t.Errorf("left in the temp directory: %s", e.Name())
 	}
 }
