@@ -361,6 +361,14 @@ func TestE2ERegistrationClosed(t *testing.T) {
 // newSession starts a headless Chromium with a fresh profile; it ends with the test.
 func newSession(t *testing.T, browser, base string) *session {
 	t.Helper()
+	// Chromium makes org.chromium.Chromium.* directories in its temp directory and, killed at the
+	// end of the test, never removes them: give it one that is removed. Short: it holds a Unix
+	// socket, whose path may not exceed 107 bytes.
+	chromeTemp, err := os.MkdirTemp("", "cr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(chromeTemp) })
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(browser),
 		chromedp.Headless,
@@ -368,6 +376,7 @@ func newSession(t *testing.T, browser, base string) *session {
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
 		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Env("TMPDIR="+chromeTemp),
 		chromedp.Flag("disable-gpu", true),
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-background-networking", true),
@@ -945,9 +954,22 @@ func buildBinary(t *testing.T, root string) string {
 }
 
 func TestMain(m *testing.M) {
+	// Everything the tests, Chromium and the binary put in the temp directory is checked for
+	// leftovers at the end (dbtest.PrivateTempDir).
+	done, err := dbtest.PrivateTempDir()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	code := m.Run()
 	if built.dir != "" {
 		os.RemoveAll(built.dir)
+	}
+	if err := done(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		if code == 0 {
+			code = 1
+		}
 	}
 	os.Exit(code)
 }

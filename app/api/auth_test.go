@@ -360,7 +360,8 @@ func TestAuthProtected(t *testing.T) {
 	e.MustExec(`DELETE FROM users WHERE username = 'ed'`)
 
 	secret := e.Config.Auth.JWTSecret
-	live := time.Now().Add(time.Hour)
+	// Within auth.access_token_ttl of goodClaims' iat: a longer lifetime is refused by itself.
+	live := time.Now().Add(2 * time.Minute)
 	otherIss := goodClaims(e, aliceID, "access", live)
 	otherIss["iss"] = "someone-else"
 	otherAud := goodClaims(e, aliceID, "access", live)

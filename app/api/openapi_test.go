@@ -432,10 +432,17 @@ func TestAPIDocsInBrowser(t *testing.T) {
 	}
 	e := apitest.New(t)
 	home := t.TempDir() // the tests may run as an unprivileged user whose HOME is not writable
+	// Chromium leaves org.chromium.Chromium.* directories in its temp directory when it is killed:
+	// give it one that is removed after it. Short: it holds a Unix socket (at most 107 bytes).
+	chromeTemp, err := os.MkdirTemp("", "cr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(chromeTemp)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(browser), chromedp.Headless, chromedp.NoSandbox, chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(filepath.Join(home, "profile")),
-		chromedp.Env("HOME="+home), chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Env("HOME="+home, "TMPDIR="+chromeTemp), chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-extensions", true),
 		chromedp.WindowSize(1280, 900))
 	defer cancelAlloc()

@@ -3,6 +3,8 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"mime"
+	"net/url"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -69,6 +71,9 @@ func (a *API) mount(r fiber.Router, path string, v view) {
 				if err := authorize(c, &v); err != nil {
 					return err
 				}
+			}
+			if err := refuseCrossSiteForm(c); err != nil {
+				return err
 			}
 			return h(c)
 		}
@@ -178,3 +183,62 @@ func timestamp(name, label string) field {
 }
 
 func ptr(n int64) *int64 { return &n }
+
+// msgCrossSiteForm is the 403 of a form posted from another site (DRF's CSRF failures read "CSRF
+// Failed: ...").
+const msgCrossSiteForm = "CSRF Failed: Forms posted from another site are refused; send JSON with Content-Type: application/json."
+
+// refuseCrossSiteForm answers 403 to a POST that any web page could make a visitor's browser send
+// to us without asking first (a CORS "simple" request: an HTML form, text/plain, or no content
+// type): a page elsewhere must not register accounts or spend the clinic's login attempts through
+// a staff member's browser. Browsers say where such a request comes from (Sec-Fetch-Site, else
+// Origin); clients that say nothing, like the original's `curl -d` users, are served as before, and
+// so are JSON bodies, which a browser sends cross-site only after a CORS preflight we never allow.
+func refuseCrossSiteForm(c *fiber.Ctx) error {
+	if c.Method() != fiber.MethodPost || !simpleContentType(c.Get(fiber.HeaderContentType)) {
+		return nil
+	}
+	switch c.Get("Sec-Fetch-Site") {
+	case "same-origin", "none": // "none": the user's own action (address bar, bookmark)
+		return nil
+	case "":
+		if origin := c.Get(fiber.HeaderOrigin); origin == "" || sameOrigin(origin, c.Hostname()) {
+			return nil
+		}
+	}
+	return Detail(fiber.StatusForbidden, msgCrossSiteForm)
+}
+
+// simpleContentType reports whether a browser may send a body of this type to another site
+// without a preflight: none, a form, multipart or text/plain (the Fetch standard's safelist).
+func simpleContentType(ct string) bool {
+	if strings.TrimSpace(ct) == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return true // a browser checks the essence only; an unparsable type is refused later (415)
+	}
+	switch mt {
+	case fiber.MIMEApplicationForm, fiber.MIMEMultipartForm, fiber.MIMETextPlain:
+		return true
+	}
+	return false
+}
+
+// sameOrigin reports whether the Origin header names the host the request was sent to ("null",
+// which sandboxed pages send, never does).
+func sameOrigin(origin, host string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return false
+	}
+	return strings.EqualFold(withoutDefaultPort(u.Host, u.Scheme), withoutDefaultPort(host, u.Scheme))
+}
+
+func withoutDefaultPort(host, scheme string) string {
+	if scheme == "http" {
+		return strings.TrimSuffix(host, ":80")
+	}
+	return strings.TrimSuffix(host, ":443")
+}

@@ -48,8 +48,9 @@ func (c *claims) family() (uuid.UUID, bool) {
 // token issued on one replica could be "used before issued" on another a few milliseconds behind.
 const clockSkew = 5 * time.Second
 
-// parser pins HS256 and requires exp, iat, iss and aud: a token signed any other way, or for
-// another issuer or audience, is invalid.
+// parser pins HS256, requires exp, iat, iss and aud, and decodes base64url strictly (no padding,
+// no stray bits: one token has one spelling). A token signed any other way, or for another issuer
+// or audience, is invalid.
 func (s *Service) parser() *jwt.Parser {
 	return jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
@@ -59,17 +60,49 @@ func (s *Service) parser() *jwt.Parser {
 		jwt.WithIssuer(s.cfg.Auth.Issuer),
 		jwt.WithAudience(s.cfg.Auth.Audience),
 		jwt.WithTimeFunc(s.now),
+		jwt.WithStrictDecoding(),
 	)
 }
 
-// parse verifies raw and checks its type, with simplejwt's messages.
+// errBadHeader refuses headers this service never writes: a "crit" extension it cannot honour
+// (RFC 7515 §4.1.11 says such a token must be rejected), a typ other than JWT.
+var errBadHeader = errors.New("token header not accepted")
+
+// key checks the header, then gives the HS256 secret.
+func (s *Service) key(t *jwt.Token) (any, error) {
+	if _, ok := t.Header["crit"]; ok {
+		return nil, errBadHeader
+	}
+	if typ, ok := t.Header["typ"].(string); !ok || typ != "JWT" {
+		return nil, errBadHeader
+	}
+	return s.secret, nil
+}
+
+// maxLifetime is the longest exp - iat a token of type typ is issued with: its TTL, rounded up
+// to whole seconds as the claims are.
+func (s *Service) maxLifetime(typ string) time.Duration {
+	ttl := s.cfg.Auth.AccessTokenTTL
+	if typ == typeRefresh {
+		ttl = s.cfg.Auth.RefreshTokenTTL
+	}
+	if r := ttl % time.Second; r != 0 {
+		ttl += time.Second - r
+	}
+	return ttl
+}
+
+// parse verifies raw and checks its type, with simplejwt's messages. Beyond the signature it
+// requires exp, iat, jti and token_type, and refuses a lifetime (exp - iat) longer than the
+// configured TTL of its type: a token this service did not issue as it is configured now is not
+// honoured, even if it was signed with its key.
 func (s *Service) parse(raw, wantType string) (*claims, *TokenError) {
 	c := &claims{}
-	_, err := s.parser().ParseWithClaims(raw, c, func(*jwt.Token) (any, error) { return s.secret, nil })
+	_, err := s.parser().ParseWithClaims(raw, c, s.key)
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired) && !errors.Is(err, jwt.ErrTokenSignatureInvalid):
 		return nil, tokenInvalid(MsgTokenExpired)
-	case err != nil:
+	case err != nil, c.IssuedAt == nil, c.ExpiresAt == nil:
 		return nil, tokenInvalid(MsgTokenInvalid)
 	case c.TokenType == "":
 		return nil, tokenInvalid(MsgTokenNoType)
@@ -77,6 +110,8 @@ func (s *Service) parse(raw, wantType string) (*claims, *TokenError) {
 		return nil, tokenInvalid(MsgTokenWrongType)
 	case c.ID == "":
 		return nil, tokenInvalid(MsgTokenNoID)
+	case c.ExpiresAt.Sub(c.IssuedAt.Time) > s.maxLifetime(c.TokenType):
+		return nil, tokenInvalid(MsgTokenInvalid)
 	}
 	return c, nil
 }

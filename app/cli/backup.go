@@ -139,6 +139,7 @@ func startEmbedded(ctx context.Context, cfg *config.Config, command string, log 
 		DownloadVersion: cfg.Embedded.DownloadVersion,
 		Port:            cfg.Embedded.Port,
 		Database:        cfg.Embedded.Database,
+		LogRotationKB:   cfg.Embedded.LogMaxSizeMB * 1024,
 		Command:         command,
 	}, log)
 }

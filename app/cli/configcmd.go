@@ -25,6 +25,14 @@ func printConfig(cmd *cobra.Command, a Assets, out io.Writer) error {
 	cfg.DataDir = database.DataDir(cfg)
 	node := toYAML(reflect.ValueOf(cfg.Redacted()))
 	fmt.Fprint(out, "# Effective configuration (secrets redacted).\n")
+	if cfg.EmbeddedMode() {
+		fmt.Fprintf(out, "# Database: the embedded PostgreSQL (%s).\n", cfg.DatabaseSource)
+	} else {
+		fmt.Fprintf(out, "# Database: external, set by %s.\n", cfg.DatabaseSource)
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(out, "# Warning: %s.\n", w)
+	}
 	enc := yaml.NewEncoder(out)
 	enc.SetIndent(2)
 	if err := enc.Encode(node); err != nil {
@@ -67,7 +75,7 @@ func toYAML(v reflect.Value) *yaml.Node {
 		for i := 0; i < v.NumField(); i++ {
 			f := v.Type().Field(i)
 			key, _, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
-			if key == "" || !f.IsExported() {
+			if key == "" || key == "-" || !f.IsExported() {
 				continue
 			}
 			n.Content = append(n.Content, scalar("!!str", key), toYAML(v.Field(i)))

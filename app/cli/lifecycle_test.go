@@ -618,6 +618,32 @@ func TestImageLikeRun(t *testing.T) {
 	}
 }
 
+// TestHealthcheckFindsTheServer: `healthcare healthcheck` without flags finds a server started
+// with its own --addr (docker run IMAGE serve --addr ...), whatever server.addr says in its
+// environment; its own --addr is honoured when given (issue 16, item 11).
+func TestHealthcheckFindsTheServer(t *testing.T) {
+	t.Parallel()
+	dataDir := filepath.Join(tempDir(t), "data")
+	envPort, servePort := freePort(t), freePort(t)
+	o := opts{DataDir: dataDir, Port: envPort} // HEALTHCARE_SERVER_ADDR names envPort, where nothing listens
+	p := launch(t, o, "serve", "--addr", "127.0.0.1:"+strconv.Itoa(servePort))
+	p.URL = "http://127.0.0.1:" + strconv.Itoa(servePort)
+	p.waitReady()
+	if code, out := run(t, o, "healthcheck"); code != 0 {
+		t.Errorf("healthcheck without flags: exit %d: %s", code, out)
+	}
+	if code, out := run(t, o, "healthcheck", "--addr", "127.0.0.1:"+strconv.Itoa(servePort)); code != 0 {
+		t.Errorf("healthcheck --addr of the server: exit %d: %s", code, out)
+	}
+	if code, out := run(t, o, "healthcheck", "--addr", "127.0.0.1:"+strconv.Itoa(envPort)); code != 1 || !strings.Contains(out, "did not answer") {
+		t.Errorf("healthcheck --addr elsewhere: exit %d: %s", code, out)
+	}
+	stopAndCheck(t, p)
+	if code, out := run(t, o, "healthcheck"); code != 1 || !strings.Contains(out, strconv.Itoa(envPort)+"/readyz did not answer") {
+		t.Errorf("healthcheck with the server stopped (server.addr again): exit %d: %s", code, out)
+	}
+}
+
 // httpChecks: the binary's HTTP edge — JSON errors, request ids, security headers, the UI.
 func httpChecks(t *testing.T, p *proc) {
 	t.Helper()

@@ -33,10 +33,23 @@ import (
 var binary string // the healthcare binary built by TestMain
 
 func TestMain(m *testing.M) {
-	code, err := buildAndRun(m)
+	// Everything the tests and the binaries they run put in the temp directory is checked for
+	// leftovers at the end (dbtest.PrivateTempDir).
+	done, err := dbtest.PrivateTempDir()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+	code, err := buildAndRun(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	if err := done(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		if code == 0 {
+			code = 1
+		}
 	}
 	os.Exit(code)
 }

@@ -304,12 +304,13 @@ func restoreWith(ctx context.Context, cfg *config.Config, inst database.Installa
 // binaries only, never a download.
 func upgradeOptions(cfg *config.Config, inst database.Installation, upgrading bool) database.EmbeddedOptions {
 	return database.EmbeddedOptions{
-		DataDir:      cfg.DataDir,
-		BinariesPath: inst.BinDir,
-		Port:         cfg.Embedded.Port,
-		Database:     cfg.Embedded.Database,
-		Command:      "upgrade-postgres",
-		Upgrading:    upgrading,
+		DataDir:       cfg.DataDir,
+		BinariesPath:  inst.BinDir,
+		Port:          cfg.Embedded.Port,
+		Database:      cfg.Embedded.Database,
+		LogRotationKB: cfg.Embedded.LogMaxSizeMB * 1024,
+		Command:       "upgrade-postgres",
+		Upgrading:     upgrading,
 	}
 }
 

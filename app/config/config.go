@@ -35,6 +35,13 @@ type Config struct {
 	RateLimit RateLimit `mapstructure:"rate_limit"`
 	Backup    Backup    `mapstructure:"backup"`
 	Log       Log       `mapstructure:"log"`
+
+	// DatabaseSource says which setting chose the database (database.url's source, or why the
+	// embedded server runs), for the start-up log. Not a setting.
+	DatabaseSource string `mapstructure:"-"`
+	// Warnings are problems of the sources that did not stop start-up (ignored DB_* variables),
+	// for the start-up log. Not a setting.
+	Warnings []string `mapstructure:"-"`
 }
 
 // Backup configures the embedded mode's automatic backups.
@@ -67,6 +74,8 @@ type Embedded struct {
 	Port            int    `mapstructure:"port"`
 	RunAs           string `mapstructure:"run_as"`
 	Database        string `mapstructure:"database"`
+	LogMaxSizeMB    int    `mapstructure:"log_max_size_mb"` // PostgreSQL starts a new log file at this size
+	LogKeep         int    `mapstructure:"log_keep"`        // older PostgreSQL log files kept
 }
 
 // Patients holds the patients policy; empty leaves it to administrators (see app/policy).
@@ -118,8 +127,11 @@ type RateLimit struct {
 
 // Log configures log/slog output.
 type Log struct {
-	Format string `mapstructure:"format"`
-	Level  string `mapstructure:"level"`
+	Format        string `mapstructure:"format"`
+	Level         string `mapstructure:"level"`
+	File          string `mapstructure:"file"`             // serve's log goes here instead of stderr
+	FileMaxSizeMB int    `mapstructure:"file_max_size_mb"` // size at which File is rotated
+	FileKeep      int    `mapstructure:"file_keep"`        // rotated files kept
 }
 
 // Embedded reports whether the embedded PostgreSQL server is used.
@@ -200,30 +212,44 @@ func Load(src Sources) (*Config, error) {
 		}
 	}
 
+	dbSource := ""
+	if file != "" && v.GetString("database.url") != "" {
+		dbSource = "database.url in " + file
+	}
+
 	// .env then the real environment: the environment wins over .env.
-	env := map[string]string{}
+	env := environment{vars: map[string]string{}, dotenv: map[string]bool{}}
 	if p := filepath.Join(src.WorkDir, ".env"); fileExists(p) {
 		dotenv, err := readDotEnv(p)
 		if err != nil {
 			return nil, err
 		}
 		for k, val := range dotenv {
-			env[k] = val
+			env.vars[k] = val
+			env.dotenv[k] = true
 		}
 	}
 	for _, kv := range src.Environ {
 		if k, val, ok := strings.Cut(kv, "="); ok {
-			env[k] = val
+			env.vars[k] = val
+			delete(env.dotenv, k)
 		}
 	}
-	if err := applyEnv(v, env, known); err != nil {
+	envSource, warnings, err := applyEnv(v, env, known)
+	if err != nil {
 		return nil, err
+	}
+	if envSource != "" {
+		dbSource = envSource
 	}
 
 	if src.Flags != nil {
 		for flag, key := range Flags {
 			if f := src.Flags.Lookup(flag); f != nil && f.Changed {
 				v.Set(key, f.Value.String())
+				if key == "database.url" {
+					dbSource = "--database-url"
+				}
 			}
 		}
 	}
@@ -239,14 +265,47 @@ func Load(src Sources) (*Config, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
+	c.Warnings = warnings
+	switch {
+	case c.Database.URL != "":
+		c.DatabaseSource = dbSource
+	case dbSource != "":
+		c.DatabaseSource = dbSource + " is empty"
+	default:
+		c.DatabaseSource = "no database.url is set"
+	}
 	return &c, nil
 }
 
+// environment is the merged .env and process environment.
+type environment struct {
+	vars   map[string]string
+	dotenv map[string]bool // names whose value came from .env (not overridden by the environment)
+}
+
+// origin names where variable k came from, for messages.
+func (e environment) origin(names ...string) string {
+	for _, k := range names {
+		if e.dotenv[k] {
+			return " (from .env)"
+		}
+	}
+	return ""
+}
+
+// The original system's variables. They select an external database only all together: a stray
+// DB_NAME in an environment must not switch the appliance away from its own data.
+var (
+	dbRequired = []string{"DB_NAME", "DB_USER", "DB_PASSWORD", "DB_HOST"} // DB_PASSWORD may be empty
+	dbOptional = []string{"DB_PORT"}                                      // default 5432
+)
+
 // applyEnv maps HEALTHCARE_* variables onto keys, then the conventional DATABASE_URL and the original
-// system's DB_* variables onto database.url (HEALTHCARE_DATABASE_URL wins over both).
-func applyEnv(v *viper.Viper, env map[string]string, known map[string]bool) error {
+// system's DB_* variables onto database.url (HEALTHCARE_DATABASE_URL wins over both). It returns the
+// variable that set database.url ("" when none did) and the warnings to log.
+func applyEnv(v *viper.Viper, env environment, known map[string]bool) (source string, warnings []string, err error) {
 	var unknown []string
-	for k, val := range env {
+	for k, val := range env.vars {
 		rest, ok := strings.CutPrefix(k, "HEALTHCARE_")
 		if !ok {
 			continue
@@ -260,34 +319,50 @@ func applyEnv(v *viper.Viper, env map[string]string, known map[string]bool) erro
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return fmt.Errorf("unknown environment variable %s: remove it or use one of the settings listed in config.yaml", strings.Join(unknown, ", "))
+		return "", nil, fmt.Errorf("unknown environment variable %s: remove it or use one of the settings listed in config.yaml", strings.Join(unknown, ", "))
 	}
-	if _, ok := env["HEALTHCARE_DATABASE_URL"]; ok {
-		return nil
-	}
-	if u := env["DATABASE_URL"]; u != "" {
-		v.Set("database.url", u)
-		return nil
-	}
-	if name := env["DB_NAME"]; name != "" {
-		host, port := env["DB_HOST"], env["DB_PORT"]
-		if host == "" {
-			host = "localhost"
+	var set, missing []string
+	for _, k := range append(dbRequired, dbOptional...) {
+		if _, ok := env.vars[k]; ok {
+			set = append(set, k)
 		}
+	}
+	for _, k := range dbRequired {
+		if val, ok := env.vars[k]; !ok || (val == "" && k != "DB_PASSWORD") {
+			missing = append(missing, k)
+		}
+	}
+	dbURL := ""
+	switch {
+	case len(set) == 0:
+	case len(missing) > 0:
+		warnings = append(warnings, fmt.Sprintf("ignoring %s%s: the original system's DB_* variables select an external "+
+			"PostgreSQL only when %s are all set (%s missing or empty); set them all, or set database.url, or remove them",
+			strings.Join(set, ", "), env.origin(set...), strings.Join(dbRequired, ", "), strings.Join(missing, ", ")))
+	default:
+		host, port := env.vars["DB_HOST"], env.vars["DB_PORT"]
 		if port == "" {
 			port = "5432"
 		}
-		u := url.URL{Scheme: "postgres", Host: net.JoinHostPort(host, port), Path: "/" + name}
-		if user := env["DB_USER"]; user != "" {
-			if pw, ok := env["DB_PASSWORD"]; ok {
-				u.User = url.UserPassword(user, pw)
-			} else {
-				u.User = url.User(user)
-			}
+		u := url.URL{Scheme: "postgres", Host: net.JoinHostPort(host, port), Path: "/" + env.vars["DB_NAME"],
+			User: url.UserPassword(env.vars["DB_USER"], env.vars["DB_PASSWORD"])}
+		if env.vars["DB_PASSWORD"] == "" {
+			u.User = url.User(env.vars["DB_USER"])
 		}
-		v.Set("database.url", u.String())
+		dbURL = u.String()
 	}
-	return nil
+	if _, ok := env.vars["HEALTHCARE_DATABASE_URL"]; ok {
+		return "HEALTHCARE_DATABASE_URL" + env.origin("HEALTHCARE_DATABASE_URL"), warnings, nil
+	}
+	if u := env.vars["DATABASE_URL"]; u != "" {
+		v.Set("database.url", u)
+		return "DATABASE_URL" + env.origin("DATABASE_URL"), warnings, nil
+	}
+	if dbURL != "" {
+		v.Set("database.url", dbURL)
+		return "the original system's variables " + strings.Join(set, ", ") + env.origin(set...), warnings, nil
+	}
+	return "", warnings, nil
 }
 
 // envKey finds the key whose upper-cased, dots-as-underscores form is name ("SERVER_ADDR" ->
@@ -429,6 +504,9 @@ func (c *Config) validate() error {
 	if c.Embedded.Database == "" {
 		return errors.New("embedded.database must name a database, e.g. healthcare")
 	}
+	if c.Embedded.LogMaxSizeMB < 1 || c.Embedded.LogMaxSizeMB > 1024*1024 || c.Embedded.LogKeep < 1 {
+		return errors.New("embedded.log_max_size_mb must be from 1 to 1048576 and embedded.log_keep at least 1")
+	}
 	if c.Auth.JWTSecret != "" && len(c.Auth.JWTSecret) < 32 {
 		return errors.New("auth.jwt_secret is too short: use at least 32 random characters, or leave it empty to generate one")
 	}
@@ -499,6 +577,16 @@ func (c *Config) validate() error {
 	default:
 		return fmt.Errorf("log.level %q is not valid: use debug, info, warn or error", c.Log.Level)
 	}
+	if c.Log.FileMaxSizeMB < 1 || c.Log.FileKeep < 1 {
+		return errors.New("log.file_max_size_mb and log.file_keep must be at least 1")
+	}
+	if c.Log.File != "" {
+		abs, err := filepath.Abs(c.Log.File)
+		if err != nil || strings.HasSuffix(c.Log.File, "/") {
+			return fmt.Errorf("log.file %q is not a file name: use e.g. /var/log/healthcare/healthcare.log", c.Log.File)
+		}
+		c.Log.File = abs // the working directory of the command that reads it
+	}
 	return nil
 }
 
@@ -538,14 +626,50 @@ func (c Config) Redacted() Config {
 		c.Admin.Password = "[redacted]"
 	}
 	if c.Database.URL != "" {
-		if u, err := url.Parse(c.Database.URL); err == nil && u.User != nil {
-			if _, ok := u.User.Password(); ok {
-				u.User = url.UserPassword(u.User.Username(), "redacted")
-			}
-			c.Database.URL = u.String()
-		}
+		c.Database.URL = RedactURL(c.Database.URL)
 	}
 	return c
+}
+
+// secretParams are the connection parameters (libpq's and pgx's) whose value is a secret.
+var secretParams = map[string]bool{"password": true, "sslpassword": true, "oauth_client_secret": true}
+
+// SecretParam reports whether a database URL's query parameter holds a secret: a known one, or
+// any whose name says password, secret or token (so a future or misspelt one is not printed).
+func SecretParam(name string) bool {
+	n := strings.ToLower(name)
+	return secretParams[n] || strings.Contains(n, "password") || strings.Contains(n, "secret") || strings.Contains(n, "token")
+}
+
+// RedactURL returns a PostgreSQL URL safe to print and log: the password of its user part and the
+// value of every secret query parameter (password=, sslpassword=...) become "redacted". A value
+// that is not a URL is replaced whole. It is the one redaction of database URLs: the config
+// command, start-up logs and error messages all use it.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" {
+		return "[redacted: not a URL]"
+	}
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "redacted")
+		}
+	}
+	if u.RawQuery != "" {
+		q, err := url.ParseQuery(u.RawQuery)
+		if err != nil {
+			u.RawQuery = "redacted" // unparsable: it may hold anything
+		} else {
+			for k := range q {
+				if SecretParam(k) {
+					q[k] = []string{"redacted"}
+				}
+			}
+			u.RawQuery = q.Encode()
+		}
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return u.String()
 }
 
 func fileExists(p string) bool {

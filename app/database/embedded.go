@@ -54,6 +54,7 @@ type EmbeddedOptions struct {
 	Port            int    // 0: a free port chosen at start
 	Database        string // application database, owned by AppRole; empty: none (tools, tests)
 	MaxConnections  int    // PostgreSQL max_connections; 0: 100
+	LogRotationKB   int    // size at which PostgreSQL starts a new log file; 0: DefaultLogRotationKB
 	Command         string // what the data directory's lock names as its owner ("serve"); empty: "start"
 	// Upgrading is set by upgrade-postgres only: it starts the new cluster while the marker of
 	// its unfinished upgrade is present, which makes every other start refuse.
@@ -192,6 +193,13 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (_ 
 	if maxConns <= 0 {
 		maxConns = 100
 	}
+	logRotationKB := o.LogRotationKB
+	if logRotationKB <= 0 {
+		logRotationKB = DefaultLogRotationKB
+	}
+	if err := capStderrLog(logPath); err != nil {
+		return nil, err
+	}
 	params := map[string]string{
 		"listen_addresses":        "127.0.0.1",
 		"unix_socket_directories": "", // no socket: nothing outside the data dir, no /var/run/postgresql
@@ -200,13 +208,15 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (_ 
 		"synchronous_commit":      "on",
 		"full_page_writes":        "on",
 		"max_connections":         strconv.Itoa(maxConns),
-		// The running server's output goes to <data_dir>/postgres.log.
+		// The running server's output goes to <data_dir>/postgres-<time>.log, a new file at every
+		// start and every LogRotationKB; PruneLogs (the maintenance loop) removes old ones.
 		"logging_collector":        "on",
 		"log_directory":            dataDir,
-		"log_filename":             logFileName,
+		"log_filename":             rotatedLogFilename,
 		"log_file_mode":            "0600",
+		"log_timezone":             "UTC", // file names and lines in one zone: no DST jumps
 		"log_rotation_age":         "0",
-		"log_rotation_size":        "0",
+		"log_rotation_size":        strconv.Itoa(logRotationKB) + "kB",
 		"log_truncate_on_rotation": "off",
 		// A refused row's DETAIL ("Failing row contains (...)", "Key (...)=(...) already exists")
 		// and the failing statement would put patient fields into the log: keep only the error.
@@ -233,7 +243,7 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (_ 
 			}
 		}
 		startErr = pm.start(ctx, 60*time.Second)
-		if startErr == nil || o.Port != 0 || !strings.Contains(logTail(logPath, 5), "could not bind") {
+		if startErr == nil || o.Port != 0 || !strings.Contains(logTail(newestLog(dataDir), 5), "could not bind") {
 			break
 		}
 		log.Warn("embedded PostgreSQL: port taken at start, retrying with another", "port", pm.port)
@@ -246,8 +256,9 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (_ 
 			return nil, fmt.Errorf("the password in %s is not the superuser password of the embedded PostgreSQL cluster %s (%v; nothing was changed): put back the %s that belongs to this cluster, from a copy of the data directory, or restore a backup made with 'healthcare backup' into a new data directory",
 				pwFile, cluster, startErr, passwordName)
 		}
+		lastLog := newestLog(dataDir)
 		return nil, fmt.Errorf("the embedded PostgreSQL server in %s did not start: %v; its log %s ends with: %q; fix what it says (a full disk, permissions, a port) and start again (the data was not changed)",
-			cluster, startErr, logPath, logTail(logPath, 5))
+			cluster, startErr, lastLog, logTail(lastLog, 5))
 	}
 
 	e := &Embedded{pm: pm, lock: lock, password: password, database: o.Database, log: log}
@@ -257,7 +268,7 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (_ 
 		BinariesSource: bin.Source,
 		BinDir:         bin.BinDir,
 		DataDir:        cluster,
-		LogFile:        logPath,
+		LogFile:        filepath.Join(dataDir, RotatedLogGlob),
 		Port:           pm.port,
 	}
 	if err := e.firstBoot(ctx, dataDir, cluster); err != nil {

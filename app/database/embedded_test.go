@@ -286,7 +286,7 @@ func TestDeadPostgresIsRestarted(t *testing.T) {
 		t.Fatal("data lost")
 	}
 	if !strings.Contains(logTailOf(cfg.DataDir), "ready to accept connections") {
-		t.Fatal("postgres.log does not show the restart")
+		t.Fatal("PostgreSQL's log does not show the restart")
 	}
 	select {
 	case <-db.Failed():
@@ -314,9 +314,16 @@ func waitRestarted(t *testing.T, db *database.DB, cluster string, old int) int {
 	}
 }
 
+// logTailOf is all of PostgreSQL's logs in dataDir: postgres.log (start-up output) and the
+// collector's postgres-<time>.log files.
 func logTailOf(dataDir string) string {
-	b, _ := os.ReadFile(filepath.Join(dataDir, "postgres.log"))
-	return string(b)
+	files, _ := filepath.Glob(filepath.Join(dataDir, "postgres-*.log"))
+	var all strings.Builder
+	for _, f := range append([]string{filepath.Join(dataDir, "postgres.log")}, files...) {
+		b, _ := os.ReadFile(f)
+		all.Write(b)
+	}
+	return all.String()
 }
 
 func TestSupervisionGivesUpWhenPostgresCannotStart(t *testing.T) {
@@ -460,7 +467,7 @@ func TestStartErrorsSayWhatToDo(t *testing.T) {
 	if err == nil {
 		t.Fatal("started on a taken port")
 	}
-	for _, want := range []string{"did not start", "postgres.log", "could not", "start again"} {
+	for _, want := range []string{"did not start", filepath.Join(cfg.DataDir, "postgres-"), ".log ends with", "could not", "start again"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}

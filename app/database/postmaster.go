@@ -185,9 +185,9 @@ func (p *postmaster) supervise() {
 			deaths = deaths[1:]
 		}
 		p.log.Error("embedded PostgreSQL stopped unexpectedly; restarting it (API requests answer 503 meanwhile)",
-			"exit", describeExit(waitErr), "postgres_log", p.logPath, "log_tail", logTail(p.logPath, 5))
+			"exit", describeExit(waitErr), "postgres_log", p.lastLog(), "log_tail", logTail(p.lastLog(), 5))
 		if len(deaths) > maxRestarts {
-			p.giveUp(fmt.Errorf("the embedded PostgreSQL server stopped %d times within %s; giving up so that the service manager restarts the program (see %s)", len(deaths), restartWindow, p.logPath))
+			p.giveUp(fmt.Errorf("the embedded PostgreSQL server stopped %d times within %s; giving up so that the service manager restarts the program (see %s)", len(deaths), restartWindow, p.lastLog()))
 			return
 		}
 		var err error
@@ -209,10 +209,10 @@ func (p *postmaster) supervise() {
 			if stopping {
 				return // the program is stopping: not a failed restart
 			}
-			p.log.Error("embedded PostgreSQL did not restart; trying again", "attempt", i+1, "error", err, "log_tail", logTail(p.logPath, 5))
+			p.log.Error("embedded PostgreSQL did not restart; trying again", "attempt", i+1, "error", err, "log_tail", logTail(p.lastLog(), 5))
 		}
 		if err != nil {
-			p.giveUp(fmt.Errorf("the embedded PostgreSQL server could not be restarted after %d attempts (%v); see %s", len(restartDelays), err, p.logPath))
+			p.giveUp(fmt.Errorf("the embedded PostgreSQL server could not be restarted after %d attempts (%v); see %s", len(restartDelays), err, p.lastLog()))
 			return
 		}
 	}
@@ -330,6 +330,9 @@ func connURL(user, password string, port int, database string) string {
 	}
 	return u.String()
 }
+
+// lastLog is the PostgreSQL log file written last (start-up output or the collector's current file).
+func (p *postmaster) lastLog() string { return newestLog(filepath.Dir(p.logPath)) }
 
 // logTail returns the last n non-empty lines of the file at path (at most 64 KiB are read), for
 // error messages: with log_error_verbosity terse PostgreSQL's log holds no row contents.

@@ -37,7 +37,10 @@ func New(o Options) *fiber.App {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	cfg := fiber.Config{
-		AppName:               "healthcare",
+		AppName: "healthcare",
+		// As Django's URL patterns: /API/patients/ is not /api/patients/ (404), so no spelling of a
+		// path reaches a route under rules meant for another.
+		CaseSensitive:         true,
 		BodyLimit:             o.Config.Server.BodyLimit,
 		DisableStartupMessage: true,
 		ErrorHandler:          errorHandler(api.ErrorHandler(o.Log, o.Pool.Ping), o.Log),
@@ -58,7 +61,7 @@ func New(o Options) *fiber.App {
 	app.Server().CloseOnShutdown = true
 
 	// Outermost first: every response, errors included, gets an id, headers and a log line.
-	app.Use(requestID, securityHeaders, accessLog(o.Log), recoverPanics(o.Log))
+	app.Use(requestID, securityHeaders, accessLog(o.Log), recoverPanics(o.Log), wellFormed)
 
 	app.Get("/healthz", func(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"status": "ok"})
@@ -91,7 +94,7 @@ func New(o Options) *fiber.App {
 // timeout. It returns the listener's error if serving stops by itself.
 func Serve(ctx context.Context, app *fiber.App, ln net.Listener, timeout time.Duration) error {
 	errc := make(chan error, 1)
-	go func() { errc <- app.Listener(ln) }()
+	go func() { errc <- app.Listener(strictListener{ln}) }()
 	select {
 	case err := <-errc:
 		if err == nil {
