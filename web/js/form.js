@@ -15,7 +15,8 @@ import { html, navigate } from './ui.js';
  * With `draftKey`, unsaved changes are kept in this tab (sessionStorage, for the user who typed
  * them) and come back when the same form opens again, after a re-sign-in say; `form.draftRestored`
  * says so and `form.discardDraft()` goes back to the saved values. While the form has unsaved
- * changes, leaving it by a link or closing the tab asks first (LeaveGuard).
+ * changes, leaving it by a link or closing the tab asks first (LeaveGuard). Forms without a
+ * draftKey (sign-in, registration) keep nothing and ask nothing.
  */
 export function useForm(initial, submit, { draftKey } = {}) {
   const owner = useRef(currentUserId());
@@ -45,7 +46,8 @@ export function useForm(initial, submit, { draftKey } = {}) {
     else sessionStorage.removeItem(DRAFT + draftKey);
   }, [dirty, values]);
 
-  useLeaveGuard(dirty, () => draftKey && sessionStorage.removeItem(DRAFT + draftKey));
+  // Only record forms (those with a draft) ask before leaving; sign-in and registration do not.
+  useLeaveGuard(!!draftKey && dirty, () => sessionStorage.removeItem(DRAFT + draftKey));
 
   async function onSubmit(e) {
     e.preventDefault();

@@ -41,7 +41,7 @@ export function QuickSearch() {
       const t = e.target;
       if (t && (t.closest('input, textarea, select, [contenteditable="true"]') || document.querySelector('dialog[open]'))) return;
       e.preventDefault();
-      input.current?.focus();
+      setTimeout(() => input.current?.focus(), 0); // after the key: the "/" itself never lands in the box
     };
     document.addEventListener('keydown', onKey);
     return () => document.removeEventListener('keydown', onKey);
@@ -63,6 +63,7 @@ export function QuickSearch() {
       setActive((i) => (e.key === 'ArrowDown' ? (i + 1) % n : i <= 0 ? n - 1 : i - 1));
     } else if (e.key === 'Enter') {
       e.preventDefault();
+      if (results.q !== q.trim()) return; // still searching: the list on screen is for older text
       const item = items[active] || (items.length === 1 ? items[0] : null);
       if (item) go(item);
     } else if (e.key === 'Escape') {
@@ -87,7 +88,7 @@ export function QuickSearch() {
       role="combobox" aria-expanded=${shown && items.length > 0 ? 'true' : 'false'} aria-controls="quick-results" aria-autocomplete="list"
       aria-activedescendant=${shown && active >= 0 && items[active] ? `qs-${items[active].key}` : undefined} aria-describedby="quick-status"
       value=${q} onInput=${(e) => { setQ(e.currentTarget.value); setOpen(true); }} onKeyDown=${onKeyDown}
-      onFocus=${() => setOpen(true)} onBlur=${() => setTimeout(() => setOpen(false), 150)} />
+      onFocus=${() => setOpen(true)} onBlur=${() => setTimeout(() => document.activeElement !== input.current && setOpen(false), 150)} />
     <ul id="quick-results" role="listbox" aria-label="Patients and doctors" class=${shown && items.length ? 'quick-results shown' : 'quick-results'}>
       ${shown
         ? items.map((it, i) => html`<li key=${it.key} id=${`qs-${it.key}`} role="option" aria-selected=${i === active ? 'true' : 'false'}
