@@ -52,8 +52,8 @@ function Header({ me, route }) {
     };
   }, [open]);
   const section = route.parts[0];
-  const link = (href, label, name) =>
-    html`<li><a href=${href} aria-current=${section === name ? 'page' : undefined} class=${section === name ? 'active' : ''}>${label}</a></li>`;
+  const link = (href, label, name, cls) =>
+    html`<li class=${cls}><a href=${href} aria-current=${section === name ? 'page' : undefined} class=${section === name ? 'active' : ''}>${label}</a></li>`;
   async function out() {
     await signOut(); // the guard below then shows the sign-in screen
   }
@@ -64,7 +64,7 @@ function Header({ me, route }) {
       </ul>
       <${QuickSearch} />
       <ul class="nav-links">
-        ${link('#/home', 'Home', 'home')}
+        ${link('#/home', 'Home', 'home', 'wide-only')}
         ${link('#/patients', html`<span class="wide-only">My patients</span><span class="narrow-only">Patients</span>`, 'patients')}
         ${link('#/doctors', 'Doctors', 'doctors')}
         <li class="user-menu">
@@ -85,8 +85,7 @@ function UnreachableBanner() {
   const [checking, setChecking] = useState(false);
   return html`<div class="offline-banner" role="alert" id="offline-banner">
     <div class="container">
-      <span><strong>The server cannot be reached.</strong> Nothing can be saved until it is back. This page asks again every
-        ${RETRY_MS / 1000} seconds and reloads what failed as soon as the server answers.</span>
+      <span><strong>The server cannot be reached.</strong> ${`Nothing can be saved until it is back. This page checks again every ${RETRY_MS / 1000} seconds and reloads what failed once the server answers.`}</span>
       <button type="button" class="secondary small" aria-busy=${checking ? 'true' : 'false'}
         onClick=${async () => {
           setChecking(true);

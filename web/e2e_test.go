@@ -583,10 +583,11 @@ func (e *session) viewport(w, h int64, mobile bool) {
 	e.do(chromedp.EmulateViewport(w, h, opts...))
 }
 
-// shot saves the current screen at desktop and at phone width.
+// shot saves the current screen at desktop and at phone width, after checking it with axe.
 func (e *session) shot(name string) {
 	e.t.Helper()
 	e.checkLabels(name)
+	e.checkAxe(name)
 	if e.shots == "" {
 		return
 	}
@@ -624,6 +625,44 @@ func (e *session) checkLabels(screen string) {
 	if bad != "" {
 		e.t.Errorf("%s: form controls without a label: %s", screen, bad)
 	}
+}
+
+var axeSource struct {
+	once sync.Once
+	js   string
+	err  error
+}
+
+// checkAxe runs axe-core (testdata/axe-core, injected through the DevTools protocol, so the page's
+// CSP does not apply to it) on the screen as it is and fails the test for any violation.
+func (e *session) checkAxe(screen string) {
+	e.t.Helper()
+	axeSource.once.Do(func() {
+		b, err := os.ReadFile(filepath.Join("testdata", "axe-core", "axe.min.js"))
+		axeSource.js, axeSource.err = string(b), err
+	})
+	if axeSource.err != nil {
+		e.t.Fatalf("axe-core: %v", axeSource.err)
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`typeof axe === 'object' || (0, eval)(`+jsString(axeSource.js)+`) || true`)); err != nil {
+		e.t.Fatalf("%s: load axe: %v", screen, err)
+	}
+	report, err := chromedp.Run(ctx, chromedp.Evaluate[string](`axe.run(document, {resultTypes: ['violations']}).then((r) =>
+		r.violations.map((v) => v.impact + ' ' + v.id + ': ' + v.help + ' — ' + v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')).join('\n'))`,
+		chromedp.EvalAwaitPromise))
+	if err != nil {
+		e.t.Fatalf("%s: run axe: %v", screen, err)
+	}
+	if report != "" {
+		e.t.Errorf("%s: axe finds:\n%s", screen, report)
+	}
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
 
 // darkShot saves the desktop screen with the dark colour scheme the operating system may ask for.
