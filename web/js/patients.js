@@ -230,7 +230,7 @@ export function PatientDetail({ id }) {
             ? html`<button type="button" class="link undo" aria-label=${status.undoLabel} onClick=${status.undo}>Undo</button>`
             : null}
         </div>
-        <h3 class="assigned-title" id="assigned-title">Assigned${rows ? ` (${current.length})` : ''}</h3>
+        <h3 class="assigned-title" id="assigned-title">Assigned doctors${rows ? ` (${current.length})` : ''}</h3>
         <${AssignedDoctors} load=${assigned} rows=${rows} setRows=${setRows} patient=${p} onStatus=${setStatus} />
       </section>
     </div>
