@@ -2,7 +2,7 @@
 import { render, useState, useEffect } from './vendor/preact-htm/standalone.module.js';
 import { api, state, subscribe, signOut, checkReachable, RETRY_MS } from './js/api.js';
 import { html, useRoute, navigate, Notices, Empty, focusWhenReady } from './js/ui.js';
-import { LeaveGuard } from './js/form.js';
+import { LeaveGuard, whenLeaving } from './js/form.js';
 import { Login, Register } from './js/auth.js';
 import { DoctorsList, DoctorForm } from './js/doctors.js';
 import { PatientsList, PatientForm, PatientDetail } from './js/patients.js';
@@ -54,8 +54,8 @@ function Header({ me, route }) {
   const section = route.parts[0];
   const link = (href, label, name, cls) =>
     html`<li class=${cls}><a href=${href} aria-current=${section === name ? 'page' : undefined} class=${section === name ? 'active' : ''}>${label}</a></li>`;
-  async function out() {
-    await signOut(); // the guard below then shows the sign-in screen
+  function out() {
+    whenLeaving(() => signOut()); // the guard below then shows the sign-in screen
   }
   return html`<header class="app-header">
     <nav class="container" aria-label="Main">

@@ -213,6 +213,12 @@ func TestE2EReception(t *testing.T) {
 		if got := e.value("#patient-name"); got != "Drafty McDraft" {
 			t.Fatalf("name after staying = %q", got)
 		}
+		// Signing out is a way out too.
+		e.click("#account-menu")
+		e.click("#sign-out")
+		e.waitVisible(`#leave-dialog[open]`)
+		e.click(`#leave-dialog button.stay`)
+		e.waitFor(`!document.querySelector('#leave-dialog[open]') && !!sessionStorage.getItem('hc.tokens')`, "still signed in")
 		if got := e.eval(`(() => { const ev = new Event('beforeunload', {cancelable: true}); window.dispatchEvent(ev); return String(ev.defaultPrevented); })()`); got != "true" {
 			t.Errorf("closing or reloading the tab with unsaved changes is not warned about (beforeunload not cancelled)")
 		}

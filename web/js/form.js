@@ -109,7 +109,16 @@ function writeDraft(key, user, values) {
 
 // The forms on screen with unsaved changes, each with what discarding them means.
 const guards = new Map();
-let askLeave = null; // set by LeaveGuard: (href) => void
+let askLeave = null; // set by LeaveGuard: (leave: () => void) => void
+
+/**
+ * Run leave() now, or, while a form has unsaved changes, once the user has said "Leave and
+ * discard" (for ways out that are not links: the quick search, signing out).
+ */
+export function whenLeaving(leave) {
+  if (guards.size && askLeave) askLeave(leave);
+  else leave();
+}
 
 function useLeaveGuard(dirty, discard) {
   const id = useRef({});
@@ -127,7 +136,7 @@ function onDocumentClick(e) {
   const to = a.getAttribute('href').slice(1);
   if ('#' + to === location.hash) return;
   e.preventDefault();
-  askLeave(to);
+  askLeave(() => navigate(to));
 }
 
 function onBeforeUnload(e) {
@@ -141,10 +150,10 @@ function onBeforeUnload(e) {
  * browser ask before the tab is closed or reloaded. Mounted once, by the app shell.
  */
 export function LeaveGuard() {
-  const [to, setTo] = useState(null);
+  const [to, setTo] = useState(null); // what leaving does, while the question is open
   const ref = useRef(null);
   useEffect(() => {
-    askLeave = setTo;
+    askLeave = (leave) => setTo(() => leave);
     document.addEventListener('click', onDocumentClick, true);
     window.addEventListener('beforeunload', onBeforeUnload);
     return () => {
@@ -168,9 +177,9 @@ export function LeaveGuard() {
   function leave() {
     for (const discard of guards.values()) discard();
     guards.clear();
-    const target = to;
+    const go = to;
     setTo(null);
-    navigate(target);
+    go();
   }
   return html`<dialog id="leave-dialog" ref=${ref} aria-labelledby="leave-title" aria-describedby="leave-body">
     ${to !== null

@@ -4,6 +4,7 @@
 import { useState, useEffect, useRef } from '../vendor/preact-htm/standalone.module.js';
 import { api } from './api.js';
 import { html, navigate, useDebounced } from './ui.js';
+import { whenLeaving } from './form.js';
 
 export function QuickSearch() {
   const [q, setQ] = useState('');
@@ -52,7 +53,7 @@ export function QuickSearch() {
   function go(item) {
     setQ('');
     setOpen(false);
-    navigate(item.href);
+    whenLeaving(() => navigate(item.href));
   }
   function onKeyDown(e) {
     if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
