@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -282,7 +283,7 @@ func TestE2EReception(t *testing.T) {
 			.filter((b) => b.getBoundingClientRect().right > document.documentElement.clientWidth).map((b) => b.getAttribute('aria-label')).join(', ')`); cut != "" {
 			t.Errorf("768 px: row actions cut off: %s", cut)
 		}
-		e.shot("24-patients-768")
+		e.shotAt("24-patients-table", 768, 1024)
 	})
 
 	// 6. What people type into the phone field is normalised before sending; the API's refusals show
@@ -425,6 +426,28 @@ func (e *session) use(t *testing.T) func() {
 	parent := e.t
 	e.t = t
 	return func() { e.t = parent }
+}
+
+// shotAt saves the current screen at one more width (the set's desktop and phone widths aside).
+func (e *session) shotAt(name string, w, h int64) {
+	e.t.Helper()
+	e.checkAxe(name)
+	if e.shots == "" {
+		return
+	}
+	if err := os.MkdirAll(e.shots, 0o755); err != nil {
+		e.t.Fatalf("screenshots folder: %v", err)
+	}
+	e.viewport(w, h, false)
+	time.Sleep(250 * time.Millisecond)
+	png, err := chromedp.Run(e.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		e.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(e.shots, fmt.Sprintf("%s-%dpx.png", name, w)), png, 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	e.viewport(viewports[0].width, viewports[0].height, false)
 }
 
 // center is the viewport position of the middle of the element sel.

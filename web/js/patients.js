@@ -60,7 +60,7 @@ export function PatientsList({ route }) {
         <td data-label="Age" class="num keep-label">${p.age}</td>
         <td data-label="Gender">${genderLabel(p.gender)}</td>
         <td data-label="Phone" class="nowrap">${p.phone_number}</td>
-        <td data-label="Added" class="nowrap">${formatDate(p.created_at)}</td>`}
+        <td data-label="Added" class="nowrap date">${formatDate(p.created_at)}</td>`}
       deleteDialog=${(p, onClose) => html`<${DeletePatient} patient=${p} onClose=${onClose} />`} />
   </main>`;
 }
