@@ -28,9 +28,19 @@ export function useForm(initial, submit, { draftKey } = {}) {
   const [busy, setBusy] = useState(false);
   const done = useRef(false); // saved: the page is about to change, nothing is unsaved
   const ref = useRef(null);
-  // Functional update: browser autofill sets several fields at once.
-  const set = (k) => (v) => setValuesState((cur) => ({ ...cur, [k]: v }));
+  // Functional update: browser autofill sets several fields at once. The draft is written with
+  // every change, not after the render, so a login ending a moment later still finds the last one.
+  const set = (k) => (v) =>
+    setValuesState((cur) => {
+      const next = { ...cur, [k]: v };
+      if (draftKey) keepDraft(next);
+      return next;
+    });
   const dirty = !done.current && !sameValues(values, saved);
+  function keepDraft(v) {
+    if (!sameValues(v, saved)) writeDraft(draftKey, owner.current, v);
+    else sessionStorage.removeItem(DRAFT + draftKey);
+  }
 
   // A record loaded into the form: it becomes what "unsaved" compares against; a kept draft wins.
   function setValues(v) {
@@ -39,12 +49,6 @@ export function useForm(initial, submit, { draftKey } = {}) {
     setValuesState(draft || v);
     setRestored(!!draft);
   }
-
-  useEffect(() => {
-    if (!draftKey) return;
-    if (dirty) writeDraft(draftKey, owner.current, values);
-    else sessionStorage.removeItem(DRAFT + draftKey);
-  }, [dirty, values]);
 
   // Only record forms (those with a draft) ask before leaving; sign-in and registration do not.
   useLeaveGuard(!!draftKey && dirty, () => sessionStorage.removeItem(DRAFT + draftKey));
