@@ -3,15 +3,21 @@ package api
 import (
 	"context"
 	"fmt"
-	"math"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"healthcare/app/store"
 )
 
-// Patients' messages, in the original's words.
-const msgPatientPhoneTaken = "patient with this phone number already exists."
+// Patients' messages: the original's words, and DRF's wording for the checks it lacked.
+const (
+	msgPatientPhoneTaken    = "patient with this phone number already exists."
+	msgPatientPhoneNoDigits = "Enter a valid phone number."
+)
+
+// maxAge bounds a patient's age in years (the original took any int32, so 969 was saved).
+const maxAge = 150
 
 // patientOrdering is the list's ordering allow-list (the store maps each to a column).
 var patientOrdering = []string{"id", "name", "age", "created_at", "updated_at"}
@@ -24,7 +30,7 @@ var patientFields = fields{
 	readOnlyID(),
 	{Name: "managed_by", Type: "field", ReadOnly: true, Label: "Managed by"},
 	charField("name", "Name", 255),
-	{Name: "age", Type: "integer", Required: true, Label: "Age", MinValue: ptr(0), MaxValue: ptr(math.MaxInt32)},
+	{Name: "age", Type: "integer", Required: true, Label: "Age", MinValue: ptr(0), MaxValue: ptr(maxAge)},
 	{Name: "gender", Type: "choice", Required: true, Label: "Gender",
 		Choices: []choice{{"M", "Male"}, {"F", "Female"}, {"O", "Other"}}},
 	charField("address", "Address", 0),
@@ -154,7 +160,7 @@ func readPatient(b *Body) store.PatientFields {
 	if s, ok := b.String("name", StringRule{MaxLength: 255}); ok {
 		f.Name = &s
 	}
-	if n, ok := b.Int("age", 0, math.MaxInt32); ok {
+	if n, ok := b.Int("age", 0, maxAge); ok {
 		f.Age = &n
 	}
 	if s, ok := b.Choice("gender", genders...); ok {
@@ -164,10 +170,17 @@ func readPatient(b *Body) store.PatientFields {
 		f.Address = &s
 	}
 	if s, ok := b.String("phone_number", StringRule{MaxLength: 15}); ok {
-		f.PhoneNumber = &s
+		if strings.IndexFunc(s, isDigit) < 0 {
+			// Any punctuation is still taken, as the original took it; a number needs digits.
+			b.Errors.Add("phone_number", msgPatientPhoneNoDigits)
+		} else {
+			f.PhoneNumber = &s
+		}
 	}
 	return f
 }
+
+func isDigit(r rune) bool { return r >= '0' && r <= '9' }
 
 // patientInvalid answers a body that failed validation, adding the uniqueness error DRF would
 // report beside the others (phone_number is the last field, so the order stays the serializer's).

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -47,12 +48,13 @@ func patientDest(p *Patient) []any {
 }
 
 // ListPatients returns one page of the scope's patients and how many match. Search covers name,
-// phone_number and address; Filters["gender"] matches exactly.
+// phone_number and address, and a term that reads as a phone number also matches by its digits;
+// Filters["gender"] matches exactly.
 func (s *Store) ListPatients(ctx context.Context, scope PatientScope, q ListQuery) ([]Patient, int64, error) {
 	var args sqlArgs
 	cond := where(
 		scope.visible(&args, "p.managed_by"),
-		searchClause(&args, q.Search, "p.name", "p.phone_number", "p.address"),
+		patientSearch(&args, q.Search),
 		eqClause(&args, "p.gender", q.Filters["gender"]),
 	)
 	out := make([]Patient, 0, min(q.Limit, 64))
@@ -67,6 +69,34 @@ func (s *Store) ListPatients(ctx context.Context, scope PatientScope, q ListQuer
 			return nil
 		})
 	return out, total, err
+}
+
+// patientSearch is the search clause of ListPatients: the term anywhere in name, phone_number or
+// address, or, for a phone-like term, its digits anywhere in the phone number's digits, so
+// "555200" and "(555) 200" both find "+1 555 200 1000" whichever way either was typed.
+func patientSearch(args *sqlArgs, term string) string {
+	text := searchClause(args, term, "p.name", "p.phone_number", "p.address")
+	d := phoneDigits(term)
+	if d == "" {
+		return text
+	}
+	return "(" + text + " OR regexp_replace(p.phone_number, '[^0-9]', '', 'g') LIKE " + args.add("%"+d+"%") + ")"
+}
+
+// phoneDigits returns the digits of a term made only of digits and the punctuation people put in
+// phone numbers (spaces, + - . / and brackets), or "" for any other term (a name, an address).
+func phoneDigits(term string) string {
+	var b strings.Builder
+	for _, r := range term {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case strings.ContainsRune(" +-./()[]", r):
+		default:
+			return ""
+		}
+	}
+	return b.String()
 }
 
 // eqClause is "col = $n" for a non-empty value, else "".
