@@ -175,21 +175,9 @@ func Load(src Sources) (*Config, error) {
 		}
 	}
 
-	// .env then the real environment: the environment wins over .env.
-	env := map[string]string{}
-	if p := filepath.Join(src.WorkDir, ".env"); fileExists(p) {
-		dotenv, err := readDotEnv(p)
-		if err != nil {
-			return nil, err
-		}
-		for k, val := range dotenv {
-			env[k] = val
-		}
-	}
-	for _, kv := range src.Environ {
-		if k, val, ok := strings.Cut(kv, "="); ok {
-			env[k] = val
-		}
+	env, err := Environment(src.WorkDir, src.Environ)
+	if err != nil {
+		return nil, err
 	}
 	if err := applyEnv(v, env, known); err != nil {
 		return nil, err
@@ -215,6 +203,27 @@ func Load(src Sources) (*Config, error) {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// Environment is the variables the program sees: those of a .env file in workDir, overridden by
+// environ (os.Environ() form), as the original system read its DB_* settings too.
+func Environment(workDir string, environ []string) (map[string]string, error) {
+	env := map[string]string{}
+	if p := filepath.Join(workDir, ".env"); fileExists(p) {
+		dotenv, err := readDotEnv(p)
+		if err != nil {
+			return nil, err
+		}
+		for k, val := range dotenv {
+			env[k] = val
+		}
+	}
+	for _, kv := range environ {
+		if k, val, ok := strings.Cut(kv, "="); ok {
+			env[k] = val
+		}
+	}
+	return env, nil
 }
 
 // applyEnv maps HEALTHCARE_* variables onto keys, then the conventional DATABASE_URL and the original
