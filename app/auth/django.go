@@ -30,7 +30,7 @@ import (
 
 // ErrUnusablePassword is Django's set_unusable_password: the account cannot log in with any
 // password until one is set.
-var ErrUnusablePassword = errors.New("unusable password (Django's set_unusable_password): the account has no password")
+var ErrUnusablePassword = errors.New("unusable password (Django's set_unusable_password)")
 
 // ErrUnsupportedHash is a Django hash scheme this program cannot verify.
 var ErrUnsupportedHash = errors.New("unsupported password hash scheme")

@@ -192,8 +192,8 @@ func userEmails(ctx context.Context, tx pgx.Tx) error {
 		return err
 	}
 	if _, err := tx.Exec(ctx, `UPDATE import_users SET email_here = `+placeholderEmail("id")+`,
-		notes = notes || CASE WHEN coalesce(email, '') = '' THEN 'it has no email address' ELSE 'its email address is not usable here' END
-		                 || ': set to user-<id>@imported.invalid'
+		notes = notes || (CASE WHEN coalesce(email, '') = '' THEN 'it has no email address' ELSE 'its email address is not usable here' END
+		                  || ': set to user-<id>@imported.invalid')
 		WHERE skip IS NULL AND (email IS NULL OR length(email) NOT BETWEEN 3 AND 254)`); err != nil {
 		return err
 	}

@@ -213,12 +213,20 @@ func describe(ctx context.Context, tx pgx.Tx, r *Report) error {
 		return err
 	}
 	if names > 0 {
-		r.Tables[0].Notes = append(r.Tables[0].Notes, fmt.Sprintf("%s imported accounts have a first or last name in the original, which this system does not keep.", num(names)))
+		r.Tables[0].Notes = append(r.Tables[0].Notes, fmt.Sprintf("%s a first or last name in the original, which this system does not keep.", accounts(names, "has", "have")))
 	}
 	if staff > 0 {
-		r.Tables[0].Notes = append(r.Tables[0].Notes, fmt.Sprintf("%s imported accounts were Django staff (admin site access) without being superusers: they are staff here, not administrators.", num(staff)))
+		r.Tables[0].Notes = append(r.Tables[0].Notes, fmt.Sprintf("%s Django staff (admin site access) without being superusers: staff here, not administrators.", accounts(staff, "was", "were")))
 	}
 	return nil
+}
+
+// accounts is "1 imported account has" or "3 imported accounts have".
+func accounts(n int64, one, more string) string {
+	if n == 1 {
+		return "1 imported account " + one
+	}
+	return num(n) + " imported accounts " + more
 }
 
 func issues(ctx context.Context, tx pgx.Tx, sql string) ([]Issue, error) {
