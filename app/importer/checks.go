@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
-
 	"healthcare/app/auth"
 )
 
@@ -19,6 +17,15 @@ import (
 //   notes    what was changed to import it (a placeholder email, a password to be set)
 // A row is skipped for a problem of its own, or because a row it needs is skipped (a patient
 // whose owner is, an assignment whose patient or doctor is). The first reason found is kept.
+
+// judgement is the columns a temporary table gets for the checks.
+func judgement(t table) string {
+	cols := `skip text, present boolean NOT NULL DEFAULT false, notes text[] NOT NULL DEFAULT '{}'`
+	if t.temp == "import_users" {
+		cols += `, email_here text, must_change boolean NOT NULL DEFAULT false`
+	}
+	return cols
+}
 
 // skipRule sets skip to reason (an SQL expression over the row) where cond holds.
 type skipRule struct{ cond, reason string }
@@ -87,7 +94,7 @@ var mappingRules = []skipRule{
 		`format('its doctor %s is not imported', doctor_id)`},
 }
 
-func applyRules(ctx context.Context, tx pgx.Tx, temp string, rules []skipRule) error {
+func applyRules(ctx context.Context, tx *session, temp string, rules []skipRule) error {
 	for _, r := range rules {
 		q := fmt.Sprintf(`UPDATE %s SET skip = %s WHERE skip IS NULL AND (%s)`, temp, r.reason, r.cond)
 		if _, err := tx.Exec(ctx, q); err != nil {
@@ -100,7 +107,7 @@ func applyRules(ctx context.Context, tx pgx.Tx, temp string, rules []skipRule) e
 // duplicates skips every row but one of each group of rows equal in key (an SQL expression) that
 // our schema would refuse together: the one kept is the first in order. reason may use the
 // skipped row (t) and the id of the one kept (k.keep_id).
-func duplicates(ctx context.Context, tx pgx.Tx, temp, key, order, reason string) error {
+func duplicates(ctx context.Context, tx *session, temp, key, order, reason string) error {
 	q := fmt.Sprintf(`UPDATE %[1]s t SET skip = %[4]s
 		FROM (SELECT id, first_value(id) OVER w AS keep_id FROM %[1]s WHERE skip IS NULL
 		      WINDOW w AS (PARTITION BY %[2]s ORDER BY %[3]s)) k
@@ -114,17 +121,7 @@ func duplicates(ctx context.Context, tx pgx.Tx, temp, key, order, reason string)
 func placeholderEmail(id string) string { return `format('user-%s@imported.invalid', ` + id + `)` }
 
 // judge decides, for every loaded row, whether it is imported, skipped (and why), or here already.
-func judge(ctx context.Context, tx pgx.Tx) error {
-	for _, t := range tables {
-		if _, err := tx.Exec(ctx, fmt.Sprintf(`ALTER TABLE %s ADD COLUMN skip text, ADD COLUMN present boolean NOT NULL DEFAULT false,
-			ADD COLUMN notes text[] NOT NULL DEFAULT '{}'`, t.temp)); err != nil {
-			return err
-		}
-	}
-	if _, err := tx.Exec(ctx, `ALTER TABLE import_users ADD COLUMN email_here text, ADD COLUMN must_change boolean NOT NULL DEFAULT false`); err != nil {
-		return err
-	}
-
+func judge(ctx context.Context, tx *session) error {
 	// Users. Of accounts whose usernames differ only in case the active one, else the oldest, is
 	// imported (usernames are unique regardless of case here; the original allowed Alice and alice).
 	if err := applyRules(ctx, tx, "import_users", userRules); err != nil {
@@ -187,7 +184,7 @@ func judge(ctx context.Context, tx pgx.Tx) error {
 // userEmails: every account here has a unique address (regardless of case) of 3 to 254
 // characters; the original required none. An account whose address cannot be kept is imported
 // with a placeholder, and the report says so.
-func userEmails(ctx context.Context, tx pgx.Tx) error {
+func userEmails(ctx context.Context, tx *session) error {
 	if _, err := tx.Exec(ctx, `UPDATE import_users SET email_here = email WHERE skip IS NULL`); err != nil {
 		return err
 	}
@@ -208,7 +205,7 @@ func userEmails(ctx context.Context, tx pgx.Tx) error {
 
 // userPasswords marks the accounts whose hash Login cannot verify (unusable, or a scheme no
 // Django default of the last ten years verifies): they are imported, and must get a new password.
-func userPasswords(ctx context.Context, tx pgx.Tx) error {
+func userPasswords(ctx context.Context, tx *session) error {
 	rows, err := tx.Query(ctx, `SELECT id, password FROM import_users WHERE skip IS NULL`)
 	if err != nil {
 		return err
@@ -272,7 +269,7 @@ var collisionQueries = []struct{ table, sql string }{
 		WHERE s.skip IS NULL AND NOT s.present`},
 }
 
-func collisions(ctx context.Context, tx pgx.Tx) ([]Collision, error) {
+func collisions(ctx context.Context, tx *session) ([]Collision, error) {
 	var out []Collision
 	for _, q := range collisionQueries {
 		rows, err := tx.Query(ctx, q.sql+` ORDER BY 1`)

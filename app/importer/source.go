@@ -27,7 +27,8 @@ type table struct {
 
 // The original's four tables, in the order of their references (users before the patients they
 // own, patients and doctors before their assignments). Types are the widest the original's
-// migration allows, so every row loads and is judged afterwards, in SQL, with a reason.
+// migration allows, so every row loads and is judged afterwards, in SQL, with a reason (the
+// columns of that judgement, judged below, are added to each: see checks.go).
 var tables = []table{
 	{source: "auth_user", target: "users", temp: "import_users",
 		columns: []string{"id", "password", "last_login", "is_superuser", "username", "first_name", "last_name", "email", "is_staff", "is_active", "date_joined"},
