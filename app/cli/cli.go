@@ -1,5 +1,5 @@
 // Package cli is the command line: serve (the default), migrate, backup, restore, upgrade-postgres,
-// config, healthcheck and version.
+// import, config, healthcheck and version.
 package cli
 
 import (
@@ -124,6 +124,7 @@ func newRoot(a Assets, stdout, stderr io.Writer) *cobra.Command {
 		backupCommand(a, stdout, stderr),
 		restoreCommand(a, stdout, stderr),
 		upgradePostgresCommand(a, stdout, stderr),
+		importCommand(a, stdout, stderr),
 		&cobra.Command{
 			Use:   "config",
 			Short: "Print the effective configuration as YAML, secrets redacted",

@@ -555,7 +555,7 @@ func TestCollisionsRefused(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	r.Write(&buf)
-	if !strings.Contains(buf.String(), fmt.Sprintf("Refused: %d rows of the original collide", len(r.Collisions))) {
+	if !strings.Contains(buf.String(), fmt.Sprintf("Refused: %d rows of the original collide with data already", len(r.Collisions))) {
 		t.Errorf("report:\n%s", buf.String())
 	}
 

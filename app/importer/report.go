@@ -58,13 +58,17 @@ func (r *Report) Totals() (read, imported, present, skipped int64) {
 type CollisionError struct{ Report *Report }
 
 func (e *CollisionError) Error() string {
-	n := len(e.Report.Collisions)
-	rows := "rows"
+	return fmt.Sprintf("nothing was imported: %s with data already in this database (listed above); "+
+		"import into a database that holds only what earlier imports of the same original brought, then start work here",
+		collide(len(e.Report.Collisions)))
+}
+
+// collide is "1 row of the original collides" or "3 rows of the original collide".
+func collide(n int) string {
 	if n == 1 {
-		rows = "row"
+		return "1 row of the original collides"
 	}
-	return fmt.Sprintf("nothing was imported: %d %s of the original collide with data already in this database (listed above); "+
-		"import into a database that holds only what earlier imports of the same original brought, then start work here", n, rows)
+	return num(int64(n)) + " rows of the original collide"
 }
 
 // maxListed bounds the rows listed per reason and the collisions listed per table.
@@ -130,7 +134,7 @@ func (r *Report) Write(w io.Writer) {
 }
 
 func writeCollisions(w io.Writer, cs []Collision) {
-	fmt.Fprintf(w, "\nRefused: %s rows of the original collide with data already in this database:\n", num(int64(len(cs))))
+	fmt.Fprintf(w, "\nRefused: %s with data already in this database:\n", collide(len(cs)))
 	listed := map[string]int{}
 	more := map[string]int{}
 	var order []string
