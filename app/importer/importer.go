@@ -120,7 +120,7 @@ func Run(ctx context.Context, target *pgx.Conn, o Options) (*Report, error) {
 		defer cancel()
 		_ = tx.Rollback(cctx) // after a commit: a no-op
 	}()
-	if err := prepareTarget(ctx, tx, o.LockTimeout, bulk); err != nil {
+	if bulk, err = prepareTarget(ctx, tx, o.LockTimeout, bulk); err != nil {
 		return nil, err
 	}
 
@@ -206,19 +206,27 @@ const bulkThreshold = 20_000
 // prepareTarget checks our schema and locks our four tables until the transaction ends, so that
 // what was checked stays true until the import commits: against writes (a running server still
 // reads), or for a bulk import, whose foreign keys are dropped and added again, against reads too.
-func prepareTarget(ctx context.Context, tx *session, lockTimeout time.Duration, bulk bool) error {
+// A bulk import needs to own the tables; a role that does not imports row by row: it returns
+// whether the import is bulk.
+func prepareTarget(ctx context.Context, tx *session, lockTimeout time.Duration, bulk bool) (bool, error) {
 	version, err := database.SchemaVersion(ctx, tx)
 	if err != nil {
-		return fmt.Errorf("cannot read this database's schema version: %v", err)
+		return false, fmt.Errorf("cannot read this database's schema version: %v", err)
 	}
 	if latest := database.LatestVersion(); version != latest {
-		return fmt.Errorf("this database's schema is at version %d, this program's at %d: run 'healthcare migrate' with this release first", version, latest)
+		return false, fmt.Errorf("this database's schema is at version %d, this program's at %d: run 'healthcare migrate' with this release first", version, latest)
+	}
+	if bulk {
+		if err := tx.QueryRow(ctx, `SELECT bool_and(pg_has_role(current_user, relowner, 'USAGE')) FROM pg_class
+			WHERE oid IN ('patients'::regclass, 'assignments'::regclass)`).Scan(&bulk); err != nil {
+			return false, err
+		}
 	}
 	if lockTimeout <= 0 {
 		lockTimeout = 30 * time.Second
 	}
 	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", lockTimeout.Milliseconds())); err != nil {
-		return err
+		return false, err
 	}
 	mode := "SHARE ROW EXCLUSIVE"
 	if bulk {
@@ -227,12 +235,12 @@ func prepareTarget(ctx context.Context, tx *session, lockTimeout time.Duration, 
 	_, err = tx.Exec(ctx, "LOCK TABLE users, doctors, patients, assignments IN "+mode+" MODE")
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "55P03" {
-		return fmt.Errorf("the tables stayed busy with the running server's writes for %s: try again when it is quieter", lockTimeout)
+		return false, fmt.Errorf("the tables stayed busy with the running server's work for %s: try again when it is quieter", lockTimeout)
 	}
 	if err != nil {
-		return fmt.Errorf("cannot lock the tables for the import: %v", err)
+		return false, fmt.Errorf("cannot lock the tables for the import: %v", err)
 	}
-	return nil
+	return bulk, nil
 }
 
 // describe fills the report with what the checks decided: rows here already, rows skipped and

@@ -653,4 +653,21 @@ func TestLargeImport(t *testing.T) {
 		t.Errorf("%d assignments here", n)
 	}
 	t.Logf("imported 1,000 users, 500 doctors, 100,000 patients and 300,000 assignments in %s", took.Round(time.Millisecond))
+
+	// Again: everything is here already, nothing changes.
+	before := snapshot(t, pool, ourTables...)
+	begin = time.Now()
+	r, err = run(t, pool, admin, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range r.Tables {
+		if tr.Imported != 0 || tr.Present != tr.Read {
+			t.Errorf("second import of %s: %d imported, %d of %d here already", tr.Target, tr.Imported, tr.Present, tr.Read)
+		}
+	}
+	if after := snapshot(t, pool, ourTables...); !reflect.DeepEqual(after, before) {
+		t.Error("the second import changed the data")
+	}
+	t.Logf("second import (nothing new) in %s", time.Since(begin).Round(time.Millisecond))
 }
