@@ -55,9 +55,14 @@ func TestImportDjango(t *testing.T) {
 	first := map[string]string{"users": "14/12/0/2", "doctors": "4/3/0/1", "patients": "9/6/0/3", "assignments": "9/6/0/3"}
 	again := map[string]string{"users": "14/0/12/2", "doctors": "4/0/3/1", "patients": "9/0/6/3", "assignments": "9/0/6/3"}
 
-	// healthcare import django --from postgres://...: into a new data directory.
+	// healthcare import django --from postgres://... --dry-run, then without: into a new data
+	// directory (its database is created by the first, as 'healthcare' would at start).
 	dataDir := filepath.Join(tempDir(t), "data")
-	code, out := run(t, opts{DataDir: dataDir}, "import", "django", "--from", from)
+	code, out := run(t, opts{DataDir: dataDir}, "import", "django", "--from", from, "--dry-run")
+	if code != 0 || !equal(counts(out), first) || !strings.Contains(out, "Dry run, nothing was written: 36 rows read, 27 would be imported") {
+		t.Fatalf("dry run into a new data directory: exit %d\n%s", code, out)
+	}
+	code, out = run(t, opts{DataDir: dataDir}, "import", "django", "--from", from)
 	if code != 0 || !equal(counts(out), first) || !strings.Contains(out, "Done in ") ||
 		!strings.Contains(out, "patients 3, 4: its owner, user 5 (alice), is not imported") ||
 		!strings.Contains(out, "Importing from the original system's database postgres://postgres@127.0.0.1:"+port+"/clinic into the embedded database in "+dataDir) {
