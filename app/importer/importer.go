@@ -164,14 +164,14 @@ func Run(ctx context.Context, target *pgx.Conn, o Options) (*Report, error) {
 	}
 
 	var fks []foreignKey
-	if bulk {
+	if bulk && toWrite(r, "patients")+toWrite(r, "assignments") > bulkThreshold {
 		if fks, err = dropForeignKeys(ctx, tx); err != nil {
 			return nil, err
 		}
 	}
 	for i, t := range tables {
 		start := time.Now()
-		progress("writing", t.target, 0, r.Tables[i].Read-r.Tables[i].Present-int64(len(r.Tables[i].Skipped)), false)
+		progress("writing", t.target, 0, toWrite(r, t.target), false)
 		tag, err := tx.Exec(ctx, inserts[t.target])
 		if err != nil {
 			return nil, fmt.Errorf("cannot write %s: %v", t.target, err)
@@ -195,6 +195,16 @@ func Run(ctx context.Context, target *pgx.Conn, o Options) (*Report, error) {
 	}
 	r.Took = time.Since(begin)
 	return r, nil
+}
+
+// toWrite is the number of rows the checks left to write into target.
+func toWrite(r *Report, target string) int64 {
+	for _, t := range r.Tables {
+		if t.Target == target {
+			return t.Read - t.Present - int64(len(t.Skipped))
+		}
+	}
+	return 0
 }
 
 // bulkThreshold is the number of patients and assignments above which the foreign keys of the
