@@ -12,8 +12,8 @@ import (
 // that "the same username regardless of case" means exactly what our unique index means. Each
 // temporary table gets:
 //   skip     why the row is not imported (NULL: it is)
-//   present  the row is here already: an earlier import brought it (same id, and the same
-//            creation time and owner or names, which nothing here changes)
+//   present  the row is here already: an earlier import brought it (same id and creation time,
+//            and the same username, owner, or patient and doctor, which nothing here changes)
 //   notes    what was changed to import it (a placeholder email, a password to be set)
 // A row is skipped for a problem of its own, or because a row it needs is skipped (a patient
 // whose owner is, an assignment whose patient or doctor is). The first reason found is kept.
