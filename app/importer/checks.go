@@ -13,7 +13,7 @@ import (
 // temporary table gets:
 //   skip     why the row is not imported (NULL: it is)
 //   present  the row is here already: an earlier import brought it (same id and creation time,
-//            and the same username, owner, or patient and doctor, which nothing here changes)
+//            and the same username, owner, or patient and doctor; other fields may have changed)
 //   notes    what was changed to import it (a placeholder email, a password to be set)
 // A row is skipped for a problem of its own, or because a row it needs is skipped (a patient
 // whose owner is, an assignment whose patient or doctor is). The first reason found is kept.
