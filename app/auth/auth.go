@@ -153,7 +153,7 @@ func (s *Service) Login(ctx context.Context, username, password string, client C
 		_, _ = s.VerifyPassword(s.dummy, password)
 		return Pair{}, ErrInvalidCredentials
 	}
-	ok, err := s.VerifyPassword(u.PasswordHash, password)
+	ok, err := s.verifyLogin(u.PasswordHash, password)
 	if err != nil {
 		// A hash we cannot read (edited by hand, another scheme) locks the account, not the server.
 		s.log.Error("unreadable password hash: the account cannot log in until its password is reset", "user_id", u.ID, "error", err)

@@ -209,7 +209,7 @@ func TestHelp(t *testing.T) {
 	if code != 0 {
 		t.Errorf("exit %d", code)
 	}
-	for _, want := range []string{"serve", "migrate", "config", "healthcheck", "version", "--addr", "--data-dir", "--database-url", "--log-format", "--log-level", "--config"} {
+	for _, want := range []string{"serve", "migrate", "import", "config", "healthcheck", "version", "--addr", "--data-dir", "--database-url", "--log-format", "--log-level", "--config"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("help lacks %q:\n%s", want, out)
 		}

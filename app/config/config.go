@@ -218,22 +218,9 @@ func Load(src Sources) (*Config, error) {
 	}
 
 	// .env then the real environment: the environment wins over .env.
-	env := environment{vars: map[string]string{}, dotenv: map[string]bool{}}
-	if p := filepath.Join(src.WorkDir, ".env"); fileExists(p) {
-		dotenv, err := readDotEnv(p)
-		if err != nil {
-			return nil, err
-		}
-		for k, val := range dotenv {
-			env.vars[k] = val
-			env.dotenv[k] = true
-		}
-	}
-	for _, kv := range src.Environ {
-		if k, val, ok := strings.Cut(kv, "="); ok {
-			env.vars[k] = val
-			delete(env.dotenv, k)
-		}
+	env, err := loadEnvironment(src.WorkDir, src.Environ)
+	if err != nil {
+		return nil, err
 	}
 	envSource, warnings, err := applyEnv(v, env, known)
 	if err != nil {
@@ -299,6 +286,35 @@ var (
 	dbRequired = []string{"DB_NAME", "DB_USER", "DB_PASSWORD", "DB_HOST"} // DB_PASSWORD may be empty
 	dbOptional = []string{"DB_PORT"}                                      // default 5432
 )
+
+// loadEnvironment reads a .env file in workDir, overridden by environ (os.Environ() form).
+func loadEnvironment(workDir string, environ []string) (environment, error) {
+	env := environment{vars: map[string]string{}, dotenv: map[string]bool{}}
+	if p := filepath.Join(workDir, ".env"); fileExists(p) {
+		dotenv, err := readDotEnv(p)
+		if err != nil {
+			return env, err
+		}
+		for k, val := range dotenv {
+			env.vars[k] = val
+			env.dotenv[k] = true
+		}
+	}
+	for _, kv := range environ {
+		if k, val, ok := strings.Cut(kv, "="); ok {
+			env.vars[k] = val
+			delete(env.dotenv, k)
+		}
+	}
+	return env, nil
+}
+
+// Environment is the variables the program sees: those of a .env file in workDir, overridden by
+// environ (os.Environ() form), as the original system read its DB_* settings too.
+func Environment(workDir string, environ []string) (map[string]string, error) {
+	env, err := loadEnvironment(workDir, environ)
+	return env.vars, err
+}
 
 // applyEnv maps HEALTHCARE_* variables onto keys, then the conventional DATABASE_URL and the original
 // system's DB_* variables onto database.url (HEALTHCARE_DATABASE_URL wins over both). It returns the
