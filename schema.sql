@@ -9,22 +9,41 @@ CREATE TABLE IF NOT EXISTS users (
     email         text        NOT NULL CHECK (length(email) BETWEEN 3 AND 254),
     password_hash text        NOT NULL,
     is_active     boolean     NOT NULL DEFAULT true,
-    date_joined   timestamptz NOT NULL DEFAULT now()
+    date_joined   timestamptz NOT NULL DEFAULT now(),
+    -- staff (everyone who registers) or admin.
+    role          text        NOT NULL DEFAULT 'staff' CHECK (role IN ('admin', 'staff')),
+    -- An administrator set the password: the account may do nothing else until it chose its own.
+    must_change_password boolean NOT NULL DEFAULT false,
+    -- Bumped to end every login of the account at once; a login is live only at its generation.
+    token_generation integer  NOT NULL DEFAULT 0,
+    last_login    timestamptz
 );
 -- Usernames and emails are unique regardless of case (Alice and alice cannot both exist).
 CREATE UNIQUE INDEX IF NOT EXISTS users_username_lower_key ON users (lower(username));
 CREATE UNIQUE INDEX IF NOT EXISTS users_email_lower_key ON users (lower(email));
+CREATE INDEX IF NOT EXISTS users_active_admin_idx ON users (id) WHERE role = 'admin' AND is_active;
 
--- One row per login (a refresh-token family). Rotation replaces current_jti; presenting a retired
--- token revokes the family. Only a SHA-256 hash of the current refresh token is stored.
+-- One row per login (a refresh-token family). Rotation replaces current_hash (only a SHA-256 hash
+-- of the current refresh token is stored) and keeps the replaced one in previous_hash: presenting it
+-- again within the grace window returns the same successor (signed again from current_jti,
+-- current_issued_at and expires_at); later, or any older token, revokes the family. A login is live
+-- while not revoked, not expired, at its account's token_generation, used within the idle timeout
+-- (last_used_at) and younger than the absolute lifetime (created_at).
 CREATE TABLE IF NOT EXISTS refresh_families (
-    id           uuid        PRIMARY KEY,
-    user_id      bigint      NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-    current_hash bytea       NOT NULL,
-    created_at   timestamptz NOT NULL DEFAULT now(),
-    rotated_at   timestamptz NOT NULL DEFAULT now(),
-    expires_at   timestamptz NOT NULL,
-    revoked_at   timestamptz
+    id                uuid        PRIMARY KEY,
+    user_id           bigint      NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    current_hash      bytea       NOT NULL,
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    rotated_at        timestamptz NOT NULL DEFAULT now(),
+    expires_at        timestamptz NOT NULL,
+    revoked_at        timestamptz,
+    generation        integer     NOT NULL DEFAULT 0,
+    last_used_at      timestamptz NOT NULL DEFAULT now(),
+    current_jti       text,
+    current_issued_at timestamptz,
+    previous_hash     bytea,
+    client_address    text        NOT NULL DEFAULT '',
+    user_agent        text        NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS refresh_families_user_idx ON refresh_families (user_id);
 
@@ -65,6 +84,24 @@ CREATE TABLE IF NOT EXISTS assignments (
     patient_id  bigint      NOT NULL REFERENCES patients (id) ON DELETE CASCADE,
     doctor_id   bigint      NOT NULL REFERENCES doctors (id) ON DELETE CASCADE,
     assigned_at timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT assignments_patient_doctor_key UNIQUE (patient_id, doctor_id)
+    CONSTRAINT assignments_patient_doctor_key UNIQUE (patient_id, doctor_id),
+    -- Who made it: a non-administrator may not delete a doctor another account assigned.
+    assigned_by bigint      REFERENCES users (id) ON DELETE SET NULL
 );
 CREATE INDEX IF NOT EXISTS assignments_doctor_idx ON assignments (doctor_id);
+
+-- Clinic policies an administrator chose (registration, patients.visibility, doctors.writes...).
+-- A missing key means the built-in default; a value set in the configuration file wins over both.
+CREATE TABLE IF NOT EXISTS settings (
+    key        text        PRIMARY KEY,
+    value      text        NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    updated_by bigint      REFERENCES users (id) ON DELETE SET NULL
+);
+
+-- One-time tokens for the first administrator, printed at start while no administrator exists;
+-- all are deleted once an administrator exists. Only SHA-256 hashes.
+CREATE TABLE IF NOT EXISTS setup_tokens (
+    hash       bytea       PRIMARY KEY,
+    created_at timestamptz NOT NULL DEFAULT now()
+);

@@ -1,10 +1,13 @@
 // The clinic admin: the shell (header, navigation, banners), the routes, and the sign-in guard.
 import { render, useState, useEffect } from './vendor/preact-htm/standalone.module.js';
-import { api, state, subscribe, signOut, checkReachable } from './js/api.js';
-import { html, useRoute, navigate, Notices, Empty } from './js/ui.js';
+import { api, state, subscribe, signOut, checkReachable, RETRY_MS } from './js/api.js';
+import { html, useRoute, navigate, Notices, Empty, focusWhenReady } from './js/ui.js';
+import { LeaveGuard, whenLeaving } from './js/form.js';
 import { Login, Register } from './js/auth.js';
 import { DoctorsList, DoctorForm } from './js/doctors.js';
 import { PatientsList, PatientForm, PatientDetail } from './js/patients.js';
+import { Home } from './js/home.js';
+import { QuickSearch } from './js/quicksearch.js';
 
 const PUBLIC = new Set(['login', 'register']);
 
@@ -19,7 +22,10 @@ function useMe(signedIn) {
   useEffect(() => {
     if (!signedIn) return setMe(null);
     let live = true;
-    api('GET', '/api/auth/me/').then((r) => live && setMe(r.data), () => {});
+    api('GET', '/api/auth/me/').then((r) => {
+      state.me = r.data; // for the printed "by whom"
+      if (live) setMe(r.data);
+    }, () => {});
     return () => (live = false);
   }, [signedIn]);
   return me;
@@ -46,17 +52,19 @@ function Header({ me, route }) {
     };
   }, [open]);
   const section = route.parts[0];
-  const link = (href, label, name) =>
-    html`<li><a href=${href} aria-current=${section === name ? 'page' : undefined} class=${section === name ? 'active' : ''}>${label}</a></li>`;
-  async function out() {
-    await signOut(); // the guard below then shows the sign-in screen
+  const link = (href, label, name, cls) =>
+    html`<li class=${cls}><a href=${href} aria-current=${section === name ? 'page' : undefined} class=${section === name ? 'active' : ''}>${label}</a></li>`;
+  function out() {
+    whenLeaving(() => signOut()); // the guard below then shows the sign-in screen
   }
   return html`<header class="app-header">
     <nav class="container" aria-label="Main">
       <ul>
-        <li><a href="#/patients" class="brand" aria-label="Clinic admin, home"><img src="favicon.svg" alt="" width="24" height="24" /> <strong class="brand-text">Clinic admin</strong></a></li>
+        <li><a href="#/home" class="brand" aria-label="Clinic admin, home"><img src="favicon.svg" alt="" width="24" height="24" /> <strong class="brand-text">Clinic admin</strong></a></li>
       </ul>
+      <${QuickSearch} />
       <ul class="nav-links">
+        ${link('#/home', 'Home', 'home', 'wide-only')}
         ${link('#/patients', html`<span class="wide-only">My patients</span><span class="narrow-only">Patients</span>`, 'patients')}
         ${link('#/doctors', 'Doctors', 'doctors')}
         <li class="user-menu">
@@ -77,7 +85,7 @@ function UnreachableBanner() {
   const [checking, setChecking] = useState(false);
   return html`<div class="offline-banner" role="alert" id="offline-banner">
     <div class="container">
-      <span><strong>The server cannot be reached.</strong> Changes are not saved until it is back; this page retries by itself.</span>
+      <span><strong>The server cannot be reached.</strong> ${`Nothing can be saved until it is back. This page checks again every ${RETRY_MS / 1000} seconds and reloads what failed once the server answers.`}</span>
       <button type="button" class="secondary small" aria-busy=${checking ? 'true' : 'false'}
         onClick=${async () => {
           setChecking(true);
@@ -92,7 +100,7 @@ function NotFound() {
   return html`<main id="main" class="container">
     <h1 id="page-title" tabindex="-1">Page not found</h1>
     <${Empty} title="There is nothing at this address">
-      <p>Go to <a href="#/patients">your patients</a> or the <a href="#/doctors">doctors directory</a>.</p>
+      <p>Go <a href="#/home">home</a>, to <a href="#/patients">your patients</a> or to the <a href="#/doctors">doctors directory</a>.</p>
     </${Empty}>
   </main>`;
 }
@@ -101,6 +109,8 @@ function page(route) {
   const [a, b, c] = route.parts;
   const id = b && /^\d+$/.test(b) ? b : undefined;
   switch (a) {
+    case 'home':
+      return b ? html`<${NotFound} />` : html`<${Home} />`;
     case 'login':
       return html`<${Login} route=${route} />`;
     case 'register':
@@ -129,19 +139,18 @@ function App() {
 
   // Guard: signed-out visitors go to sign-in, remembering where they were; signed-in ones skip it.
   useEffect(() => {
-    if (route.parts.length === 0) navigate(st.signedIn ? '/patients' : '/login', { replace: true });
+    if (route.parts.length === 0) navigate(st.signedIn ? '/home' : '/login', { replace: true });
     else if (!st.signedIn && !isPublic) navigate(st.signedOut ? '/login' : `/login?next=${encodeURIComponent(route.full)}`, { replace: true });
-    else if (st.signedIn && isPublic) navigate(route.query.get('next') || '/patients', { replace: true });
+    else if (st.signedIn && isPublic) navigate(route.query.get('next') || '/home', { replace: true });
   }, [route.full, st.signedIn]);
 
-  // Move focus to the new page's heading so keyboard and screen-reader users start there.
+  // Move focus to the new page's heading so keyboard and screen-reader users start there; a page
+  // that loads its record first (a patient) gets it once the heading is there, not on <body>.
   useEffect(() => {
-    const t = setTimeout(() => {
-      const h = document.getElementById('page-title') || document.querySelector('main h1');
-      if (h && !document.querySelector('dialog[open]') && !(document.activeElement && document.activeElement.closest('main form, .picker')))
-        h.focus({ preventScroll: false });
-    }, 0);
-    return () => clearTimeout(t);
+    focusWhenReady(() => {
+      if (document.querySelector('dialog[open]')) return null;
+      return document.getElementById('page-title') || document.querySelector('main h1');
+    });
   }, [route.path]);
 
   const ready = route.parts.length > 0 && (isPublic ? !st.signedIn : st.signedIn);
@@ -153,6 +162,7 @@ function App() {
     ${st.unreachable ? html`<${UnreachableBanner} />` : null}
     ${st.signedIn && !isPublic ? html`<${Header} me=${me} route=${route} />` : null}
     <${Notices} />
+    <${LeaveGuard} />
     ${ready ? page(route) : html`<main id="main" class="container"><div class="state loading" aria-busy="true">Loading…</div></main>`}
     <footer class="app-footer container"><small>Clinic admin · patient data stays on this server</small></footer>`;
 }

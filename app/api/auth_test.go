@@ -232,7 +232,7 @@ func TestAuthRehashOnLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Login(t.Context(), "alice", pw); err != nil {
+	if _, err := svc.Login(t.Context(), "alice", pw, auth.Client{Address: "127.0.0.1"}); err != nil {
 		t.Fatal(err)
 	}
 	u, _ = e.Store().UserByID(t.Context(), id)
@@ -360,7 +360,8 @@ func TestAuthProtected(t *testing.T) {
 	e.MustExec(`DELETE FROM users WHERE username = 'ed'`)
 
 	secret := e.Config.Auth.JWTSecret
-	live := time.Now().Add(time.Hour)
+	// Within auth.access_token_ttl of goodClaims' iat: a longer lifetime is refused by itself.
+	live := time.Now().Add(2 * time.Minute)
 	otherIss := goodClaims(e, aliceID, "access", live)
 	otherIss["iss"] = "someone-else"
 	otherAud := goodClaims(e, aliceID, "access", live)
@@ -379,7 +380,8 @@ func TestAuthProtected(t *testing.T) {
 	}
 	runAuth(t, e, []authCase{
 		{Name: "valid token", Method: http.MethodGet, URL: "/api/auth/me/", Token: access, Status: 200,
-			Prefix: `{"id":1,"username":"alice","email":"alice@example.com","date_joined":"`, Keys: []string{"id", "username", "email", "date_joined"}},
+			Prefix: `{"id":1,"username":"alice","email":"alice@example.com","date_joined":"`,
+			Keys:   []string{"id", "username", "email", "date_joined", "role", "must_change_password", "policies"}},
 		{Name: "without the trailing slash", Method: http.MethodGet, URL: "/api/auth/me", Token: access, Status: 200},
 		get("no Authorization header", nil, 401, bodyNotProvided),
 		get("'Token' scheme instead of Bearer", map[string]string{"Authorization": "Token " + access}, 401, bodyNotProvided),

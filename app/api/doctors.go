@@ -28,7 +28,8 @@ var doctorFields = fields{
 	timestamp("updated_at", "Updated at"),
 }
 
-// doctorRoutes mounts the doctors directory, shared by all authenticated users.
+// doctorRoutes mounts the doctors directory, shared by all authenticated users. Writes follow the
+// doctors.writes policy (any account, or administrators only).
 func (a *API) doctorRoutes(r fiber.Router) {
 	a.mount(r, "/doctors", view{Name: "Doctor List", Get: a.listDoctors, Post: a.createDoctor, PostForm: doctorFields})
 	a.mount(r, "/doctors/:id", view{Name: "Doctor Instance", Get: a.getDoctor,
@@ -64,7 +65,26 @@ func (a *API) getDoctor(c *fiber.Ctx) error {
 	return c.JSON(d)
 }
 
+// msgDoctorAssignedByOthers answers a non-administrator's delete of a doctor another account assigned.
+const msgDoctorAssignedByOthers = "This doctor is assigned to patients by other accounts; deleting the doctor would delete their assignments. Ask an administrator."
+
+// mayWriteDoctors answers 403 when the doctors.writes policy keeps doctor writes to administrators
+// and the caller is not one.
+func (a *API) mayWriteDoctors(c *fiber.Ctx) error {
+	p, err := a.policies(c)
+	if err != nil {
+		return err
+	}
+	if p.DoctorWritesAdminOnly() && !actor(c).Admin() {
+		return forbidden()
+	}
+	return nil
+}
+
 func (a *API) createDoctor(c *fiber.Ctx) error {
+	if err := a.mayWriteDoctors(c); err != nil {
+		return err
+	}
 	b, err := ParseBody(c, false)
 	if err != nil {
 		return err
@@ -83,6 +103,10 @@ func (a *API) createDoctor(c *fiber.Ctx) error {
 // updateDoctor is PUT (all fields required) or PATCH (any subset).
 func (a *API) updateDoctor(partial bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
+		// The policy first, as DRF checks permissions before it looks the record up.
+		if err := a.mayWriteDoctors(c); err != nil {
+			return err
+		}
 		id, err := pathID(c, "id")
 		if err != nil {
 			return err
@@ -109,11 +133,18 @@ func (a *API) updateDoctor(partial bool) fiber.Handler {
 }
 
 func (a *API) deleteDoctor(c *fiber.Ctx) error {
+	if err := a.mayWriteDoctors(c); err != nil {
+		return err
+	}
 	id, err := pathID(c, "id")
 	if err != nil {
 		return err
 	}
-	if err := a.Store.DeleteDoctor(c.UserContext(), id); err != nil {
+	err = a.Store.DeleteDoctor(c.UserContext(), actor(c), id)
+	if errors.Is(err, store.ErrDoctorAssignedByOthers) {
+		return Detail(fiber.StatusConflict, msgDoctorAssignedByOthers)
+	}
+	if err != nil {
 		return storeErr(err)
 	}
 	return noContent(c)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // The postmaster is started by this process itself, as its child, instead of through
@@ -123,11 +124,22 @@ func (p *postmaster) start(ctx context.Context, timeout time.Duration) error {
 			return ctx.Err()
 		default:
 		}
-		if p.ping(ctx) == nil {
+		err := p.ping(ctx)
+		if err == nil {
 			p.mu.Lock()
 			p.up = true
 			p.mu.Unlock()
 			return nil
+		}
+		if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && (pe.Code == "28P01" || pe.Code == "28000") {
+			// The server runs but refuses the password: waiting would not help.
+			p.mu.Lock()
+			cmd := p.cmd
+			p.mu.Unlock()
+			if !sigWait(cmd, exited, syscall.SIGINT, 10*time.Second) {
+				p.kill(5 * time.Second)
+			}
+			return fmt.Errorf("%w (%s)", errWrongPassword, pe.Message)
 		}
 		if time.Now().After(deadline) {
 			p.kill(5 * time.Second)
@@ -136,6 +148,9 @@ func (p *postmaster) start(ctx context.Context, timeout time.Duration) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// errWrongPassword: the server refused the superuser password kept in postgres.secret.
+var errWrongPassword = errors.New("PostgreSQL refused the superuser password")
 
 // ping connects once as the superuser.
 func (p *postmaster) ping(ctx context.Context) error {
@@ -170,9 +185,9 @@ func (p *postmaster) supervise() {
 			deaths = deaths[1:]
 		}
 		p.log.Error("embedded PostgreSQL stopped unexpectedly; restarting it (API requests answer 503 meanwhile)",
-			"exit", describeExit(waitErr), "postgres_log", p.logPath, "log_tail", logTail(p.logPath, 5))
+			"exit", describeExit(waitErr), "postgres_log", p.lastLog(), "log_tail", logTail(p.lastLog(), 5))
 		if len(deaths) > maxRestarts {
-			p.giveUp(fmt.Errorf("the embedded PostgreSQL server stopped %d times within %s; giving up so that the service manager restarts the program (see %s)", len(deaths), restartWindow, p.logPath))
+			p.giveUp(fmt.Errorf("the embedded PostgreSQL server stopped %d times within %s; giving up so that the service manager restarts the program (see %s)", len(deaths), restartWindow, p.lastLog()))
 			return
 		}
 		var err error
@@ -188,10 +203,16 @@ func (p *postmaster) supervise() {
 				p.log.Warn("embedded PostgreSQL restarted; service resumes", "attempt", i+1, "port", p.port)
 				break
 			}
-			p.log.Error("embedded PostgreSQL did not restart; trying again", "attempt", i+1, "error", err, "log_tail", logTail(p.logPath, 5))
+			p.mu.Lock()
+			stopping = p.stopping
+			p.mu.Unlock()
+			if stopping {
+				return // the program is stopping: not a failed restart
+			}
+			p.log.Error("embedded PostgreSQL did not restart; trying again", "attempt", i+1, "error", err, "log_tail", logTail(p.lastLog(), 5))
 		}
 		if err != nil {
-			p.giveUp(fmt.Errorf("the embedded PostgreSQL server could not be restarted after %d attempts (%v); see %s", len(restartDelays), err, p.logPath))
+			p.giveUp(fmt.Errorf("the embedded PostgreSQL server could not be restarted after %d attempts (%v); see %s", len(restartDelays), err, p.lastLog()))
 			return
 		}
 	}
@@ -222,15 +243,19 @@ func (p *postmaster) stop(timeout time.Duration) error {
 	if cmd == nil {
 		return nil
 	}
+	// Fast shutdown gets three quarters of the budget, immediate shutdown (which only has to stop
+	// processes) the rest; the SIGKILL after them adds at most a second.
 	fast := timeout * 3 / 4
-	if sigWait(cmd, exited, syscall.SIGINT, fast) {
+	if fast >= 100*time.Millisecond {
+		if sigWait(cmd, exited, syscall.SIGINT, fast) {
+			return nil
+		}
+		p.log.Warn("embedded PostgreSQL did not stop in time; immediate shutdown", "waited", fast.String())
+	}
+	if sigWait(cmd, exited, syscall.SIGQUIT, max(timeout-fast, 250*time.Millisecond)) {
 		return nil
 	}
-	p.log.Warn("embedded PostgreSQL did not stop in time; immediate shutdown", "waited", fast.String())
-	if sigWait(cmd, exited, syscall.SIGQUIT, max(timeout-fast, time.Second)) {
-		return nil
-	}
-	return p.kill(5 * time.Second)
+	return p.kill(time.Second)
 }
 
 // kill ends the postmaster and its children at once.
@@ -306,6 +331,9 @@ func connURL(user, password string, port int, database string) string {
 	return u.String()
 }
 
+// lastLog is the PostgreSQL log file written last (start-up output or the collector's current file).
+func (p *postmaster) lastLog() string { return newestLog(filepath.Dir(p.logPath)) }
+
 // logTail returns the last n non-empty lines of the file at path (at most 64 KiB are read), for
 // error messages: with log_error_verbosity terse PostgreSQL's log holds no row contents.
 func logTail(path string, n int) string {
@@ -346,22 +374,35 @@ func logTail(path string, n int) string {
 // stopped only when it provably serves this cluster (its working directory is the cluster and
 // postmaster.pid names the cluster); a pid that now belongs to anything else (after a reboot:
 // another program, or another PostgreSQL of the same user) is never signalled, and the stale pid
-// file is removed so that PostgreSQL does not take that process for a running server.
+// file is removed so that PostgreSQL does not take that process for a running server. An empty or
+// damaged postmaster.pid (PostgreSQL refuses to start next to one) is removed too. A pid file is
+// only ever removed when no PostgreSQL process runs in the cluster; when one does but the file
+// does not name it as the cluster's server (the data directory was moved while it ran, or the file
+// was edited), the start is refused and nothing is touched.
 func stopOrphan(cluster string, log *slog.Logger) error {
 	pidFile := filepath.Join(cluster, "postmaster.pid")
 	b, err := os.ReadFile(pidFile)
-	if err != nil {
+	if errors.Is(err, os.ErrNotExist) {
+		if running := serverStaysIn(cluster); running != 0 {
+			return runningError(cluster, running, "although it has no postmaster.pid")
+		}
 		return nil
+	}
+	if err != nil {
+		return nil // unreadable: PostgreSQL says what is wrong
 	}
 	lines := strings.Split(string(b), "\n")
 	pid, err := strconv.Atoi(strings.TrimSpace(lines[0]))
 	if err != nil || pid <= 0 {
-		return nil // unreadable: PostgreSQL itself handles (and replaces) it
+		return removeStalePID(cluster, pid, fmt.Sprintf("it is empty or damaged (%q), which PostgreSQL refuses to start next to", firstLine(string(b))), log)
 	}
 	if pid == os.Getpid() {
-		return removeStalePID(cluster, pid, "this process", log)
+		return removeStalePID(cluster, pid, "its pid is this process's", log)
 	}
 	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		if running := serverStaysIn(cluster); running != 0 {
+			return runningError(cluster, running, fmt.Sprintf("although its postmaster.pid names pid %d, which does not exist", pid))
+		}
 		return nil // no such process: PostgreSQL replaces a stale file itself
 	}
 	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
@@ -374,22 +415,120 @@ func stopOrphan(cluster string, log *slog.Logger) error {
 		if strings.TrimSpace(string(comm)) == "postgres" {
 			return fmt.Errorf("a PostgreSQL server (pid %d) owned by another user may be running on %s: stop it, or start this program as that user", pid, cluster)
 		}
-		return removeStalePID(cluster, pid, "another program", log)
+		return removeStalePID(cluster, pid, "its pid now belongs to another program, which is left alone", log)
 	}
 	exe = strings.TrimSuffix(exe, " (deleted)")
 	if !strings.HasPrefix(filepath.Base(exe), "postgres") {
-		return removeStalePID(cluster, pid, "another program ("+filepath.Base(exe)+")", log)
+		return removeStalePID(cluster, pid, "its pid now belongs to another program ("+filepath.Base(exe)+"), which is left alone", log)
 	}
 	cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
 	named := ""
 	if len(lines) > 1 {
 		named = strings.TrimSpace(lines[1])
 	}
-	if !sameDir(cwd, cluster) || !sameDir(named, cluster) {
-		return removeStalePID(cluster, pid, "another PostgreSQL server (serving "+cwd+")", log)
+	if sameDir(cwd, cluster) && !sameDir(named, cluster) {
+		return runningError(cluster, pid, fmt.Sprintf("but its postmaster.pid names the data directory %q (was the directory moved or renamed while it ran?)", named))
+	}
+	if !sameDir(cwd, cluster) {
+		return removeStalePID(cluster, pid, "its pid now belongs to another PostgreSQL server (serving "+cwd+"), which is left alone", log)
 	}
 	log.Warn("embedded PostgreSQL: a server left running by an earlier run of this program was found; stopping it", "pid", pid, "cluster", cluster)
 	return stopPID(pid, 60*time.Second)
+}
+
+// runningError is the refusal when a PostgreSQL process runs in cluster without provably being the
+// server an earlier run left: nothing is signalled or removed.
+func runningError(cluster string, pid int, why string) error {
+	return fmt.Errorf("a PostgreSQL server (pid %d) is running in %s %s, so it is not stopped automatically and nothing was changed: stop it (kill -INT %d), check that it is gone, and start again", pid, cluster, why, pid)
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return strings.TrimSpace(l)
+}
+
+// serverIn returns the pid of a PostgreSQL process of this user whose working directory is cluster
+// (the postmaster when it can tell it from its children), or 0 when there is none. PostgreSQL
+// changes into its data directory before it writes postmaster.pid, so this finds a server whatever
+// its pid file says.
+func serverIn(cluster string) int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	found := map[int]int{} // pid -> parent pid
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+		if err != nil || !sameDir(cwd, cluster) {
+			continue
+		}
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+		if err != nil || !strings.HasPrefix(filepath.Base(strings.TrimSuffix(exe, " (deleted)")), "postgres") {
+			continue
+		}
+		if st := procState(pid); st == "" || st == "Z" || st == "X" {
+			continue
+		}
+		found[pid] = parentPID(pid)
+	}
+	best := 0
+	for pid, ppid := range found {
+		if _, child := found[ppid]; child {
+			continue
+		}
+		if best == 0 || pid < best {
+			best = pid
+		}
+	}
+	return best
+}
+
+// serverStaysIn is serverIn, given a few seconds: processes of a postmaster that was just killed
+// (by the supervisor's stop, or from outside) take a moment to exit.
+func serverStaysIn(cluster string) int {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		pid := serverIn(cluster)
+		if pid == 0 || time.Now().After(deadline) {
+			return pid
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// procState is the state letter of /proc/PID/stat ("" when the process is gone).
+func procState(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 {
+		if f := strings.Fields(s[i+1:]); len(f) > 0 {
+			return f[0]
+		}
+	}
+	return ""
+}
+
+func parentPID(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 {
+		if f := strings.Fields(s[i+1:]); len(f) > 1 {
+			ppid, _ := strconv.Atoi(f[1])
+			return ppid
+		}
+	}
+	return 0
 }
 
 // stopPID stops a postmaster that is not our child: fast shutdown, then immediate.
@@ -424,9 +563,13 @@ func sameDir(a, b string) bool {
 }
 
 // removeStalePID removes a postmaster.pid whose pid now belongs to a process that does not serve
-// this cluster. The process is never signalled.
-func removeStalePID(cluster string, pid int, who string, log *slog.Logger) error {
-	log.Warn("embedded PostgreSQL: removing a stale postmaster.pid; its pid now belongs to "+who+", which is left alone", "pid", pid, "cluster", cluster)
+// this cluster (or that names no process). The process is never signalled. When a PostgreSQL
+// process runs in the cluster after all, the file is left and the start refused.
+func removeStalePID(cluster string, pid int, why string, log *slog.Logger) error {
+	if running := serverStaysIn(cluster); running != 0 {
+		return runningError(cluster, running, fmt.Sprintf("although its postmaster.pid names pid %d", pid))
+	}
+	log.Warn("embedded PostgreSQL: removing a stale postmaster.pid: "+why, "pid", pid, "cluster", cluster)
 	if err := os.Remove(filepath.Join(cluster, "postmaster.pid")); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("cannot remove the stale %s/postmaster.pid: %v", cluster, unwrapPath(err))
 	}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // makeDirs creates dir and its missing parents for uid:gid, mode 0700; existing directories are
@@ -43,10 +45,8 @@ func makeDirs(dir string, uid, gid int) error {
 	for i := len(missing) - 1; i >= 0; i-- {
 		name := missing[i]
 		path = filepath.Join(path, name)
-		err := syscall.Mkdirat(fd, name, 0o700)
-		made := err == nil
-		if err != nil && err != syscall.EEXIST { // EEXIST: another copy starting at the same time
-			return fmt.Errorf("cannot create directory %s: %v", path, err)
+		if err := makeDirAt(fd, name, path, uid, gid); err != nil {
+			return err
 		}
 		next, err := syscall.Openat(fd, name, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
 		if err != nil {
@@ -54,22 +54,47 @@ func makeDirs(dir string, uid, gid int) error {
 		}
 		syscall.Close(fd)
 		fd = next
-		if !made {
-			continue
+	}
+	return nil
+}
+
+// makeDirAt creates name in the directory fd, already owned by uid:gid with mode 0700: it is made
+// under a temporary name, handed over, and renamed into place without replacing anything. So no
+// other process ever sees it owned by root (two copies starting at once on a new data directory
+// used to: the second refused the first's directory as "belonging to root"). When another copy
+// made it first, its directory is used and ours is removed.
+func makeDirAt(fd int, name, path string, uid, gid int) error {
+	tmp := fmt.Sprintf(".%s.creating-%d", name, os.Getpid())
+	if err := syscall.Mkdirat(fd, tmp, 0o700); err != nil {
+		return fmt.Errorf("cannot create directory %s: %v", path, err)
+	}
+	tfd, err := syscall.Openat(fd, tmp, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("cannot create directory %s: %v", path, err)
+	}
+	var st syscall.Stat_t
+	err = syscall.Fstat(tfd, &st)
+	if err == nil && st.Uid != uint32(os.Geteuid()) {
+		err = fmt.Errorf("it was replaced by another user's while being created: check who can write to %s", filepath.Dir(path))
+	}
+	if err == nil {
+		err = syscall.Fchown(tfd, uid, gid)
+	}
+	if err == nil {
+		err = syscall.Fchmod(tfd, 0o700) // the umask may have taken bits away
+	}
+	syscall.Close(tfd)
+	if err == nil {
+		err = unix.Renameat2(fd, tmp, fd, name, unix.RENAME_NOREPLACE)
+		if errors.Is(err, syscall.EEXIST) {
+			err = nil // another copy starting at the same time made it: use that one
+		} else if err == nil {
+			return nil
 		}
-		var st syscall.Stat_t
-		if err := syscall.Fstat(fd, &st); err != nil {
-			return fmt.Errorf("cannot create directory %s: %v", path, err)
-		}
-		if st.Uid != uint32(os.Geteuid()) {
-			return fmt.Errorf("directory %s was replaced by another user's while being created: check who can write to %s", path, filepath.Dir(path))
-		}
-		if err := syscall.Fchown(fd, uid, gid); err != nil {
-			return fmt.Errorf("cannot hand directory %s to uid %d: %v", path, uid, err)
-		}
-		if err := syscall.Fchmod(fd, 0o700); err != nil { // the umask may have taken bits away
-			return fmt.Errorf("cannot set the mode of directory %s: %v", path, err)
-		}
+	}
+	unix.Unlinkat(fd, tmp, unix.AT_REMOVEDIR)
+	if err != nil {
+		return fmt.Errorf("cannot create directory %s: %v", path, err)
 	}
 	return nil
 }

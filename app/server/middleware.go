@@ -72,15 +72,23 @@ func securityHeaders(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// PermissionsPolicy turns off the browser features the UI never uses, for its pages and anything
+// that would frame or open them.
+const PermissionsPolicy = "accelerometer=(), autoplay=(), camera=(), display-capture=(), geolocation=(), " +
+	"gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), usb=()"
+
 func setSecurityHeaders(c *fiber.Ctx) {
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
 	c.Set(fiber.HeaderXFrameOptions, "DENY")
 	c.Set(fiber.HeaderContentSecurityPolicy, ContentSecurityPolicy)
-	// API answers hold patient data: no browser or proxy may keep them.
-	if p := c.Path(); p == "/api" || strings.HasPrefix(p, "/api/") || p == "/healthz" || p == "/readyz" {
-		c.Set(fiber.HeaderCacheControl, "no-store")
-	}
+	c.Set(fiber.HeaderPermissionsPolicy, PermissionsPolicy)
+	c.Set("Cross-Origin-Opener-Policy", "same-origin")
+	c.Set(fiber.HeaderCrossOriginResourcePolicy, "same-origin")
+	// Every answer is uncacheable unless its route says otherwise (the UI's and the API reference's
+	// files revalidate with their ETag): API answers hold patient data and tokens, whatever the
+	// spelling of the path that reached them.
+	c.Set(fiber.HeaderCacheControl, "no-store")
 }
 
 // accessLog writes one line per request: method, path without the query string (search terms may
@@ -149,9 +157,7 @@ func errorHandler(next fiber.ErrorHandler, log *slog.Logger) fiber.ErrorHandler 
 		}
 		c.Locals(api.LocalClientIP, parseProxies(c.App().Config().TrustedProxies).clientIP(c))
 		setRequestID(c)
-		setSecurityHeaders(c)
-		// fasthttp may have discarded the request (a chunked body too large): never cache the error.
-		c.Set(fiber.HeaderCacheControl, "no-store")
+		setSecurityHeaders(c) // no-store included: fasthttp may have discarded the request
 		herr := next(c, err)
 		logRequest(c, log, 0)
 		return herr

@@ -27,6 +27,8 @@ type Options struct {
 	Auth   *auth.Service
 	UI     fs.FS // nil for a headless (no_ui) build
 	Log    *slog.Logger
+	// Version is the release, written into the backups the admin API makes ("" is "dev").
+	Version string
 }
 
 // New builds the Fiber application: middleware, /healthz and /readyz, the /api routes and the UI.
@@ -35,7 +37,10 @@ func New(o Options) *fiber.App {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	cfg := fiber.Config{
-		AppName:               "healthcare",
+		AppName: "healthcare",
+		// As Django's URL patterns: /API/patients/ is not /api/patients/ (404), so no spelling of a
+		// path reaches a route under rules meant for another.
+		CaseSensitive:         true,
 		BodyLimit:             o.Config.Server.BodyLimit,
 		DisableStartupMessage: true,
 		ErrorHandler:          errorHandler(api.ErrorHandler(o.Log, o.Pool.Ping), o.Log),
@@ -58,7 +63,7 @@ func New(o Options) *fiber.App {
 
 	// Outermost first: every response, errors included, gets an id, headers and a log line.
 	app.Use(clientAddress(parseProxies(o.Config.Server.TrustedProxies)), requestID, securityHeaders,
-		accessLog(o.Log), recoverPanics(o.Log), newHosts(o.Config).checkHost)
+		accessLog(o.Log), recoverPanics(o.Log), wellFormed, newHosts(o.Config).checkHost)
 
 	app.Get("/healthz", func(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"status": "ok"})
@@ -76,10 +81,11 @@ func New(o Options) *fiber.App {
 	st := store.New(o.Pool, o.Config.Database.QueryTimeout)
 	st.SearchTimeout(o.Config.Database.SearchTimeout)
 	a := &api.API{
-		Store:  st,
-		Auth:   o.Auth,
-		Config: o.Config,
-		Log:    o.Log,
+		Store:   st,
+		Auth:    o.Auth,
+		Config:  o.Config,
+		Log:     o.Log,
+		Version: o.Version,
 	}
 	a.Register(app)
 	if err := mountUI(app, o.UI); err != nil {
@@ -92,7 +98,7 @@ func New(o Options) *fiber.App {
 // timeout. It returns the listener's error if serving stops by itself.
 func Serve(ctx context.Context, app *fiber.App, ln net.Listener, timeout time.Duration) error {
 	errc := make(chan error, 1)
-	go func() { errc <- app.Listener(ln) }()
+	go func() { errc <- app.Listener(strictListener{ln}) }()
 	select {
 	case err := <-errc:
 		if err == nil {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -11,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// Patient belongs to the user who created it (managed_by); every query here takes that user's id.
+// Patient was entered by the account managed_by names; every query here takes a PatientScope.
 // Field order is the JSON order.
 type Patient struct {
 	ID          int64     `json:"id"`
@@ -49,24 +50,25 @@ func patientDest(p *Patient) []any {
 		&p.CreatedAt.Time, &p.UpdatedAt.Time}
 }
 
-// ListPatients returns one page of owner's patients and how many match. Search covers name,
-// phone_number and address; Filters["gender"] matches exactly.
-func (s *Store) ListPatients(ctx context.Context, owner int64, q ListQuery) (out []Patient, total int64, err error) {
+// ListPatients returns one page of the scope's patients and how many match. Search covers name,
+// phone_number and address, and a term that reads as a phone number also matches by its digits;
+// Filters["gender"] matches exactly.
+func (s *Store) ListPatients(ctx context.Context, scope PatientScope, q ListQuery) (out []Patient, total int64, err error) {
 	if q.Search != "" {
-		err = s.searches.run(ctx, owner, func(ctx context.Context) error {
-			out, total, err = s.listPatients(ctx, owner, q)
+		err = s.searches.run(ctx, scope.actor, func(ctx context.Context) error {
+			out, total, err = s.listPatients(ctx, scope, q)
 			return err
 		})
 		return out, total, err
 	}
-	return s.listPatients(ctx, owner, q)
+	return s.listPatients(ctx, scope, q)
 }
 
-func (s *Store) listPatients(ctx context.Context, owner int64, q ListQuery) ([]Patient, int64, error) {
+func (s *Store) listPatients(ctx context.Context, scope PatientScope, q ListQuery) ([]Patient, int64, error) {
 	var args sqlArgs
 	cond := where(
-		"p.managed_by = "+args.add(owner),
-		searchClause(&args, q.Search, "p.name", "p.phone_number", "p.address"),
+		scope.visible(&args, "p.managed_by"),
+		patientSearch(&args, q.Search),
 		eqClause(&args, "p.gender", q.Filters["gender"]),
 	)
 	out := make([]Patient, 0, min(q.Limit, 64))
@@ -83,6 +85,34 @@ func (s *Store) listPatients(ctx context.Context, owner int64, q ListQuery) ([]P
 	return out, total, err
 }
 
+// patientSearch is the search clause of ListPatients: the term anywhere in name, phone_number or
+// address, or, for a phone-like term, its digits anywhere in the phone number's digits, so
+// "555200" and "(555) 200" both find "+1 555 200 1000" whichever way either was typed.
+func patientSearch(args *sqlArgs, term string) string {
+	text := searchClause(args, term, "p.name", "p.phone_number", "p.address")
+	d := phoneDigits(term)
+	if d == "" {
+		return text
+	}
+	return "(" + text + " OR regexp_replace(p.phone_number, '[^0-9]', '', 'g') LIKE " + args.add("%"+d+"%") + ")"
+}
+
+// phoneDigits returns the digits of a term made only of digits and the punctuation people put in
+// phone numbers (spaces, + - . / and brackets), or "" for any other term (a name, an address).
+func phoneDigits(term string) string {
+	var b strings.Builder
+	for _, r := range term {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case strings.ContainsRune(" +-./()[]", r):
+		default:
+			return ""
+		}
+	}
+	return b.String()
+}
+
 // eqClause is "col = $n" for a non-empty value, else "".
 func eqClause(args *sqlArgs, col, v string) string {
 	if v == "" {
@@ -91,40 +121,59 @@ func eqClause(args *sqlArgs, col, v string) string {
 	return col + " = " + args.add(v)
 }
 
-// GetPatient returns owner's patient id, or ErrNotFound (also when it is someone else's).
+// GetPatient returns patient id when the scope sees it, else ErrNotFound.
 // Concurrent calls share one statement (see coalescer).
-func (s *Store) GetPatient(ctx context.Context, owner, id int64) (Patient, error) {
+func (s *Store) GetPatient(ctx context.Context, scope PatientScope, id int64) (Patient, error) {
 	if s.patients != nil {
-		return s.patients.do(ctx, patientKey{owner, id})
+		return s.patients.do(ctx, patientKey{scope, id})
 	}
 	var p Patient
-	err := s.db.QueryRow(ctx, "SELECT "+patientCols+
-		" FROM patients p JOIN users u ON u.id = p.managed_by WHERE p.id = $2 AND p.managed_by = $1", owner, id).
+	var args sqlArgs
+	cond := where("p.id = "+args.add(id), scope.visible(&args, "p.managed_by"))
+	err := s.db.QueryRow(ctx, "SELECT "+patientCols+" FROM patients p JOIN users u ON u.id = p.managed_by"+cond, args...).
 		Scan(patientDest(&p)...)
 	return p, notFound(err)
 }
 
-type patientKey struct{ owner, id int64 }
+// patientKey is one call for patient id in scope.
+type patientKey struct {
+	scope PatientScope
+	id    int64
+}
+
+// patientKeys renders a batch's keys as the text arrays the batch statements unnest ($1 actors,
+// $2 clinic flags, $3 ids), and presets every answer to ErrNotFound. The condition
+// batchVisible is scope.visible for row k.
+func patientKeys(keys []patientKey, errs []error) (actors, clinic, ids string) {
+	a := make([]byte, 0, 8*len(keys))
+	c := make([]byte, 0, 2*len(keys))
+	d := make([]byte, 0, 8*len(keys))
+	for i, k := range keys {
+		if i > 0 {
+			a, c, d = append(a, ','), append(c, ','), append(d, ',')
+		}
+		a, d = strconv.AppendInt(a, k.scope.actor, 10), strconv.AppendInt(d, k.id, 10)
+		c = strconv.AppendBool(c, k.scope.clinic)
+		errs[i] = ErrNotFound
+	}
+	return string(a), string(c), string(d)
+}
+
+// batchKeys unnests patientKeys' arrays; batchVisible is PatientScope.visible for its row k.
+const (
+	batchKeys = `unnest(string_to_array($1::text, ',')::bigint[], string_to_array($2::text, ',')::boolean[],
+		string_to_array($3::text, ',')::bigint[]) WITH ORDINALITY AS k(actor, clinic, id, i)`
+	batchVisible = `k.actor > 0 AND (k.clinic OR p.managed_by = k.actor)`
+)
 
 // getPatients is GetPatient for a batch of calls, in one statement: row k.i answers keys[i-1].
 func (s *Store) getPatients(ctx context.Context, keys []patientKey, out []Patient, errs []error) error {
-	// Arrays travel as text: pgx's reflective array encoding cost more than the query.
-	owners := make([]byte, 0, 8*len(keys))
-	ids := make([]byte, 0, 8*len(keys))
-	for i, k := range keys {
-		if i > 0 {
-			owners, ids = append(owners, ','), append(ids, ',')
-		}
-		owners, ids = strconv.AppendInt(owners, k.owner, 10), strconv.AppendInt(ids, k.id, 10)
-		errs[i] = ErrNotFound
-	}
+	actors, clinic, ids := patientKeys(keys, errs)
 	// One primary-key lookup per call (LATERAL ... LIMIT 1 is never flattened into a join that
 	// the planner could turn into a scan of the whole table once it is large).
-	rows, err := s.db.Query(ctx, `SELECT k.i, r.*
-		FROM unnest(string_to_array($1::text, ',')::bigint[], string_to_array($2::text, ',')::bigint[])
-		     WITH ORDINALITY AS k(owner, id, i)
+	rows, err := s.db.Query(ctx, `SELECT k.i, r.* FROM `+batchKeys+`
 		CROSS JOIN LATERAL (SELECT `+patientCols+` FROM patients p JOIN users u ON u.id = p.managed_by
-			WHERE p.id = k.id AND p.managed_by = k.owner LIMIT 1) r`, string(owners), string(ids))
+			WHERE p.id = k.id AND `+batchVisible+` LIMIT 1) r`, actors, clinic, ids)
 	if err != nil {
 		return err
 	}
@@ -140,17 +189,24 @@ func (s *Store) getPatients(ctx context.Context, keys []patientKey, out []Patien
 	return rows.Err()
 }
 
-// CreatePatient inserts a patient owned by owner; every field must be set. A phone number the
-// owner already uses is a unique violation of PatientOwnerPhoneKey. Concurrent calls share one
-// statement, and so one commit: one WAL flush for the batch instead of one per patient.
-func (s *Store) CreatePatient(ctx context.Context, owner int64, f PatientFields) (Patient, error) {
+// ErrNoActor is the error of a write in the zero scope, which may create nothing.
+var ErrNoActor = errors.New("store: no actor in the patient scope")
+
+// CreatePatient inserts a patient entered by the scope's actor (its managed_by); every field must be
+// set. A phone number the actor already uses is a unique violation of PatientOwnerPhoneKey.
+// Concurrent calls share one statement, and so one commit: one WAL flush for the batch instead of
+// one per patient.
+func (s *Store) CreatePatient(ctx context.Context, scope PatientScope, f PatientFields) (Patient, error) {
+	if scope.actor <= 0 {
+		return Patient{}, ErrNoActor
+	}
 	if s.creates != nil && f.Name != nil && f.Age != nil && f.Gender != nil && f.Address != nil && f.PhoneNumber != nil {
 		// Cloned: the strings may point into the request's buffer, and the batch may outlive a
 		// caller that gives up waiting.
-		return s.creates.do(ctx, newPatient{Owner: owner, Name: strings.Clone(*f.Name), Age: *f.Age,
+		return s.creates.do(ctx, newPatient{Owner: scope.actor, Name: strings.Clone(*f.Name), Age: *f.Age,
 			Gender: strings.Clone(*f.Gender), Address: strings.Clone(*f.Address), PhoneNumber: strings.Clone(*f.PhoneNumber)})
 	}
-	return s.createPatient(ctx, owner, f)
+	return s.createPatient(ctx, scope.actor, f)
 }
 
 func (s *Store) createPatient(ctx context.Context, owner int64, f PatientFields) (Patient, error) {
@@ -238,28 +294,31 @@ func (s *Store) createPatients(ctx context.Context, keys []newPatient, out []Pat
 	return nil
 }
 
-// UpdatePatient sets the non-nil fields and updated_at on owner's patient id; ErrNotFound when
-// there is no such patient of owner's.
-func (s *Store) UpdatePatient(ctx context.Context, owner, id int64, f PatientFields) (Patient, error) {
+// UpdatePatient sets the non-nil fields and updated_at on patient id; ErrNotFound when the scope
+// does not see it. managed_by never changes.
+func (s *Store) UpdatePatient(ctx context.Context, scope PatientScope, id int64, f PatientFields) (Patient, error) {
 	var p Patient
+	args := sqlArgs{f.Name, f.Age, f.Gender, f.Address, f.PhoneNumber}
+	cond := where("id = "+args.add(id), scope.visible(&args, "managed_by"))
 	err := s.db.QueryRow(ctx, `WITH p AS (
 			UPDATE patients SET
-				name = COALESCE($3, name),
-				age = COALESCE($4, age),
-				gender = COALESCE($5, gender),
-				address = COALESCE($6, address),
-				phone_number = COALESCE($7, phone_number),
+				name = COALESCE($1, name),
+				age = COALESCE($2, age),
+				gender = COALESCE($3, gender),
+				address = COALESCE($4, address),
+				phone_number = COALESCE($5, phone_number),
 				updated_at = now()
-			WHERE id = $2 AND managed_by = $1 RETURNING *)
-		SELECT `+patientCols+` FROM p JOIN users u ON u.id = p.managed_by`,
-		owner, id, f.Name, f.Age, f.Gender, f.Address, f.PhoneNumber).Scan(patientDest(&p)...)
+			`+cond+` RETURNING *)
+		SELECT `+patientCols+` FROM p JOIN users u ON u.id = p.managed_by`, args...).Scan(patientDest(&p)...)
 	return p, notFound(err)
 }
 
-// DeletePatient removes owner's patient id and, by cascade, its assignments; ErrNotFound when
-// there is no such patient of owner's.
-func (s *Store) DeletePatient(ctx context.Context, owner, id int64) error {
-	tag, err := s.db.Exec(ctx, "DELETE FROM patients WHERE id = $2 AND managed_by = $1", owner, id)
+// DeletePatient removes patient id and, by cascade, its assignments; ErrNotFound when the scope
+// does not see it.
+func (s *Store) DeletePatient(ctx context.Context, scope PatientScope, id int64) error {
+	var args sqlArgs
+	cond := where("id = "+args.add(id), scope.visible(&args, "managed_by"))
+	tag, err := s.db.Exec(ctx, "DELETE FROM patients"+cond, args...)
 	if err != nil {
 		return err
 	}
@@ -269,61 +328,90 @@ func (s *Store) DeletePatient(ctx context.Context, owner, id int64) error {
 	return nil
 }
 
-// PatientExists reports whether owner has a patient id.
-func (s *Store) PatientExists(ctx context.Context, owner, id int64) (bool, error) {
+// PatientExists reports whether the scope sees patient id.
+func (s *Store) PatientExists(ctx context.Context, scope PatientScope, id int64) (bool, error) {
 	var ok bool
-	err := s.db.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM patients WHERE id = $2 AND managed_by = $1)", owner, id).Scan(&ok)
+	var args sqlArgs
+	cond := where("id = "+args.add(id), scope.visible(&args, "managed_by"))
+	err := s.db.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM patients"+cond+")", args...).Scan(&ok)
 	return ok, err
 }
 
-// PatientPhoneTaken reports whether another of owner's patients (not exceptID; 0 for none) has
-// phone. Used only to report every failing field at once when a request fails validation anyway;
-// the unique constraint is what actually guards the data.
-func (s *Store) PatientPhoneTaken(ctx context.Context, owner int64, phone string, exceptID int64) (bool, error) {
+// PatientPhoneTaken reports whether phone is taken where the unique constraint would find it: among
+// the patients of the account that entered patient exceptID (when the scope sees it), or of the
+// scope's actor for a new patient (exceptID 0). Used only to report every failing field at once
+// when a request fails validation anyway; the unique constraint is what actually guards the data.
+func (s *Store) PatientPhoneTaken(ctx context.Context, scope PatientScope, phone string, exceptID int64) (bool, error) {
 	var taken bool
+	args := sqlArgs{scope.actor, phone, exceptID}
+	cond := where("e.id = $3", scope.visible(&args, "e.managed_by"))
 	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM patients
-		WHERE managed_by = $1 AND phone_number = $2 AND id <> $3)`, owner, phone, exceptID).Scan(&taken)
+		WHERE managed_by = COALESCE((SELECT e.managed_by FROM patients e`+cond+`), $1)
+		AND phone_number = $2 AND id <> $3)`, args...).Scan(&taken)
 	return taken, err
 }
 
-// PatientDoctors returns the doctors assigned to owner's patient id, by doctor id, in one query;
-// ErrNotFound when owner has no such patient (an existing patient with no doctors is an empty list).
+// PatientDoctors returns the doctors assigned to patient id, by doctor id, in one query;
+// ErrNotFound when the scope does not see it (an existing patient with no doctors is an empty list).
 // Concurrent calls share one statement (see coalescer).
-func (s *Store) PatientDoctors(ctx context.Context, owner, id int64) ([]Doctor, error) {
+func (s *Store) PatientDoctors(ctx context.Context, scope PatientScope, id int64) ([]Doctor, error) {
 	if s.patientDoctors != nil {
-		return s.patientDoctors.do(ctx, patientKey{owner, id})
+		return s.patientDoctors.do(ctx, patientKey{scope, id})
 	}
-	out := make([][]Doctor, 1)
-	errs := make([]error, 1)
-	if err := s.patientDoctorsOf(ctx, []patientKey{{owner, id}}, out, errs); err != nil {
+	var args sqlArgs
+	cond := where("p.id = "+args.add(id), scope.visible(&args, "p.managed_by"))
+	// The LEFT JOINs keep one all-NULL row for a patient without doctors, which tells "no doctors"
+	// apart from "no such patient" (no row at all) without a second query.
+	rows, err := s.db.Query(ctx, `SELECT d.id, d.name, d.specialization, d.contact_info, d.created_at, d.updated_at
+		FROM patients p
+		LEFT JOIN assignments a ON a.patient_id = p.id
+		LEFT JOIN doctors d ON d.id = a.doctor_id
+		`+cond+`
+		ORDER BY d.id`, args...)
+	if err != nil {
 		return nil, err
 	}
-	return out[0], errs[0]
+	defer rows.Close()
+	found := false
+	out := []Doctor{}
+	for rows.Next() {
+		found = true
+		var (
+			id                   *int64
+			name, spec, contact  *string
+			createdAt, updatedAt *time.Time
+		)
+		if err := rows.Scan(&id, &name, &spec, &contact, &createdAt, &updatedAt); err != nil {
+			return nil, err
+		}
+		if id == nil {
+			continue
+		}
+		out = append(out, Doctor{ID: *id, Name: *name, Specialization: *spec, ContactInfo: *contact,
+			CreatedAt: Timestamp{*createdAt}, UpdatedAt: Timestamp{*updatedAt}})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, ErrNotFound
+	}
+	return out, nil
 }
 
 // patientDoctorsOf is PatientDoctors for a batch of calls, in one statement.
 func (s *Store) patientDoctorsOf(ctx context.Context, keys []patientKey, out [][]Doctor, errs []error) error {
-	owners, ids := make([]byte, 0, 8*len(keys)), make([]byte, 0, 8*len(keys))
-	for i, k := range keys {
-		if i > 0 {
-			owners, ids = append(owners, ','), append(ids, ',')
-		}
-		owners, ids = strconv.AppendInt(owners, k.owner, 10), strconv.AppendInt(ids, k.id, 10)
-		errs[i] = ErrNotFound
-	}
-	// The LEFT JOINs keep one all-NULL doctor for a patient without doctors, which tells "no
-	// doctors" apart from "no such patient" (no row at all) without a second query.
+	actors, clinic, ids := patientKeys(keys, errs)
 	// Per call, index lookups (LATERAL ... OFFSET 0 is never flattened into a join the planner
-	// could turn into scans of whole tables).
-	rows, err := s.db.Query(ctx, `SELECT k.i, r.*
-		FROM unnest(string_to_array($1::text, ',')::bigint[], string_to_array($2::text, ',')::bigint[])
-		     WITH ORDINALITY AS k(owner, id, i)
+	// could turn into scans of whole tables). The LEFT JOINs keep one all-NULL doctor for a patient
+	// without doctors, which tells "no doctors" apart from "no such patient" (no row at all).
+	rows, err := s.db.Query(ctx, `SELECT k.i, r.* FROM `+batchKeys+`
 		CROSS JOIN LATERAL (SELECT d.id, d.name, d.specialization, d.contact_info, d.created_at, d.updated_at
 			FROM patients p
 			LEFT JOIN assignments a ON a.patient_id = p.id
 			LEFT JOIN doctors d ON d.id = a.doctor_id
-			WHERE p.id = k.id AND p.managed_by = k.owner OFFSET 0) r
-		ORDER BY k.i, r.id`, string(owners), string(ids))
+			WHERE p.id = k.id AND `+batchVisible+` OFFSET 0) r
+		ORDER BY k.i, r.id`, actors, clinic, ids)
 	if err != nil {
 		return err
 	}

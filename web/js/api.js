@@ -129,8 +129,11 @@ function pollReachability() {
     } catch {
       pollReachability();
     }
-  }, 4000);
+  }, RETRY_MS);
 }
+
+/** How often, in milliseconds, the server is asked again while it cannot be reached. */
+export const RETRY_MS = 4000;
 
 /** Check now whether the server answers (the banner's "Try again"). */
 export async function checkReachable() {
@@ -172,6 +175,23 @@ async function send(method, path, body, access) {
     }
   }
   return { res, data };
+}
+
+/** The signed-in user's id (the token's user_id claim, a number or a string), or null. */
+export function currentUserId() {
+  if (!tokens) return null;
+  try {
+    const part = tokens.access.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const id = JSON.parse(atob(part + '='.repeat((4 - (part.length % 4)) % 4))).user_id;
+    return id === undefined || id === null ? null : String(id);
+  } catch {
+    return null;
+  }
+}
+
+/** Forget every unsaved form kept in this tab (form.js keeps them under hc.draft:…). */
+export function forgetDrafts() {
+  for (const k of Object.keys(sessionStorage)) if (k.startsWith('hc.draft:')) sessionStorage.removeItem(k);
 }
 
 function endSession(message) {
@@ -286,6 +306,7 @@ export async function register(fields) {
 /** Sign out: revoke the login on the server (best effort), forget the tokens here. */
 export async function signOut() {
   const t = tokens;
+  forgetDrafts(); // signing out on purpose leaves nothing behind for the next person at this screen
   state.sessionEnded = '';
   state.signedOut = true;
   generation++;

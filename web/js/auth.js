@@ -6,7 +6,7 @@ import { useForm, SubmitButton, Field, FormError } from './form.js';
 /** Where to go after signing in: the page the user was on, if it was a page of the app. */
 function nextFrom(route) {
   const next = route.query.get('next') || '';
-  return next.startsWith('/') && !next.startsWith('/login') && !next.startsWith('/register') ? next : '/patients';
+  return next.startsWith('/') && !next.startsWith('/login') && !next.startsWith('/register') ? next : '/home';
 }
 
 export function Login({ route }) {
