@@ -397,6 +397,11 @@ func (t *target) start(ctx context.Context, o options) error {
 		"HEALTHCARE_RATE_LIMIT_REGISTER_PER_ADDRESS=1000000000",
 		"HEALTHCARE_BACKUP_SCHEDULE=0",
 	)
+	// Newer releases end a login that is not refreshed within auth.idle_timeout (which must be at
+	// least the token's lifetime): the bench never refreshes. Set only where the binary knows it.
+	if out, err := exec.Command(t.bin, "config").Output(); err == nil && strings.Contains(string(out), "idle_timeout") {
+		env = append(env, "HEALTHCARE_AUTH_IDLE_TIMEOUT=12h", "HEALTHCARE_AUTH_SESSION_MAX_AGE=24h")
+	}
 	if o.serverEnv != "" {
 		env = append(env, strings.Split(o.serverEnv, ",")...)
 	}

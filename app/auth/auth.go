@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -30,6 +31,7 @@ type Service struct {
 	// hashing bounds concurrent argon2id runs: each takes Params.MemoryKiB, and a burst of logins
 	// must queue rather than exhaust memory.
 	hashing chan struct{}
+	waiting atomic.Int64 // hashes waiting for a slot (see withSlot)
 	now     func() time.Time
 
 	// verified remembers verified access tokens (see verifiedTokens); nil remembers none.
@@ -159,10 +161,15 @@ func (s *Service) Login(ctx context.Context, username, password string, client C
 		return Pair{}, err
 	}
 	if u == nil || u.Username != username {
-		_, _ = s.VerifyPassword(s.dummy, password)
+		if _, err := s.VerifyPassword(s.dummy, password); errors.Is(err, ErrBusy) {
+			return Pair{}, err // as for an existing account: busy says nothing about the username
+		}
 		return Pair{}, ErrInvalidCredentials
 	}
 	ok, err := s.verifyLogin(u.PasswordHash, password)
+	if errors.Is(err, ErrBusy) {
+		return Pair{}, err
+	}
 	if err != nil {
 		// A hash we cannot read (edited by hand, another scheme) locks the account, not the server.
 		s.log.Error("unreadable password hash: the account cannot log in until its password is reset", "user_id", u.ID, "error", err)
