@@ -154,7 +154,7 @@ func (a *API) createUser(c *fiber.Ctx) error {
 		n.MustChangePassword, _ = b.Bool("must_change_password")
 	}
 	n.Username, n.Email = in.username, in.email
-	if n.PasswordHash, err = a.finishAccount(b, in); err != nil {
+	if n.PasswordHash, err = a.finishAccount(ctx, b, in, true); err != nil {
 		return err
 	}
 	u, err := a.Store.CreateUser(ctx, n)

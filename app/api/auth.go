@@ -66,13 +66,14 @@ func newUserBody(u *store.User) userBody {
 // accountInput is a new account's fields, read by readAccount.
 type accountInput struct {
 	username, email, password string
-	ok                        bool // username and email are valid and free
+	ok                        bool // no field error so far
+	fieldsOK                  bool // username and email are well-formed (uniqueness not checked yet)
 }
 
 // readAccount reads a new account's username, email and password (and the confirmation field
-// confirm, unless ""), recording field errors as registration does: Django's username rule,
-// unique usernames and emails ignoring case. The caller reads its own fields, then calls
-// finishAccount.
+// confirm, unless ""), recording field errors as registration does (Django's username rule). The
+// caller reads its own fields, then calls finishAccount, which checks the password and only then
+// whether the username or email is taken.
 func (a *API) readAccount(ctx context.Context, b *Body, confirm string) (accountInput, error) {
 	var in accountInput
 	username, okUser := b.String("username", StringRule{})
@@ -96,44 +97,56 @@ func (a *API) readAccount(ctx context.Context, b *Body, confirm string) (account
 	if confirm != "" {
 		password2, _ = b.String(confirm, StringRule{NoTrim: true})
 	}
-	if okUser {
-		taken, err := a.Store.UsernameTaken(ctx, username)
-		if err != nil {
-			return in, err
-		}
-		if taken {
-			b.Errors.Add("username", msgUsernameTaken)
-		}
-	}
-	if okEmail {
-		taken, err := a.Store.EmailTaken(ctx, email)
-		if err != nil {
-			return in, err
-		}
-		if taken {
-			b.Errors.Add("email", msgEmailTaken)
-		}
-	}
 	in.username, in.email = username, email
 	if b.Errors.Empty() && in.password != password2 {
 		b.Errors.Add("password", msgPasswordMismatch)
 	}
 	in.ok = b.Errors.Empty()
+	in.fieldsOK = okUser && okEmail
 	return in, nil
 }
 
-// finishAccount answers the body's field errors, else runs the password policy (DRF's validate(),
-// which runs only once the fields are valid) and hashes the password.
-func (a *API) finishAccount(b *Body, in accountInput) (string, error) {
+// errAccountExists: the username or email is taken and the caller must not be told (registration
+// with approval): it answers as if the account had been made.
+var errAccountExists = errors.New("account exists")
+
+// finishAccount validates everything and answers all field errors in one response: the fields'
+// formats and the password policy together. Only a request valid in every other way learns whether
+// the username or email is taken (DRF checked uniqueness first, so anyone could probe for accounts
+// with a throw-away password); with reveal false it does not learn it at all (errAccountExists).
+// Then the password is hashed.
+func (a *API) finishAccount(ctx context.Context, b *Body, in accountInput, reveal bool) (string, error) {
+	if in.password != "" {
+		username, email := in.username, in.email
+		if !in.fieldsOK {
+			username, email = "", ""
+		}
+		for _, m := range auth.ValidatePassword(in.password, username, email) {
+			b.Errors.Add("password", m)
+		}
+	}
 	if err := b.Err(); err != nil {
 		return "", err
 	}
-	if msgs := auth.ValidatePassword(in.password, in.username, in.email); len(msgs) > 0 {
-		fe := &FieldErrors{}
-		for _, m := range msgs {
-			fe.Add("password", m)
+	usernameTaken, err := a.Store.UsernameTaken(ctx, in.username)
+	if err != nil {
+		return "", err
+	}
+	emailTaken, err := a.Store.EmailTaken(ctx, in.email)
+	if err != nil {
+		return "", err
+	}
+	if usernameTaken || emailTaken {
+		if !reveal {
+			return "", errAccountExists
 		}
-		return "", Invalid(fe)
+		if usernameTaken {
+			b.Errors.Add("username", msgUsernameTaken)
+		}
+		if emailTaken {
+			b.Errors.Add("email", msgEmailTaken)
+		}
+		return "", b.Err()
 	}
 	return a.Auth.HashPassword(in.password)
 }
@@ -173,20 +186,29 @@ func (a *API) register(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	hash, err := a.finishAccount(b, in)
+	approval := pol.Registration == policy.RegistrationApproval
+	hash, err := a.finishAccount(ctx, b, in, !approval)
+	if errors.Is(err, errAccountExists) {
+		// Approval mode says nothing about existing accounts: the same answer, no account.
+		a.Log.Info("registration for an existing username or email answered as accepted (registration: approval)")
+		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"message": msgRegisterApproval})
+	}
 	if err != nil {
 		return err
 	}
-	approval := pol.Registration == policy.RegistrationApproval
 	u, err := a.Store.CreateUser(ctx, store.NewUser{Username: in.username, Email: in.email, PasswordHash: hash, Inactive: approval})
+	if approval && store.UniqueViolation(err) != "" {
+		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"message": msgRegisterApproval})
+	}
 	if err != nil {
 		return accountWriteErr(err)
 	}
-	msg := msgRegisterSucceeded
-	if approval {
-		msg = msgRegisterApproval
-	}
 	a.Log.Info("user registered", "user_id", u.ID, "awaiting_approval", approval)
+	if approval {
+		// The account's details are not echoed: an answer for an existing account could not have them.
+		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"message": msgRegisterApproval})
+	}
+	msg := msgRegisterSucceeded
 	return c.Status(fiber.StatusCreated).JSON(struct {
 		Message string   `json:"message"`
 		User    userBody `json:"user"`

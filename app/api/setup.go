@@ -79,7 +79,7 @@ func (a *API) setup(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	hash, err := a.finishAccount(b, in)
+	hash, err := a.finishAccount(ctx, b, in, true)
 	if err != nil {
 		return err
 	}
