@@ -125,6 +125,7 @@ func newRoot(a Assets, stdin io.Reader, stdout, stderr io.Writer) *cobra.Command
 		restoreCommand(a, stdout, stderr),
 		upgradePostgresCommand(a, stdout, stderr),
 		adminCommand(a, stdin, stdout, stderr),
+		auditCommand(a, stdout, stderr),
 		&cobra.Command{
 			Use:   "config",
 			Short: "Print the effective configuration as YAML, secrets redacted",
