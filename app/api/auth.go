@@ -41,17 +41,17 @@ func (a *API) authRoutes(r fiber.Router) {
 		Audit: auditSpec{Resource: "user", Actions: map[string]string{fiber.MethodPost: "register"}}})
 	a.mount(g, "/login", view{Name: "Token Obtain Pair", Public: true, Post: a.login,
 		Audit: auditSpec{Resource: "session", Actions: map[string]string{fiber.MethodPost: "login"}}, PostForm: fields{
-		charField("username", "Username", 0), charField("password", "Password", 0)}})
+			charField("username", "Username", 0), charField("password", "Password", 0)}})
 	a.mount(g, "/login/refresh", view{Name: "Token Refresh", Public: true, Post: a.refresh,
 		Audit: auditSpec{Resource: "session", Actions: map[string]string{fiber.MethodPost: "refresh"}}, PostForm: fields{
-		charField("refresh", "Refresh", 0), {Name: "access", Type: "string", ReadOnly: true, Label: "Access"}}})
+			charField("refresh", "Refresh", 0), {Name: "access", Type: "string", ReadOnly: true, Label: "Access"}}})
 	a.mount(g, "/logout", view{Name: "Logout", Public: true, Post: a.logout, PostForm: fields{charField("refresh", "Refresh", 0)},
 		Audit: auditSpec{Resource: "session", Actions: map[string]string{fiber.MethodPost: "logout"}}})
 	a.mount(g, "/me", view{Name: "Me", PasswordPending: true, Get: a.me})
 	a.mount(g, "/password", view{Name: "Password Change", PasswordPending: true, Post: a.changePassword,
 		Audit: auditSpec{Resource: "user", Actions: map[string]string{fiber.MethodPost: "password_changed"}}, PostForm: fields{
-		charField("old_password", "Old password", 0), charField("new_password1", "New password", 0),
-		charField("new_password2", "New password confirmation", 0)}})
+			charField("old_password", "Old password", 0), charField("new_password1", "New password", 0),
+			charField("new_password2", "New password confirmation", 0)}})
 	ended := auditSpec{Resource: "session", Actions: map[string]string{fiber.MethodDelete: "logout"}}
 	a.mount(g, "/sessions", view{Name: "Session List", PasswordPending: true, Get: a.listSessions, Delete: a.endOtherSessions, Audit: ended})
 	a.mount(g, "/sessions/:sid", view{Name: "Session Instance", PasswordPending: true, Delete: a.endSession, Audit: ended})

@@ -90,7 +90,9 @@ BEGIN
         RAISE EXCEPTION 'audit retention must be at least a year, not %', keep;
     END IF;
     PERFORM 1 FROM audit_head WHERE id FOR UPDATE;
-    SELECT * INTO last FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log WHERE at < now() - keep);
+    -- The longest prefix of old rows: the chain stays whole after it.
+    SELECT * INTO last FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log WHERE at < now() - keep
+        AND seq < coalesce((SELECT min(seq) FROM audit_log WHERE at >= now() - keep), 'infinity'::numeric));
     IF NOT FOUND THEN
         RETURN 0;
     END IF;
