@@ -11,9 +11,7 @@ CREATE TABLE IF NOT EXISTS audit_head (
     purged_seq  bigint  NOT NULL,
     purged_hash bytea   NOT NULL
 );
-INSERT INTO audit_head (id, seq, hash, purged_seq, purged_hash)
-VALUES (true, 0, sha256('healthcare audit'::bytea), 0, sha256('healthcare audit'::bytea))
-ON CONFLICT (id) DO NOTHING;
+-- Its row is made by the first append (an empty database stays empty, so a backup restores into it).
 
 -- One row per access to patient data and per change (issue 11). Never a field value, a password or
 -- a token: resource ids, counts and filter NAMES only. seq, prev_hash and hash are set by
@@ -56,7 +54,17 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
     h audit_head;
 BEGIN
+    -- A restore (healthcare restore) copies rows with their chain as it was.
+    IF current_setting('healthcare.audit_restore', true) = 'on' THEN
+        RETURN NEW;
+    END IF;
     SELECT * INTO h FROM audit_head WHERE id FOR UPDATE;
+    IF NOT FOUND THEN
+        INSERT INTO audit_head (id, seq, hash, purged_seq, purged_hash)
+        VALUES (true, 0, sha256('healthcare audit'::bytea), 0, sha256('healthcare audit'::bytea))
+        ON CONFLICT (id) DO NOTHING;
+        SELECT * INTO h FROM audit_head WHERE id FOR UPDATE;
+    END IF;
     NEW.seq := h.seq + 1;
     NEW.prev_hash := h.hash;
     NEW.hash := audit_row_hash(h.hash, NEW);
