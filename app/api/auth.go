@@ -37,18 +37,24 @@ var registerFields = fields{
 // authRoutes mounts /api/auth: register, login, refresh, logout, me, password and sessions.
 func (a *API) authRoutes(r fiber.Router) {
 	g := r.Group("/auth")
-	a.mount(g, "/register", view{Name: "Register", Public: true, Post: a.register, PostForm: registerFields})
-	a.mount(g, "/login", view{Name: "Token Obtain Pair", Public: true, Post: a.login, PostForm: fields{
-		charField("username", "Username", 0), charField("password", "Password", 0)}})
-	a.mount(g, "/login/refresh", view{Name: "Token Refresh", Public: true, Post: a.refresh, PostForm: fields{
-		charField("refresh", "Refresh", 0), {Name: "access", Type: "string", ReadOnly: true, Label: "Access"}}})
-	a.mount(g, "/logout", view{Name: "Logout", Public: true, Post: a.logout, PostForm: fields{charField("refresh", "Refresh", 0)}})
+	a.mount(g, "/register", view{Name: "Register", Public: true, Post: a.register, PostForm: registerFields,
+		Audit: auditSpec{Resource: "user", Actions: map[string]string{fiber.MethodPost: "register"}}})
+	a.mount(g, "/login", view{Name: "Token Obtain Pair", Public: true, Post: a.login,
+		Audit: auditSpec{Resource: "session", Actions: map[string]string{fiber.MethodPost: "login"}}, PostForm: fields{
+			charField("username", "Username", 0), charField("password", "Password", 0)}})
+	a.mount(g, "/login/refresh", view{Name: "Token Refresh", Public: true, Post: a.refresh,
+		Audit: auditSpec{Resource: "session", Actions: map[string]string{fiber.MethodPost: "refresh"}}, PostForm: fields{
+			charField("refresh", "Refresh", 0), {Name: "access", Type: "string", ReadOnly: true, Label: "Access"}}})
+	a.mount(g, "/logout", view{Name: "Logout", Public: true, Post: a.logout, PostForm: fields{charField("refresh", "Refresh", 0)},
+		Audit: auditSpec{Resource: "session", Actions: map[string]string{fiber.MethodPost: "logout"}}})
 	a.mount(g, "/me", view{Name: "Me", PasswordPending: true, Get: a.me})
-	a.mount(g, "/password", view{Name: "Password Change", PasswordPending: true, Post: a.changePassword, PostForm: fields{
-		charField("old_password", "Old password", 0), charField("new_password1", "New password", 0),
-		charField("new_password2", "New password confirmation", 0)}})
-	a.mount(g, "/sessions", view{Name: "Session List", PasswordPending: true, Get: a.listSessions, Delete: a.endOtherSessions})
-	a.mount(g, "/sessions/:sid", view{Name: "Session Instance", PasswordPending: true, Delete: a.endSession})
+	a.mount(g, "/password", view{Name: "Password Change", PasswordPending: true, Post: a.changePassword,
+		Audit: auditSpec{Resource: "user", Actions: map[string]string{fiber.MethodPost: "password_changed"}}, PostForm: fields{
+			charField("old_password", "Old password", 0), charField("new_password1", "New password", 0),
+			charField("new_password2", "New password confirmation", 0)}})
+	ended := auditSpec{Resource: "session", Actions: map[string]string{fiber.MethodDelete: "logout"}}
+	a.mount(g, "/sessions", view{Name: "Session List", PasswordPending: true, Get: a.listSessions, Delete: a.endOtherSessions, Audit: ended})
+	a.mount(g, "/sessions/:sid", view{Name: "Session Instance", PasswordPending: true, Delete: a.endSession, Audit: ended})
 }
 
 // userBody is an account as registration shows it (the original's shape).
@@ -247,10 +253,14 @@ func (a *API) login(c *fiber.Ctx) error {
 	if err := b.Err(); err != nil {
 		return err
 	}
+	if ev := auditEvent(c); ev != nil {
+		ev.Username = clip(username) // the attempted username, also when the login fails
+	}
 	pair, err := a.Auth.Login(c.UserContext(), username, password, client(c))
 	if err != nil {
 		return authError(err)
 	}
+	a.auditUser(c, a.Auth.RefreshUser(pair.Refresh))
 	return c.JSON(struct {
 		Refresh string `json:"refresh"`
 		Access  string `json:"access"`
@@ -264,7 +274,14 @@ func (a *API) refresh(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	a.auditUser(c, a.Auth.RefreshUser(raw))
 	pair, err := a.Auth.Refresh(c.UserContext(), raw)
+	var te *auth.TokenError
+	if errors.As(err, &te) && te.Reused {
+		if ev := auditEvent(c); ev != nil {
+			ev.Action = "refresh_reuse_detected"
+		}
+	}
 	if err != nil {
 		return authError(err)
 	}
@@ -277,6 +294,7 @@ func (a *API) logout(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	a.auditUser(c, a.Auth.RefreshUser(raw))
 	if err := a.Auth.Logout(c.UserContext(), raw); err != nil {
 		return authError(err)
 	}
