@@ -44,7 +44,7 @@ function useMe(signedIn, version, user) {
     setMe((m) => (m && String(m.id) === user ? m : null));
     api('GET', '/api/auth/me/').then((r) => {
       state.me = r.data; // for the printed "by whom", the wording of the lists
-      if (live) setMe(r.data);
+      if (live) setMe({ ...r.data, version }); // which state.meVersion it answers
     }, () => live && setMe((m) => m || { failed: true }));
     return () => (live = false);
   }, [signedIn, version, user]);
@@ -183,7 +183,8 @@ function App() {
   const me = useMe(st.signedIn, st.meVersion, currentUserId());
   const isPublic = PUBLIC.has(route.parts[0]);
   // An administrator set this account's password: the password screen and nothing else.
-  const mustChange = st.signedIn && (st.mustChange || !!(me && me.must_change_password));
+  // (An answer from before the password was changed, while the new one loads, no longer counts.)
+  const mustChange = st.signedIn && (st.mustChange || !!(me && me.must_change_password && me.version === st.meVersion));
   const forcedPath = '/account/password';
 
   // Any key, click, touch or wheel in any tab keeps the login from idling out.
