@@ -267,7 +267,7 @@ func TestE2ETabs(t *testing.T) {
 	e.shot("32-settings-locked")
 
 	// ---- idle: the warning 20 s before (half of a short timeout), "Stay signed in", then the end ----
-	e.waitFor(`!!document.getElementById('idle-warning')`, "the idle warning")
+	e.waitLong(`!!document.getElementById('idle-warning')`, "the idle warning", 40*time.Second)
 	t2.waitVisible("#idle-warning") // the other tab warns too: activity is counted across tabs
 	e.shot("33-idle-warning")
 	e.click("#stay-signed-in")
@@ -319,4 +319,14 @@ func (e *session) evalAwait(js string) string {
 		e.t.Fatalf("eval %s: %v", js, err)
 	}
 	return v
+}
+
+// waitLong waits up to d for a JavaScript condition (longer than waitFor's 20 s).
+func (e *session) waitLong(cond, what string, d time.Duration) {
+	e.t.Helper()
+	for deadline := time.Now().Add(d); e.eval(`String(!!(`+cond+`))`) != "true"; time.Sleep(300 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("waiting for %s: not after %s (at %s)", what, d, e.location())
+		}
+	}
 }

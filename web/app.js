@@ -27,7 +27,11 @@ const ADMIN_ROUTES = new Set(ADMIN_LINKS.map(([r]) => r));
 
 function useApiState() {
   const [, setTick] = useState(0);
-  useEffect(() => subscribe(() => setTick((t) => t + 1)), []);
+  useEffect(() => {
+    const off = subscribe(() => setTick((t) => t + 1));
+    setTick((t) => t + 1); // a change before this effect ran (another tab's answer) is not missed
+    return off;
+  }, []);
   return state;
 }
 
