@@ -311,12 +311,14 @@ func refreshField(c *fiber.Ctx) (string, error) {
 }
 
 // meBody is the caller's account as /auth/me/ shows it: the original's fields, the role, whether an
-// administrator set the password, and the clinic policies in force (what the UI adapts to).
+// administrator set the password, the clinic policies in force (what the UI adapts to), and the
+// idle timeout in seconds (the UI warns a minute before the server ends an idle login).
 type meBody struct {
 	userBody
 	Role               store.Role        `json:"role"`
 	MustChangePassword bool              `json:"must_change_password"`
 	Policies           map[string]string `json:"policies"`
+	IdleTimeout        int64             `json:"idle_timeout"`
 }
 
 // me answers the caller's account.
@@ -328,7 +330,8 @@ func (a *API) me(c *fiber.Ctx) error {
 	}
 	p, _ := a.policies(c)
 	pols[policy.PatientsVisibility] = p.PatientsVisibility // after the fallback Effective applies
-	return c.JSON(meBody{userBody: newUserBody(u), Role: u.Role, MustChangePassword: u.MustChangePassword, Policies: pols})
+	return c.JSON(meBody{userBody: newUserBody(u), Role: u.Role, MustChangePassword: u.MustChangePassword, Policies: pols,
+		IdleTimeout: int64(a.Config.Auth.IdleTimeout / time.Second)})
 }
 
 // Password change messages, Django's (PasswordChangeForm).

@@ -385,7 +385,7 @@ func TestAuthProtected(t *testing.T) {
 	runAuth(t, e, []authCase{
 		{Name: "valid token", Method: http.MethodGet, URL: "/api/auth/me/", Token: access, Status: 200,
 			Prefix: `{"id":1,"username":"alice","email":"alice@example.com","date_joined":"`,
-			Keys:   []string{"id", "username", "email", "date_joined", "role", "must_change_password", "policies"}},
+			Keys:   []string{"id", "username", "email", "date_joined", "role", "must_change_password", "policies", "idle_timeout"}},
 		{Name: "without the trailing slash", Method: http.MethodGet, URL: "/api/auth/me", Token: access, Status: 200},
 		get("no Authorization header", nil, 401, bodyNotProvided),
 		get("'Token' scheme instead of Bearer", map[string]string{"Authorization": "Token " + access}, 401, bodyNotProvided),
