@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -40,8 +41,10 @@ func (a *API) auditBegin(c *fiber.Ctx, v *view) *store.AuditEvent {
 	if v.Audit.Resource == "" || v.handler(m) == nil || (m == fiber.MethodGet && (!v.Audit.Reads || !a.Config.Audit.Reads)) {
 		return nil
 	}
-	ev := &store.AuditEvent{At: time.Now(), Resource: v.Audit.Resource, Address: c.IP(),
-		RequestID: c.GetRespHeader(fiber.HeaderXRequestID), UserAgent: clip(c.Get(fiber.HeaderUserAgent))}
+	// Fiber's strings point into buffers it reuses once the request ends, and reads are written
+	// later, in batches: every string taken from the request is copied (clip copies).
+	ev := &store.AuditEvent{At: time.Now(), Resource: v.Audit.Resource, Address: strings.Clone(c.IP()),
+		RequestID: clip(c.GetRespHeader(fiber.HeaderXRequestID)), UserAgent: clip(c.Get(fiber.HeaderUserAgent))}
 	if s := session(c); s != nil {
 		id := s.User.ID
 		ev.UserID, ev.Username = &id, s.User.Username
@@ -170,11 +173,12 @@ func statusOf(c *fiber.Ctx, err error) int {
 }
 
 // clip bounds free text taken from a request.
+// clip bounds a string from the request and copies it (Fiber reuses the request's memory).
 func clip(s string) string {
 	if len(s) > maxAuditText {
-		return s[:maxAuditText]
+		s = s[:maxAuditText]
 	}
-	return s
+	return strings.Clone(s)
 }
 
 // handler is v's handler of method m (GET for HEAD), nil when it has none.
