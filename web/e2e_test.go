@@ -967,8 +967,12 @@ func launchServer(t *testing.T, attempt int, extraEnv []string) (string, func())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	serverLogs.Store(base, logFile.Name())
 	return base, stop
 }
+
+// serverLogs: each started server's log file, by base URL (the first-run test reads its setup token).
+var serverLogs sync.Map
 
 var built struct {
 	once sync.Once

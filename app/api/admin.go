@@ -53,12 +53,21 @@ var accountFields = fields{
 func (a *API) adminRoutes(r fiber.Router) {
 	g := r.Group("/admin")
 	admin := store.RoleAdmin
-	a.mount(g, "/users", view{Name: "User List", Role: admin, Get: a.listUsers, Post: a.createUser, PostForm: accountFields})
-	a.mount(g, "/users/:id", view{Name: "User Instance", Role: admin, Get: a.getUser, Patch: a.updateUser})
-	a.mount(g, "/users/:id/logout-everywhere", view{Name: "User Logout Everywhere", Role: admin, Post: a.logoutEverywhere})
-	a.mount(g, "/settings", view{Name: "Settings", Role: admin, Get: a.getSettings, Put: a.putSettings})
-	a.mount(g, "/backups", view{Name: "Backup List", Role: admin, Get: a.listBackups, Post: a.createBackup})
-	a.mount(g, "/backups/:name", view{Name: "Backup Instance", Role: admin, Get: a.downloadBackup})
+	// Every administrator's action is recorded, reads included (a backup holds every patient).
+	users := auditSpec{Resource: "user", Reads: true}
+	a.mount(g, "/users", view{Name: "User List", Role: admin, Get: a.listUsers, Post: a.createUser, PostForm: accountFields, Audit: users})
+	a.mount(g, "/users/:id", view{Name: "User Instance", Role: admin, Get: a.getUser, Patch: a.updateUser, Audit: users})
+	a.mount(g, "/users/:id/logout-everywhere", view{Name: "User Logout Everywhere", Role: admin, Post: a.logoutEverywhere,
+		Audit: auditSpec{Resource: "user", Actions: map[string]string{fiber.MethodPost: "logout_everywhere"}}})
+	a.mount(g, "/settings", view{Name: "Settings", Role: admin, Get: a.getSettings, Put: a.putSettings,
+		Audit: auditSpec{Resource: "settings", Reads: true}})
+	backups := auditSpec{Resource: "backup", Reads: true}
+	a.mount(g, "/backups", view{Name: "Backup List", Role: admin, Get: a.listBackups, Post: a.createBackup, Audit: backups})
+	a.mount(g, "/backups/:name", view{Name: "Backup Instance", Role: admin, Get: a.downloadBackup, Audit: backups})
+	trail := auditSpec{Resource: "audit", Reads: true}
+	a.mount(g, "/audit", view{Name: "Audit List", Role: admin, Get: a.listAudit, Audit: trail})
+	a.mount(g, "/audit/export", view{Name: "Audit Export", Role: admin, Get: a.exportAudit,
+		Audit: auditSpec{Resource: "audit", Reads: true, Actions: map[string]string{fiber.MethodGet: "export"}}})
 }
 
 // actorAttrs are log attributes: args, then who acted (account, request id, client address).
@@ -154,7 +163,7 @@ func (a *API) createUser(c *fiber.Ctx) error {
 		n.MustChangePassword, _ = b.Bool("must_change_password")
 	}
 	n.Username, n.Email = in.username, in.email
-	if n.PasswordHash, err = a.finishAccount(b, in); err != nil {
+	if n.PasswordHash, err = a.finishAccount(ctx, b, in, true); err != nil {
 		return err
 	}
 	u, err := a.Store.CreateUser(ctx, n)

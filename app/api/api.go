@@ -7,6 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"healthcare/app/audit"
 	"healthcare/app/auth"
 	"healthcare/app/config"
 	"healthcare/app/policy"
@@ -20,6 +21,7 @@ type API struct {
 	Config  *config.Config
 	Log     *slog.Logger
 	Version string // the release, written into backups ("" is "dev")
+	Audit   *audit.Recorder
 }
 
 // Register mounts every /api route on r. Routes match with and without the trailing slash

@@ -31,9 +31,11 @@ var assignmentFields = fields{
 // assignmentRoutes mounts /mappings: a doctor assigned to a patient. Only the assignments of the
 // patients the caller may see (patientScope) can be seen or changed.
 func (a *API) assignmentRoutes(r fiber.Router) {
-	a.mount(r, "/mappings", view{Name: "Mapping List", Get: a.listAssignments, Post: a.createAssignment, PostForm: assignmentFields})
+	audited := auditSpec{Resource: "assignment", Reads: true, Actions: map[string]string{
+		fiber.MethodPost: "assign", fiber.MethodDelete: "unassign"}}
+	a.mount(r, "/mappings", view{Name: "Mapping List", Get: a.listAssignments, Post: a.createAssignment, PostForm: assignmentFields, Audit: audited})
 	a.mount(r, "/mappings/:id", view{Name: "Mapping Instance", Get: a.getAssignment,
-		Put: a.updateAssignment(false), Patch: a.updateAssignment(true), Delete: a.deleteAssignment, PutForm: assignmentFields})
+		Put: a.updateAssignment(false), Patch: a.updateAssignment(true), Delete: a.deleteAssignment, PutForm: assignmentFields, Audit: audited})
 }
 
 func (a *API) listAssignments(c *fiber.Ctx) error {
@@ -53,6 +55,7 @@ func (a *API) listAssignments(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	auditCount(c, len(list))
 	SetListHeaders(c, q, total)
 	return c.JSON(list)
 }
@@ -85,6 +88,7 @@ func (a *API) getAssignment(c *fiber.Ctx) error {
 	if err != nil {
 		return storeErr(err)
 	}
+	auditID(c, 0, m.Patient)
 	return c.JSON(m)
 }
 
@@ -113,7 +117,12 @@ func (a *API) createAssignment(c *fiber.Ctx) error {
 	if b.Err() != nil {
 		return a.assignmentInvalid(ctx, scope, b, r, nil)
 	}
-	m, err := a.Store.CreateAssignment(ctx, scope, r.patient, r.doctor)
+	var m store.Assignment
+	err = a.change(c, fiber.StatusCreated, func(st *store.Store) (err error) {
+		m, err = st.CreateAssignment(ctx, scope, r.patient, r.doctor)
+		auditID(c, m.ID, m.Patient)
+		return err
+	})
 	if err != nil {
 		return a.assignmentWriteErr(ctx, scope, b, r, err)
 	}
@@ -148,7 +157,12 @@ func (a *API) updateAssignment(partial bool) fiber.Handler {
 		if r.doctorOK {
 			doctor = &r.doctor
 		}
-		m, err := a.Store.UpdateAssignment(ctx, scope, id, patient, doctor)
+		var m store.Assignment
+		err = a.change(c, fiber.StatusOK, func(st *store.Store) (err error) {
+			m, err = st.UpdateAssignment(ctx, scope, id, patient, doctor)
+			auditID(c, 0, m.Patient)
+			return err
+		})
 		if err != nil {
 			return a.assignmentWriteErr(ctx, scope, b, r, err)
 		}
@@ -161,7 +175,9 @@ func (a *API) deleteAssignment(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Store.DeleteAssignment(c.UserContext(), a.patientScope(c), id); err != nil {
+	if err := a.change(c, fiber.StatusNoContent, func(st *store.Store) error {
+		return st.DeleteAssignment(c.UserContext(), a.patientScope(c), id)
+	}); err != nil {
 		return storeErr(err)
 	}
 	return noContent(c)

@@ -37,18 +37,24 @@ var registerFields = fields{
 // authRoutes mounts /api/auth: register, login, refresh, logout, me, password and sessions.
 func (a *API) authRoutes(r fiber.Router) {
 	g := r.Group("/auth")
-	a.mount(g, "/register", view{Name: "Register", Public: true, Post: a.register, PostForm: registerFields})
-	a.mount(g, "/login", view{Name: "Token Obtain Pair", Public: true, Post: a.login, PostForm: fields{
-		charField("username", "Username", 0), charField("password", "Password", 0)}})
-	a.mount(g, "/login/refresh", view{Name: "Token Refresh", Public: true, Post: a.refresh, PostForm: fields{
-		charField("refresh", "Refresh", 0), {Name: "access", Type: "string", ReadOnly: true, Label: "Access"}}})
-	a.mount(g, "/logout", view{Name: "Logout", Public: true, Post: a.logout, PostForm: fields{charField("refresh", "Refresh", 0)}})
+	a.mount(g, "/register", view{Name: "Register", Public: true, Post: a.register, PostForm: registerFields,
+		Audit: auditSpec{Resource: "user", Actions: map[string]string{fiber.MethodPost: "register"}}})
+	a.mount(g, "/login", view{Name: "Token Obtain Pair", Public: true, Post: a.login,
+		Audit: auditSpec{Resource: "session", Actions: map[string]string{fiber.MethodPost: "login"}}, PostForm: fields{
+			charField("username", "Username", 0), charField("password", "Password", 0)}})
+	a.mount(g, "/login/refresh", view{Name: "Token Refresh", Public: true, Post: a.refresh,
+		Audit: auditSpec{Resource: "session", Actions: map[string]string{fiber.MethodPost: "refresh"}}, PostForm: fields{
+			charField("refresh", "Refresh", 0), {Name: "access", Type: "string", ReadOnly: true, Label: "Access"}}})
+	a.mount(g, "/logout", view{Name: "Logout", Public: true, Post: a.logout, PostForm: fields{charField("refresh", "Refresh", 0)},
+		Audit: auditSpec{Resource: "session", Actions: map[string]string{fiber.MethodPost: "logout"}}})
 	a.mount(g, "/me", view{Name: "Me", PasswordPending: true, Get: a.me})
-	a.mount(g, "/password", view{Name: "Password Change", PasswordPending: true, Post: a.changePassword, PostForm: fields{
-		charField("old_password", "Old password", 0), charField("new_password1", "New password", 0),
-		charField("new_password2", "New password confirmation", 0)}})
-	a.mount(g, "/sessions", view{Name: "Session List", PasswordPending: true, Get: a.listSessions, Delete: a.endOtherSessions})
-	a.mount(g, "/sessions/:sid", view{Name: "Session Instance", PasswordPending: true, Delete: a.endSession})
+	a.mount(g, "/password", view{Name: "Password Change", PasswordPending: true, Post: a.changePassword,
+		Audit: auditSpec{Resource: "user", Actions: map[string]string{fiber.MethodPost: "password_changed"}}, PostForm: fields{
+			charField("old_password", "Old password", 0), charField("new_password1", "New password", 0),
+			charField("new_password2", "New password confirmation", 0)}})
+	ended := auditSpec{Resource: "session", Actions: map[string]string{fiber.MethodDelete: "logout"}}
+	a.mount(g, "/sessions", view{Name: "Session List", PasswordPending: true, Get: a.listSessions, Delete: a.endOtherSessions, Audit: ended})
+	a.mount(g, "/sessions/:sid", view{Name: "Session Instance", PasswordPending: true, Delete: a.endSession, Audit: ended})
 }
 
 // userBody is an account as registration shows it (the original's shape).
@@ -66,13 +72,14 @@ func newUserBody(u *store.User) userBody {
 // accountInput is a new account's fields, read by readAccount.
 type accountInput struct {
 	username, email, password string
-	ok                        bool // username and email are valid and free
+	ok                        bool // no field error so far
+	fieldsOK                  bool // username and email are well-formed (uniqueness not checked yet)
 }
 
 // readAccount reads a new account's username, email and password (and the confirmation field
-// confirm, unless ""), recording field errors as registration does: Django's username rule,
-// unique usernames and emails ignoring case. The caller reads its own fields, then calls
-// finishAccount.
+// confirm, unless ""), recording field errors as registration does (Django's username rule). The
+// caller reads its own fields, then calls finishAccount, which checks the password and only then
+// whether the username or email is taken.
 func (a *API) readAccount(ctx context.Context, b *Body, confirm string) (accountInput, error) {
 	var in accountInput
 	username, okUser := b.String("username", StringRule{})
@@ -96,44 +103,56 @@ func (a *API) readAccount(ctx context.Context, b *Body, confirm string) (account
 	if confirm != "" {
 		password2, _ = b.String(confirm, StringRule{NoTrim: true})
 	}
-	if okUser {
-		taken, err := a.Store.UsernameTaken(ctx, username)
-		if err != nil {
-			return in, err
-		}
-		if taken {
-			b.Errors.Add("username", msgUsernameTaken)
-		}
-	}
-	if okEmail {
-		taken, err := a.Store.EmailTaken(ctx, email)
-		if err != nil {
-			return in, err
-		}
-		if taken {
-			b.Errors.Add("email", msgEmailTaken)
-		}
-	}
 	in.username, in.email = username, email
 	if b.Errors.Empty() && in.password != password2 {
 		b.Errors.Add("password", msgPasswordMismatch)
 	}
 	in.ok = b.Errors.Empty()
+	in.fieldsOK = okUser && okEmail
 	return in, nil
 }
 
-// finishAccount answers the body's field errors, else runs the password policy (DRF's validate(),
-// which runs only once the fields are valid) and hashes the password.
-func (a *API) finishAccount(b *Body, in accountInput) (string, error) {
+// errAccountExists: the username or email is taken and the caller must not be told (registration
+// with approval): it answers as if the account had been made.
+var errAccountExists = errors.New("account exists")
+
+// finishAccount validates everything and answers all field errors in one response: the fields'
+// formats and the password policy together. Only a request valid in every other way learns whether
+// the username or email is taken (DRF checked uniqueness first, so anyone could probe for accounts
+// with a throw-away password); with reveal false it does not learn it at all (errAccountExists).
+// Then the password is hashed.
+func (a *API) finishAccount(ctx context.Context, b *Body, in accountInput, reveal bool) (string, error) {
+	if in.password != "" {
+		username, email := in.username, in.email
+		if !in.fieldsOK {
+			username, email = "", ""
+		}
+		for _, m := range auth.ValidatePassword(in.password, username, email) {
+			b.Errors.Add("password", m)
+		}
+	}
 	if err := b.Err(); err != nil {
 		return "", err
 	}
-	if msgs := auth.ValidatePassword(in.password, in.username, in.email); len(msgs) > 0 {
-		fe := &FieldErrors{}
-		for _, m := range msgs {
-			fe.Add("password", m)
+	usernameTaken, err := a.Store.UsernameTaken(ctx, in.username)
+	if err != nil {
+		return "", err
+	}
+	emailTaken, err := a.Store.EmailTaken(ctx, in.email)
+	if err != nil {
+		return "", err
+	}
+	if usernameTaken || emailTaken {
+		if !reveal {
+			return "", errAccountExists
 		}
-		return "", Invalid(fe)
+		if usernameTaken {
+			b.Errors.Add("username", msgUsernameTaken)
+		}
+		if emailTaken {
+			b.Errors.Add("email", msgEmailTaken)
+		}
+		return "", b.Err()
 	}
 	return a.Auth.HashPassword(in.password)
 }
@@ -173,20 +192,29 @@ func (a *API) register(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	hash, err := a.finishAccount(b, in)
+	approval := pol.Registration == policy.RegistrationApproval
+	hash, err := a.finishAccount(ctx, b, in, !approval)
+	if errors.Is(err, errAccountExists) {
+		// Approval mode says nothing about existing accounts: the same answer, no account.
+		a.Log.Info("registration for an existing username or email answered as accepted (registration: approval)")
+		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"message": msgRegisterApproval})
+	}
 	if err != nil {
 		return err
 	}
-	approval := pol.Registration == policy.RegistrationApproval
 	u, err := a.Store.CreateUser(ctx, store.NewUser{Username: in.username, Email: in.email, PasswordHash: hash, Inactive: approval})
+	if approval && store.UniqueViolation(err) != "" {
+		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"message": msgRegisterApproval})
+	}
 	if err != nil {
 		return accountWriteErr(err)
 	}
-	msg := msgRegisterSucceeded
-	if approval {
-		msg = msgRegisterApproval
-	}
 	a.Log.Info("user registered", "user_id", u.ID, "awaiting_approval", approval)
+	if approval {
+		// The account's details are not echoed: an answer for an existing account could not have them.
+		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"message": msgRegisterApproval})
+	}
+	msg := msgRegisterSucceeded
 	return c.Status(fiber.StatusCreated).JSON(struct {
 		Message string   `json:"message"`
 		User    userBody `json:"user"`
@@ -225,10 +253,14 @@ func (a *API) login(c *fiber.Ctx) error {
 	if err := b.Err(); err != nil {
 		return err
 	}
+	if ev := auditEvent(c); ev != nil {
+		ev.Username = clip(username) // the attempted username, also when the login fails
+	}
 	pair, err := a.Auth.Login(c.UserContext(), username, password, client(c))
 	if err != nil {
 		return authError(err)
 	}
+	a.auditUser(c, a.Auth.RefreshUser(pair.Refresh))
 	return c.JSON(struct {
 		Refresh string `json:"refresh"`
 		Access  string `json:"access"`
@@ -242,7 +274,14 @@ func (a *API) refresh(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	a.auditUser(c, a.Auth.RefreshUser(raw))
 	pair, err := a.Auth.Refresh(c.UserContext(), raw)
+	var te *auth.TokenError
+	if errors.As(err, &te) && te.Reused {
+		if ev := auditEvent(c); ev != nil {
+			ev.Action = "refresh_reuse_detected"
+		}
+	}
 	if err != nil {
 		return authError(err)
 	}
@@ -255,6 +294,7 @@ func (a *API) logout(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	a.auditUser(c, a.Auth.RefreshUser(raw))
 	if err := a.Auth.Logout(c.UserContext(), raw); err != nil {
 		return authError(err)
 	}
@@ -271,12 +311,14 @@ func refreshField(c *fiber.Ctx) (string, error) {
 }
 
 // meBody is the caller's account as /auth/me/ shows it: the original's fields, the role, whether an
-// administrator set the password, and the clinic policies in force (what the UI adapts to).
+// administrator set the password, the clinic policies in force (what the UI adapts to), and the
+// idle timeout in seconds (the UI warns a minute before the server ends an idle login).
 type meBody struct {
 	userBody
 	Role               store.Role        `json:"role"`
 	MustChangePassword bool              `json:"must_change_password"`
 	Policies           map[string]string `json:"policies"`
+	IdleTimeout        int64             `json:"idle_timeout"`
 }
 
 // me answers the caller's account.
@@ -288,7 +330,8 @@ func (a *API) me(c *fiber.Ctx) error {
 	}
 	p, _ := a.policies(c)
 	pols[policy.PatientsVisibility] = p.PatientsVisibility // after the fallback Effective applies
-	return c.JSON(meBody{userBody: newUserBody(u), Role: u.Role, MustChangePassword: u.MustChangePassword, Policies: pols})
+	return c.JSON(meBody{userBody: newUserBody(u), Role: u.Role, MustChangePassword: u.MustChangePassword, Policies: pols,
+		IdleTimeout: int64(a.Config.Auth.IdleTimeout / time.Second)})
 }
 
 // Password change messages, Django's (PasswordChangeForm).

@@ -31,9 +31,11 @@ var doctorFields = fields{
 // doctorRoutes mounts the doctors directory, shared by all authenticated users. Writes follow the
 // doctors.writes policy (any account, or administrators only).
 func (a *API) doctorRoutes(r fiber.Router) {
-	a.mount(r, "/doctors", view{Name: "Doctor List", Get: a.listDoctors, Post: a.createDoctor, PostForm: doctorFields})
+	// The directory is no patient data: its changes are recorded, its reads are not.
+	audited := auditSpec{Resource: "doctor"}
+	a.mount(r, "/doctors", view{Name: "Doctor List", Get: a.listDoctors, Post: a.createDoctor, PostForm: doctorFields, Audit: audited})
 	a.mount(r, "/doctors/:id", view{Name: "Doctor Instance", Get: a.getDoctor,
-		Put: a.updateDoctor(false), Patch: a.updateDoctor(true), Delete: a.deleteDoctor, PutForm: doctorFields})
+		Put: a.updateDoctor(false), Patch: a.updateDoctor(true), Delete: a.deleteDoctor, PutForm: doctorFields, Audit: audited})
 }
 
 func (a *API) listDoctors(c *fiber.Ctx) error {
@@ -93,7 +95,12 @@ func (a *API) createDoctor(c *fiber.Ctx) error {
 	if b.Err() != nil {
 		return a.doctorInvalid(c.UserContext(), b, f, 0)
 	}
-	d, err := a.Store.CreateDoctor(c.UserContext(), f)
+	var d store.Doctor
+	err = a.change(c, fiber.StatusCreated, func(st *store.Store) (err error) {
+		d, err = st.CreateDoctor(c.UserContext(), f)
+		auditID(c, d.ID, 0)
+		return err
+	})
 	if err != nil {
 		return doctorWriteErr(err)
 	}
@@ -124,7 +131,11 @@ func (a *API) updateDoctor(partial bool) fiber.Handler {
 			}
 			return a.doctorInvalid(ctx, b, f, id)
 		}
-		d, err := a.Store.UpdateDoctor(ctx, id, f)
+		var d store.Doctor
+		err = a.change(c, fiber.StatusOK, func(st *store.Store) (err error) {
+			d, err = st.UpdateDoctor(ctx, id, f)
+			return err
+		})
 		if err != nil {
 			return doctorWriteErr(err)
 		}
@@ -140,7 +151,9 @@ func (a *API) deleteDoctor(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	err = a.Store.DeleteDoctor(c.UserContext(), actor(c), id)
+	err = a.change(c, fiber.StatusNoContent, func(st *store.Store) error {
+		return st.DeleteDoctor(c.UserContext(), actor(c), id)
+	})
 	if errors.Is(err, store.ErrDoctorAssignedByOthers) {
 		return Detail(fiber.StatusConflict, msgDoctorAssignedByOthers)
 	}

@@ -47,10 +47,14 @@ var patientFields = fields{
 // patientRoutes mounts the patients routes; every one is limited to the patients the caller may
 // see (patientScope: their own, or with clinic visibility every patient).
 func (a *API) patientRoutes(r fiber.Router) {
-	a.mount(r, "/patients", view{Name: "Patient List", Get: a.listPatients, Post: a.createPatient, PostForm: patientFields})
+	audited := auditSpec{Resource: "patient", Reads: true, Patient: true}
+	a.mount(r, "/patients", view{Name: "Patient List", Get: a.listPatients, Post: a.createPatient, PostForm: patientFields, Audit: audited})
 	a.mount(r, "/patients/:id", view{Name: "Patient Instance", Get: a.getPatient,
-		Put: a.updatePatient(false), Patch: a.updatePatient(true), Delete: a.deletePatient, PutForm: patientFields})
-	a.mount(r, "/patients/:id/doctors", view{Name: "Patient Doctors", Get: a.patientDoctors})
+		Put: a.updatePatient(false), Patch: a.updatePatient(true), Delete: a.deletePatient, PutForm: patientFields, Audit: audited})
+	a.mount(r, "/patients/:id/doctors", view{Name: "Patient Doctors", Get: a.patientDoctors,
+		Audit: auditSpec{Resource: "patient_doctors", Reads: true, Patient: true}})
+	a.mount(r, "/patients/:id/audit", view{Name: "Patient Access History", Get: a.patientAudit,
+		Audit: auditSpec{Resource: "audit", Reads: true, Patient: true}})
 }
 
 func (a *API) listPatients(c *fiber.Ctx) error {
@@ -73,6 +77,7 @@ func (a *API) listPatients(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	auditCount(c, len(patients))
 	SetListHeaders(c, q, total)
 	return c.JSON(patients)
 }
@@ -99,7 +104,12 @@ func (a *API) createPatient(c *fiber.Ctx) error {
 	if b.Err() != nil {
 		return a.patientInvalid(c.UserContext(), scope, b, f, 0)
 	}
-	p, err := a.Store.CreatePatient(c.UserContext(), scope, f)
+	var p store.Patient
+	err = a.change(c, fiber.StatusCreated, func(st *store.Store) (err error) {
+		p, err = st.CreatePatient(c.UserContext(), scope, f)
+		auditID(c, p.ID, p.ID)
+		return err
+	})
 	if err != nil {
 		return patientWriteErr(err)
 	}
@@ -126,7 +136,11 @@ func (a *API) updatePatient(partial bool) fiber.Handler {
 			}
 			return a.patientInvalid(ctx, scope, b, f, id)
 		}
-		p, err := a.Store.UpdatePatient(ctx, scope, id, f)
+		var p store.Patient
+		err = a.change(c, fiber.StatusOK, func(st *store.Store) (err error) {
+			p, err = st.UpdatePatient(ctx, scope, id, f)
+			return err
+		})
 		if err != nil {
 			return patientWriteErr(err)
 		}
@@ -139,7 +153,9 @@ func (a *API) deletePatient(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Store.DeletePatient(c.UserContext(), a.patientScope(c), id); err != nil {
+	if err := a.change(c, fiber.StatusNoContent, func(st *store.Store) error {
+		return st.DeletePatient(c.UserContext(), a.patientScope(c), id)
+	}); err != nil {
 		return storeErr(err)
 	}
 	return noContent(c)
@@ -155,6 +171,7 @@ func (a *API) patientDoctors(c *fiber.Ctx) error {
 	if err != nil {
 		return storeErr(err)
 	}
+	auditCount(c, len(doctors))
 	return c.JSON(doctors)
 }
 

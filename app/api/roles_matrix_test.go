@@ -150,6 +150,10 @@ var matrixRows = []matrixRow{
 	{Method: "DELETE", Path: "/api/patients/{fresh_other_patient}/", Kind: protected, Admin: ifClinic(204, 404), Staff: ifClinic(204, 404)},
 	{Method: "GET", Path: "/api/patients/{other_patient}/doctors/", Kind: protected, Admin: ifClinic(200, 404), Staff: ifClinic(200, 404)},
 	{Method: "OPTIONS", Path: "/api/patients/", Kind: protected, Admin: is(200), Staff: is(200)},
+	// Access history: a staff member's own patients in owner mode; administrators only in clinic mode.
+	{Method: "GET", Path: "/api/patients/{own_patient}/audit/", Kind: protected, Admin: is(200), Staff: ifClinic(403, 200)},
+	{Method: "GET", Path: "/api/patients/{other_patient}/audit/", Kind: protected, Admin: is(200), Staff: ifClinic(403, 404)},
+	{Method: "OPTIONS", Path: "/api/patients/{own_patient}/audit/", Kind: protected, Admin: is(200), Staff: is(200)},
 
 	// Assignments follow their patients.
 	{Method: "GET", Path: "/api/mappings/", Kind: protected, Admin: is(200), Staff: is(200)},
@@ -188,6 +192,12 @@ var matrixRows = []matrixRow{
 	{Method: "GET", Path: "/api/admin/backups/{backup}", Kind: protected, Admin: is(200), Staff: is(403)},
 	{Method: "GET", Path: "/api/admin/backups/healthcare-20000101T000000Z-v1.backup", Kind: protected, Admin: is(404), Staff: is(403)},
 	{Method: "OPTIONS", Path: "/api/admin/backups/{backup}", Kind: protected, Admin: is(200), Staff: is(403)},
+	{Method: "GET", Path: "/api/admin/audit/?actor=alice&action=read&since=2020-01-01T00:00:00Z", Kind: protected, Admin: is(200), Staff: is(403)},
+	{Method: "GET", Path: "/api/admin/audit/?action=bogus", Kind: protected, Admin: is(400), Staff: is(403)},
+	{Method: "OPTIONS", Path: "/api/admin/audit/", Kind: protected, Admin: is(200), Staff: is(403)},
+	{Method: "POST", Path: "/api/admin/audit/", Kind: protected, Admin: is(405), Staff: is(403)},
+	{Method: "GET", Path: "/api/admin/audit/export/?resource=patient", Kind: protected, Admin: is(200), Staff: is(403)},
+	{Method: "OPTIONS", Path: "/api/admin/audit/export/", Kind: protected, Admin: is(200), Staff: is(403)},
 }
 
 // registration is what POST /api/auth/register/ answers under the registration policy.

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -304,6 +305,20 @@ func TestRegistrationApproval(t *testing.T) {
 		t.Errorf("register body %s", r.Body)
 	}
 	expectStatus(t, e.Post("/api/auth/login/", "", map[string]string{"username": "newbie", "password": pw}), 401, "before approval")
+	// Nothing is said about existing accounts (issue 16): registering as alice, or with her email,
+	// answers exactly as a new account does, and changes nothing.
+	for _, body := range []map[string]string{
+		register("alice", "fresh@example.com", pw, pw),
+		register("fresh", "alice@example.com", pw, pw),
+	} {
+		same := expectStatus(t, e.Post("/api/auth/register/", "", body), 201, "register an existing account")
+		if string(same.Body) != string(r.Body) {
+			t.Errorf("an existing account answers %s, a new one %s", same.Body, r.Body)
+		}
+	}
+	if _, err := e.Store().UserByUsername(context.Background(), "fresh"); err == nil {
+		t.Error("an account was created for an existing email")
+	}
 	e.Login("alice") // an existing account signs in as before
 	expectStatus(t, e.Get("/api/admin/users/?is_active=false", root), 200, "waiting list")
 	expectStatus(t, e.Patch(fmt.Sprintf("/api/admin/users/%d/", e.UserID("newbie")), root, map[string]any{"is_active": true}), 200, "approve")

@@ -19,7 +19,7 @@ const (
 // setupRoutes mounts /api/setup: the first-run screen's state and the creation of the first
 // administrator with the one-time setup token the server prints while none exists.
 func (a *API) setupRoutes(r fiber.Router) {
-	a.mount(r, "/setup", view{Name: "Setup", Public: true, Get: a.setupState, Post: a.setup, PostForm: fields{
+	a.mount(r, "/setup", view{Audit: auditSpec{Resource: "user", Actions: map[string]string{fiber.MethodPost: "setup"}}, Name: "Setup", Public: true, Get: a.setupState, Post: a.setup, PostForm: fields{
 		charField("token", "Token", 0),
 		charField("username", "Username", auth.MaxUsernameLength),
 		{Name: "email", Type: "email", Required: true, Label: "Email address"},
@@ -79,7 +79,7 @@ func (a *API) setup(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	hash, err := a.finishAccount(b, in)
+	hash, err := a.finishAccount(ctx, b, in, true)
 	if err != nil {
 		return err
 	}

@@ -36,8 +36,9 @@ type view struct {
 	Put             fiber.Handler
 	Patch           fiber.Handler
 	Delete          fiber.Handler
-	PostForm        fields // what OPTIONS shows under actions.POST
-	PutForm         fields // what OPTIONS shows under actions.PUT
+	Audit           auditSpec // what the audit trail records of it
+	PostForm        fields    // what OPTIONS shows under actions.POST
+	PutForm         fields    // what OPTIONS shows under actions.PUT
 }
 
 // allowed lists the view's methods in DRF's order (its http_method_names).
@@ -69,13 +70,17 @@ func (a *API) mount(r fiber.Router, path string, v view) {
 					return err
 				}
 				if err := authorize(c, &v); err != nil {
+					a.auditEnd(c, a.auditBegin(c, &v), err)
 					return err
 				}
 			}
-			if err := refuseCrossSiteForm(c); err != nil {
-				return err
+			ev := a.auditBegin(c, &v)
+			err := refuseCrossSiteForm(c)
+			if err == nil {
+				err = h(c)
 			}
-			return h(c)
+			a.auditEnd(c, ev, err)
+			return err
 		}
 	}
 	handlers := map[string]fiber.Handler{

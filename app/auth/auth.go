@@ -99,6 +99,8 @@ type TokenError struct {
 	Code    string
 	Detail  string
 	Message string
+	// Reused: a retired refresh token was presented again and its login revoked (for the audit trail).
+	Reused bool
 }
 
 func (e *TokenError) Error() string {
@@ -302,6 +304,9 @@ func (s *Service) Refresh(ctx context.Context, raw string) (Pair, error) {
 	if err != nil {
 		if errors.Is(err, store.ErrFamilyRevoked) {
 			s.log.Warn("refresh token reused: login revoked", "user_id", u.ID, "family", fam.String())
+			te := tokenInvalid(MsgTokenRevoked)
+			te.Reused = true
+			return Pair{}, te
 		}
 		return Pair{}, familyError(err)
 	}
@@ -355,6 +360,20 @@ func (s *Service) ChangePassword(ctx context.Context, sess *Session, current, ne
 	}
 	s.log.Info("password changed: every login of the account ended", "user_id", u.ID)
 	return s.startFamily(ctx, u.ID, client)
+}
+
+// RefreshUser is the user id a correctly signed refresh token names (0 for any other token), for
+// the audit trail of refresh and logout; it does not check the login is live.
+func (s *Service) RefreshUser(raw string) int64 {
+	c, terr := s.parse(raw, typeRefresh)
+	if terr != nil {
+		return 0
+	}
+	id, terr := c.userID()
+	if terr != nil {
+		return 0
+	}
+	return id
 }
 
 // refreshClaims verifies a refresh token and that its user still exists and is active (simplejwt

@@ -97,6 +97,9 @@ func adminCreate(cmd *cobra.Command, a Assets, username, email string, stdin io.
 		if err != nil {
 			return err
 		}
+		if err := auditCLI(ctx, st, "create", u.ID); err != nil {
+			return err
+		}
 		fmt.Fprintf(stdout, "administrator %s created (id %d); sign in at the server's address\n", u.Username, u.ID)
 		return nil
 	})
@@ -130,6 +133,9 @@ func adminResetPassword(cmd *cobra.Command, a Assets, username string, mustChang
 			return err
 		}
 		if err := st.ClearLoginLimits(ctx, auth.BucketName(u.Username)); err != nil {
+			return err
+		}
+		if err := auditCLI(ctx, st, "password_changed", u.ID); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "password of %s changed; every login of the account ended\n", u.Username)

@@ -1,5 +1,5 @@
 // Package cli is the command line: serve (the default), migrate, backup, restore, upgrade-postgres,
-// admin, import, config, healthcheck and version.
+// admin, import, audit, config, healthcheck and version.
 package cli
 
 import (
@@ -130,6 +130,7 @@ func newRoot(a Assets, stdin io.Reader, stdout, stderr io.Writer) *cobra.Command
 		upgradePostgresCommand(a, stdout, stderr),
 		adminCommand(a, stdin, stdout, stderr),
 		importCommand(a, stdout, stderr),
+		auditCommand(a, stdout, stderr),
 		&cobra.Command{
 			Use:   "config",
 			Short: "Print the effective configuration as YAML, secrets redacted",

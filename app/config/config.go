@@ -34,6 +34,7 @@ type Config struct {
 	Admin     Admin     `mapstructure:"admin"`
 	RateLimit RateLimit `mapstructure:"rate_limit"`
 	Backup    Backup    `mapstructure:"backup"`
+	Audit     Audit     `mapstructure:"audit"`
 	Log       Log       `mapstructure:"log"`
 
 	// DatabaseSource says which setting chose the database (database.url's source, or why the
@@ -43,6 +44,15 @@ type Config struct {
 	// for the start-up log. Not a setting.
 	Warnings []string `mapstructure:"-"`
 }
+
+// Audit configures the audit trail.
+type Audit struct {
+	Reads     bool          `mapstructure:"reads"`     // record reads of patient data (changes are always recorded)
+	Retention time.Duration `mapstructure:"retention"` // rows older than this are removed (at least a year)
+}
+
+// MinAuditRetention is the shortest audit.retention (PostgreSQL's audit_purge refuses less too).
+const MinAuditRetention = 366 * 24 * time.Hour
 
 // Backup configures the embedded mode's automatic backups.
 type Backup struct {
@@ -531,6 +541,9 @@ func (c *Config) validate() error {
 	}
 	if c.Backup.Keep < 1 {
 		return errors.New("backup.keep must be at least 1")
+	}
+	if c.Audit.Retention < MinAuditRetention {
+		return errors.New("audit.retention must be at least a year (8784h); the default 52596h is six years, HIPAA's documentation period")
 	}
 	if c.Embedded.Port < 0 || c.Embedded.Port > 65535 {
 		return fmt.Errorf("embedded.port %d is out of range: use 0 (pick a free port) or 1-65535", c.Embedded.Port)

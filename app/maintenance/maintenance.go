@@ -121,6 +121,14 @@ func Jobs(cfg *config.Config, st *store.Store, log *slog.Logger) []Job {
 			}
 			return err
 		}},
+		{Name: "audit retention", Every: 6 * time.Hour, Run: func(ctx context.Context) error {
+			// Through audit_purge(), the one way rows leave the trail (see migration 0003).
+			n, err := st.PurgeAudit(ctx, cfg.Audit.Retention)
+			if n > 0 {
+				log.Info("maintenance: audit rows past audit.retention removed", "rows", n, "retention", cfg.Audit.Retention.String())
+			}
+			return err
+		}},
 		{Name: "old rate-limit windows", Every: 15 * time.Minute, Run: func(ctx context.Context) error {
 			n, err := st.SweepRateLimits(ctx, windowAge)
 			if n > 0 {

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"healthcare/app/api"
+	"healthcare/app/audit"
 	"healthcare/app/auth"
 	"healthcare/app/config"
 	"healthcare/app/store"
@@ -29,6 +30,9 @@ type Options struct {
 	Log    *slog.Logger
 	// Version is the release, written into the backups the admin API makes ("" is "dev").
 	Version string
+	// Audit writes the audit rows of reads; nil: New starts one, flushed and stopped when the
+	// application shuts down.
+	Audit *audit.Recorder
 }
 
 // New builds the Fiber application: middleware, /healthz and /readyz, the /api routes and the UI.
@@ -80,7 +84,13 @@ func New(o Options) *fiber.App {
 
 	st := store.New(o.Pool, o.Config.Database.QueryTimeout)
 	st.SearchTimeout(o.Config.Database.SearchTimeout)
+	if o.Audit == nil {
+		o.Audit = audit.New(st, o.Log)
+		// After the last request finished: what is queued is written before the pool closes.
+		app.Hooks().OnShutdown(func() error { o.Audit.Close(); return nil })
+	}
 	a := &api.API{
+		Audit:   o.Audit,
 		Store:   st,
 		Auth:    o.Auth,
 		Config:  o.Config,

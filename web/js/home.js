@@ -1,6 +1,6 @@
 // Home: how many patients, doctors and assignments there are, and the patients changed last.
 import { api } from './api.js';
-import { html, Loading, ErrorState, useLoad, usePageTitle, formatDate } from './ui.js';
+import { html, Loading, ErrorState, useLoad, usePageTitle, formatDate, clinicMode } from './ui.js';
 
 function count(path) {
   return api('GET', path, { query: { limit: 1 } }).then((r) => (r.total === null ? (r.data || []).length : r.total));
@@ -30,9 +30,9 @@ export function Home() {
     ${counts.error
       ? html`<${ErrorState} error=${counts.error} onRetry=${counts.reload} />`
       : html`<ul class="counts" aria-label="Counts">
-          ${tile('count-patients', c?.patients, c?.patients === 1 ? 'patient' : 'patients', '#/patients', 'yours only')}
+          ${tile('count-patients', c?.patients, c?.patients === 1 ? 'patient' : 'patients', '#/patients', clinicMode() ? 'the whole clinic' : 'yours only')}
           ${tile('count-doctors', c?.doctors, c?.doctors === 1 ? 'doctor' : 'doctors', '#/doctors', 'in the shared directory')}
-          ${tile('count-assignments', c?.assignments, c?.assignments === 1 ? 'assignment' : 'assignments', '#/patients', 'doctors assigned to your patients')}
+          ${tile('count-assignments', c?.assignments, c?.assignments === 1 ? 'assignment' : 'assignments', '#/patients', clinicMode() ? 'doctors assigned to patients' : 'doctors assigned to your patients')}
         </ul>`}
     <section class="card recent" aria-labelledby="recent-title">
       <h2 id="recent-title">Recently changed patients</h2>

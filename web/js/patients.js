@@ -4,7 +4,7 @@ import { useState, useRef, useEffect } from '../vendor/preact-htm/standalone.mod
 import { api, listAll, state as apiState } from './api.js';
 import {
   html, navigate, notify, Loading, ErrorState, Empty, ConfirmDialog, useLoad, usePageTitle, useDebounced, GENDERS, genderLabel,
-  formatDate,
+  formatDate, patientsTitle,
 } from './ui.js';
 import { useForm, SubmitButton, Field, FormError, DraftNote } from './form.js';
 import { useResourceList, ResourceTable, SearchBox, SortHeader, PageSize, SortSelect } from './list.js';
@@ -21,14 +21,14 @@ export function normalisePhone(s) {
 }
 
 export function PatientsList({ route }) {
-  usePageTitle('My patients');
+  usePageTitle(patientsTitle());
   const list = useResourceList(route, { base: '/patients', url: '/api/patients/', filter: 'gender' });
   const { params, go } = list;
   const sort = (o) => go({ ordering: o, offset: 0 });
 
   return html`<main id="main" class="container" aria-labelledby="page-title">
     <div class="page-head">
-      <h1 id="page-title" tabindex="-1">My patients</h1>
+      <h1 id="page-title" tabindex="-1">${patientsTitle()}</h1>
       <a href="#/patients/new" role="button" id="add-patient">Add patient</a>
     </div>
     <p class="muted lead">Only you can see the patients you add.</p>
@@ -46,7 +46,7 @@ export function PatientsList({ route }) {
         options=${[['name', 'Name A–Z'], ['-name', 'Name Z–A'], ['age', 'Youngest first'], ['-age', 'Oldest first'], ['-created_at', 'Newest first']]} />
       <${PageSize} id="patient-page-size" value=${params.limit} onChange=${(n) => go({ limit: n, offset: 0 })} />
     </form></search>`}
-    <${ResourceTable} list=${list} id="patients-table" caption="My patients" noun="patients"
+    <${ResourceTable} list=${list} id="patients-table" caption=${patientsTitle()} noun="patients"
       empty=${html`<${Empty} title="No patients yet">
         <p>Add your first patient. Then open them to assign doctors from the directory.</p>
         <a href="#/patients/new" role="button">Add your first patient</a>
@@ -120,7 +120,7 @@ export function PatientForm({ id }) {
 
   return html`<main id="main" class="container narrow" aria-labelledby="page-title">
     <nav aria-label="Breadcrumb" class="crumbs"><ul>
-      <li><a href="#/patients">My patients</a></li>
+      <li><a href="#/patients">${patientsTitle()}</a></li>
       ${editing && load.value ? html`<li><a href=${`#/patients/${id}`}>${load.value.name}</a></li>` : null}
       <li aria-current="page">${editing ? 'Edit' : 'Add'}</li>
     </ul></nav>
@@ -185,7 +185,7 @@ export function PatientDetail({ id }) {
 
   if (patient.error) {
     return html`<main id="main" class="container" aria-labelledby="page-title">
-      <nav aria-label="Breadcrumb" class="crumbs"><ul><li><a href="#/patients">My patients</a></li></ul></nav>
+      <nav aria-label="Breadcrumb" class="crumbs"><ul><li><a href="#/patients">${patientsTitle()}</a></li></ul></nav>
       <h1 id="page-title" tabindex="-1">Patient</h1>
       ${patient.error.status === 404
         ? html`<${Empty} title="Patient not found"><p>This patient does not exist or is not one of yours.</p>
@@ -199,7 +199,7 @@ export function PatientDetail({ id }) {
   const me = apiState.me;
 
   return html`<main id="main" class="container patient-page" aria-labelledby="page-title">
-    <nav aria-label="Breadcrumb" class="crumbs"><ul><li><a href="#/patients">My patients</a></li><li aria-current="page">${p.name}</li></ul></nav>
+    <nav aria-label="Breadcrumb" class="crumbs"><ul><li><a href="#/patients">${patientsTitle()}</a></li><li aria-current="page">${p.name}</li></ul></nav>
     <p class="print-only print-head">Patient summary · Clinic admin</p>
     <div class="page-head">
       <h1 id="page-title" tabindex="-1">${p.name}</h1>

@@ -223,6 +223,17 @@ export function usePageTitle(title) {
   }, [title]);
 }
 
+/** "Patients" when every account sees every patient (patients.visibility clinic), else "My patients". */
+export function patientsTitle() {
+  return clinicMode() ? 'Patients' : 'My patients';
+}
+
+/** Whether the clinic policy patients.visibility is clinic (from /api/auth/me/). */
+export function clinicMode() {
+  const me = apiState.me;
+  return !!(me && me.policies && me.policies['patients.visibility'] === 'clinic');
+}
+
 export const GENDERS = [
   ['M', 'Male'],
   ['F', 'Female'],
