@@ -399,7 +399,9 @@ func (t *target) start(ctx context.Context, o options) error {
 	)
 	// Newer releases end a login that is not refreshed within auth.idle_timeout (which must be at
 	// least the token's lifetime): the bench never refreshes. Set only where the binary knows it.
-	if out, err := exec.Command(t.bin, "config").Output(); err == nil && strings.Contains(string(out), "idle_timeout") {
+	probe := exec.Command(t.bin, "config")
+	probe.Dir = t.dir // not the repository's config.yaml, which may name settings the binary lacks
+	if out, err := probe.Output(); err == nil && strings.Contains(string(out), "idle_timeout") {
 		env = append(env, "HEALTHCARE_AUTH_IDLE_TIMEOUT=12h", "HEALTHCARE_AUTH_SESSION_MAX_AGE=24h")
 	}
 	if o.serverEnv != "" {
