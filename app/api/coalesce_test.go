@@ -154,9 +154,9 @@ func TestSearchTooSlow(t *testing.T) {
 	}
 }
 
-// TestConcurrentCreates: patients created at once share statements and commits; still each
-// request gets its own patient, a phone number used twice at once is created once and the other
-// request gets the DRF duplicate error, and other users' phone numbers do not collide.
+// TestConcurrentCreates: of patients created at once, each request gets its own patient, a phone
+// number used twice at once is created once and the other request gets the DRF duplicate error,
+// and other users' phone numbers do not collide.
 func TestConcurrentCreates(t *testing.T) {
 	t.Parallel()
 	f := newResFixture(t, "alice", "bob")

@@ -2,14 +2,12 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Patient was entered by the account managed_by names; every query here takes a PatientScope.
@@ -194,17 +192,9 @@ var ErrNoActor = errors.New("store: no actor in the patient scope")
 
 // CreatePatient inserts a patient entered by the scope's actor (its managed_by); every field must be
 // set. A phone number the actor already uses is a unique violation of PatientOwnerPhoneKey.
-// Concurrent calls share one statement, and so one commit: one WAL flush for the batch instead of
-// one per patient.
 func (s *Store) CreatePatient(ctx context.Context, scope PatientScope, f PatientFields) (Patient, error) {
 	if scope.actor <= 0 {
 		return Patient{}, ErrNoActor
-	}
-	if s.creates != nil && f.Name != nil && f.Age != nil && f.Gender != nil && f.Address != nil && f.PhoneNumber != nil {
-		// Cloned: the strings may point into the request's buffer, and the batch may outlive a
-		// caller that gives up waiting.
-		return s.creates.do(ctx, newPatient{Owner: scope.actor, Name: strings.Clone(*f.Name), Age: *f.Age,
-			Gender: strings.Clone(*f.Gender), Address: strings.Clone(*f.Address), PhoneNumber: strings.Clone(*f.PhoneNumber)})
 	}
 	return s.createPatient(ctx, scope.actor, f)
 }
@@ -217,81 +207,6 @@ func (s *Store) createPatient(ctx context.Context, owner int64, f PatientFields)
 		SELECT `+patientCols+` FROM p JOIN users u ON u.id = p.managed_by`,
 		owner, f.Name, f.Age, f.Gender, f.Address, f.PhoneNumber).Scan(patientDest(&p)...)
 	return p, err
-}
-
-// newPatient is one CreatePatient call in a batch (JSON: the batch travels as one jsonb value).
-type newPatient struct {
-	I           int    `json:"i"`
-	Owner       int64  `json:"owner"`
-	Name        string `json:"name"`
-	Age         int64  `json:"age"`
-	Gender      string `json:"gender"`
-	Address     string `json:"address"`
-	PhoneNumber string `json:"phone_number"`
-}
-
-// createPatients is CreatePatient for a batch, in one statement and one transaction. A phone
-// number the owner already has (in the table, or earlier in the batch) skips that row only
-// (ON CONFLICT DO NOTHING) and is that call's unique violation, as alone. Any other failure (a
-// user deleted meanwhile, a full disk) would fail the whole statement: then each call is retried
-// alone, so it fails only the calls it concerns.
-func (s *Store) createPatients(ctx context.Context, keys []newPatient, out []Patient, errs []error) error {
-	for i := range keys {
-		keys[i].I = i
-	}
-	batch, err := json.Marshal(keys)
-	if err != nil {
-		return err
-	}
-	rows, err := s.db.Query(ctx, `WITH k AS (
-			SELECT * FROM jsonb_to_recordset($1::jsonb)
-			AS k(i int, owner bigint, name text, age bigint, gender text, address text, phone_number text)),
-		p AS (
-			INSERT INTO patients (managed_by, name, age, gender, address, phone_number)
-			SELECT owner, name, age, gender, address, phone_number FROM k ORDER BY i
-			ON CONFLICT ON CONSTRAINT `+PatientOwnerPhoneKey+` DO NOTHING
-			RETURNING *)
-		SELECT `+patientCols+`, p.managed_by FROM p JOIN users u ON u.id = p.managed_by`, string(batch))
-	type ownerPhone struct {
-		owner int64
-		phone string
-	}
-	created := map[ownerPhone]Patient{}
-	if err == nil {
-		for rows.Next() {
-			var p Patient
-			var owner int64
-			if err = rows.Scan(append(patientDest(&p), &owner)...); err != nil {
-				break
-			}
-			created[ownerPhone{owner, p.PhoneNumber}] = p
-		}
-		rows.Close()
-		if err == nil {
-			err = rows.Err()
-		}
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return err
-		}
-		for i, k := range keys {
-			out[i], errs[i] = s.createPatient(ctx, k.Owner, PatientFields{Name: &k.Name, Age: &k.Age, Gender: &k.Gender,
-				Address: &k.Address, PhoneNumber: &k.PhoneNumber})
-		}
-		return nil
-	}
-	for i, k := range keys {
-		key := ownerPhone{k.Owner, k.PhoneNumber}
-		if p, ok := created[key]; ok {
-			out[i] = p
-			delete(created, key) // a second call with the same phone in this batch is a duplicate
-			continue
-		}
-		errs[i] = &pgconn.PgError{Severity: "ERROR", Code: "23505", ConstraintName: PatientOwnerPhoneKey,
-			Message: `duplicate key value violates unique constraint "` + PatientOwnerPhoneKey + `"`}
-	}
-	return nil
 }
 
 // UpdatePatient sets the non-nil fields and updated_at on patient id; ErrNotFound when the scope

@@ -39,7 +39,6 @@ type Store struct {
 	patients       *coalescer[patientKey, Patient]
 	patientDoctors *coalescer[patientKey, []Doctor]
 	doctorLists    *coalescer[doctorListKey, doctorList]
-	creates        *coalescer[newPatient, Patient]
 
 	searches *searchLimit
 }
@@ -54,7 +53,6 @@ func New(pool *pgxpool.Pool, timeout time.Duration) *Store {
 	s.patients = newCoalescer(timeout, s.getPatients)
 	s.patientDoctors = newCoalescer(timeout, s.patientDoctorsOf)
 	s.doctorLists = newCoalescer(timeout, s.doctorListsOf)
-	s.creates = newCoalescer(timeout, s.createPatients)
 	s.searches = newSearchLimit(timeout, int(pool.Config().MaxConns))
 	return s
 }
