@@ -122,7 +122,9 @@ func TestCoalescedReadsStayOwn(t *testing.T) {
 						t.Errorf("%s reads %s's patient %d%s: %d %s", as, owner, id, suffix, r.Status, r.Body)
 					}
 					if suffix == "/" && want == http.StatusOK {
-						var p struct{ ManagedBy string `json:"managed_by"` }
+						var p struct {
+							ManagedBy string `json:"managed_by"`
+						}
 						r.Decode(t, &p)
 						if p.ManagedBy != owner {
 							t.Errorf("%s's patient %d answered as %q's", owner, id, p.ManagedBy)
@@ -206,7 +208,9 @@ func TestConcurrentCreates(t *testing.T) {
 	}
 	for _, as := range []string{"alice", "bob"} {
 		r := f.do(t, "GET", "/api/patients/?limit=1000", as, "")
-		var list []struct{ ManagedBy string `json:"managed_by"` }
+		var list []struct {
+			ManagedBy string `json:"managed_by"`
+		}
 		r.Decode(t, &list)
 		if len(list) != 15 {
 			t.Errorf("%s has %d patients, want 15", as, len(list))
