@@ -52,6 +52,18 @@ func (a *API) root(c *fiber.Ctx) error {
 // localSession holds the authenticated *auth.Session (set by authenticate).
 const localSession = "auth.session"
 
+// LocalClientIP is the Locals key under which the server puts the client's address: the TCP
+// peer, or behind server.trusted_proxies the right-most forwarded address that is not a proxy.
+const LocalClientIP = "client.ip"
+
+// ClientIP is the client's address for rate limits and logs (see LocalClientIP).
+func ClientIP(c *fiber.Ctx) string {
+	if ip, ok := c.Locals(LocalClientIP).(string); ok {
+		return ip
+	}
+	return c.IP()
+}
+
 // session is the authenticated caller's session; nil on a public view.
 func session(c *fiber.Ctx) *auth.Session {
 	s, _ := c.Locals(localSession).(*auth.Session)
@@ -67,7 +79,7 @@ func actor(c *fiber.Ctx) store.Actor {
 	if s == nil {
 		return store.Actor{}
 	}
-	return store.Actor{UserID: s.User.ID, Role: s.User.Role, RequestID: c.GetRespHeader(fiber.HeaderXRequestID), Address: c.IP()}
+	return store.Actor{UserID: s.User.ID, Role: s.User.Role, RequestID: c.GetRespHeader(fiber.HeaderXRequestID), Address: ClientIP(c)}
 }
 
 // policies are the clinic policies in force for this request: read with the caller's session on a
@@ -95,7 +107,7 @@ func (a *API) patientScope(c *fiber.Ctx) store.PatientScope {
 
 // client is who is asking, for the auth service.
 func client(c *fiber.Ctx) auth.Client {
-	return auth.Client{Address: c.IP(), UserAgent: c.Get(fiber.HeaderUserAgent)}
+	return auth.Client{Address: ClientIP(c), UserAgent: c.Get(fiber.HeaderUserAgent)}
 }
 
 // pathID parses the :id route parameter; anything but a positive int64 is DRF's 404.

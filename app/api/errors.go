@@ -7,9 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+
+	"healthcare/app/auth"
+	"healthcare/app/store"
 )
 
 // Error is an HTTP error with a JSON body in Django REST Framework's shapes. Handlers return it;
@@ -109,6 +113,12 @@ func ErrorHandler(log *slog.Logger, ping func(context.Context) error) fiber.Erro
 		case errors.As(err, &e):
 		case errors.As(err, &fe):
 			e = fiberError(c, fe)
+		case errors.Is(err, store.ErrSearchTooSlow):
+			e = Detail(fiber.StatusServiceUnavailable, MsgSearchTooSlow)
+			e.Header = map[string]string{fiber.HeaderRetryAfter: strconv.Itoa(RetryAfter)}
+		case errors.Is(err, auth.ErrBusy):
+			e = Detail(fiber.StatusServiceUnavailable, MsgBusy)
+			e.Header = map[string]string{fiber.HeaderRetryAfter: strconv.Itoa(RetryAfter)}
 		default:
 			var cause string
 			if e, cause = databaseTrouble(c.UserContext(), err, ping); e != nil {
@@ -127,6 +137,13 @@ func ErrorHandler(log *slog.Logger, ping func(context.Context) error) fiber.Erro
 		return c.Status(e.Status).JSON(e.Body)
 	}
 }
+
+// MsgBusy answers a login or registration refused because too many already wait for password
+// hashing (auth.ErrBusy).
+const MsgBusy = "Too many sign-ins at once. Try again in a few seconds."
+
+// MsgSearchTooSlow answers a search that ran out of database.search_timeout (see store.searchLimit).
+const MsgSearchTooSlow = "The search took too long. Narrow it down (more characters, a filter) and try again."
 
 // notAllowed is DRF's 405 for the request's method.
 func notAllowed(c *fiber.Ctx) *Error {

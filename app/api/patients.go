@@ -22,6 +22,11 @@ const maxAge = 150
 // patientOrdering is the list's ordering allow-list (the store maps each to a column).
 var patientOrdering = []string{"id", "name", "age", "created_at", "updated_at"}
 
+// maxAddressLength bounds the one free-text field of a patient (the original's TextField had no
+// limit; 1 MB addresses made 150-row lists of 150 MB). With it and MaxLimit a list page is at
+// most about 1.5 MB.
+const maxAddressLength = 1024
+
 // genders are the gender field's choices.
 var genders = []string{"M", "F", "O"}
 
@@ -33,7 +38,7 @@ var patientFields = fields{
 	{Name: "age", Type: "integer", Required: true, Label: "Age", MinValue: ptr(0), MaxValue: ptr(maxAge)},
 	{Name: "gender", Type: "choice", Required: true, Label: "Gender",
 		Choices: []choice{{"M", "Male"}, {"F", "Female"}, {"O", "Other"}}},
-	charField("address", "Address", 0),
+	charField("address", "Address", maxAddressLength),
 	charField("phone_number", "Phone number", 15),
 	timestamp("created_at", "Created at"),
 	timestamp("updated_at", "Updated at"),
@@ -183,7 +188,7 @@ func readPatient(b *Body) store.PatientFields {
 	if s, ok := b.Choice("gender", genders...); ok {
 		f.Gender = &s
 	}
-	if s, ok := b.String("address", StringRule{}); ok {
+	if s, ok := b.String("address", StringRule{MaxLength: maxAddressLength}); ok {
 		f.Address = &s
 	}
 	if s, ok := b.String("phone_number", StringRule{MaxLength: 15}); ok {

@@ -51,7 +51,7 @@ func (a *API) setupState(c *fiber.Ctx) error {
 func (a *API) setup(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	rl := a.Config.RateLimit
-	if err := a.Auth.Throttle(ctx, "setup:addr:"+c.IP(), rl.RegisterPerAddress, rl.RegisterWindow); err != nil {
+	if err := a.Auth.Throttle(ctx, "setup:addr:"+ClientIP(c), rl.RegisterPerAddress, rl.RegisterWindow); err != nil {
 		return authError(err)
 	}
 	if exists, err := a.Store.ActiveAdminExists(ctx); err != nil {
@@ -72,7 +72,7 @@ func (a *API) setup(c *fiber.Ctx) error {
 		return err
 	}
 	if auth.CheckSetupToken(hashes, token) != nil {
-		a.Log.Warn("setup: a wrong setup token was presented", "client", c.IP())
+		a.Log.Warn("setup: a wrong setup token was presented", "client", ClientIP(c))
 		return Detail(fiber.StatusForbidden, msgSetupToken)
 	}
 	in, err := a.readAccount(ctx, b, "")
@@ -93,7 +93,7 @@ func (a *API) setup(c *fiber.Ctx) error {
 	case err != nil:
 		return accountWriteErr(err)
 	}
-	a.Log.Info("setup: first administrator created", "user_id", u.ID, "client", c.IP())
+	a.Log.Info("setup: first administrator created", "user_id", u.ID, "client", ClientIP(c))
 	pair, err := a.Auth.StartLogin(ctx, u.ID, client(c))
 	if err != nil {
 		return err

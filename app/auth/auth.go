@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -30,7 +31,11 @@ type Service struct {
 	// hashing bounds concurrent argon2id runs: each takes Params.MemoryKiB, and a burst of logins
 	// must queue rather than exhaust memory.
 	hashing chan struct{}
+	waiting atomic.Int64 // hashes waiting for a slot (see withSlot)
 	now     func() time.Time
+
+	// verified remembers verified access tokens (see verifiedTokens); nil remembers none.
+	verified *verifiedTokens
 }
 
 // New builds the service: it loads or creates the signing secret and prepares the dummy hash.
@@ -46,14 +51,20 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) (*Service, error
 		log:     log,
 		secret:  secret,
 		params:  Params{MemoryKiB: cfg.Auth.Argon2MemoryKiB, Iterations: cfg.Auth.Argon2Iterations, Parallelism: cfg.Auth.Argon2Parallelism},
-		hashing: make(chan struct{}, max(2, runtime.NumCPU())),
+		hashing: make(chan struct{}, HashConcurrency()),
 		now:     time.Now,
 	}
+	s.verified = &verifiedTokens{m: map[string]verifiedToken{}}
 	if s.dummy, err = s.dummyHash(); err != nil {
 		return nil, fmt.Errorf("prepare password hashing: %w", err)
 	}
 	return s, nil
 }
+
+// HashConcurrency is how many argon2id hashes run at once: one per two CPUs. A hash takes one CPU
+// (see package argon2) and auth.argon2_memory_kib of memory, so logins together use at most half
+// of the machine and a bounded amount of memory; more logins queue.
+func HashConcurrency() int { return max(1, runtime.NumCPU()/2) }
 
 // ErrInvalidCredentials is a failed login: unknown username, wrong password or inactive account.
 var ErrInvalidCredentials = errors.New("no active account found with the given credentials")
@@ -152,10 +163,15 @@ func (s *Service) Login(ctx context.Context, username, password string, client C
 		return Pair{}, err
 	}
 	if u == nil || u.Username != username {
-		_, _ = s.VerifyPassword(s.dummy, password)
+		if _, err := s.VerifyPassword(s.dummy, password); errors.Is(err, ErrBusy) {
+			return Pair{}, err // as for an existing account: busy says nothing about the username
+		}
 		return Pair{}, ErrInvalidCredentials
 	}
 	ok, err := s.verifyLogin(u.PasswordHash, password)
+	if errors.Is(err, ErrBusy) {
+		return Pair{}, err
+	}
 	if err != nil {
 		// A hash we cannot read (edited by hand, another scheme) locks the account, not the server.
 		s.log.Error("unreadable password hash: the account cannot log in until its password is reset", "user_id", u.ID, "error", err)
@@ -240,16 +256,12 @@ func BucketName(username string) string {
 // ended login of the account (deactivation, password change...) or a timeout, its access tokens
 // are refused at once instead of living out their few minutes.
 func (s *Service) Authenticate(ctx context.Context, raw string) (*Session, error) {
-	c, terr := s.parse(raw, typeAccess)
+	t, terr := s.accessToken(raw)
 	if terr != nil {
 		return nil, terr
 	}
-	id, terr := c.userID()
-	if terr != nil {
-		return nil, terr
-	}
-	fam, hasFamily := c.family()
-	u, live, settings, err := s.st.UserSession(ctx, id, fam, s.limits())
+	fam, hasFamily := t.family, t.hasFamily
+	u, live, settings, err := s.st.UserSession(ctx, t.user, fam, s.limits())
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, &TokenError{Code: CodeUserNotFound, Detail: MsgUserNotFound}
 	}

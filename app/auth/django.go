@@ -66,8 +66,8 @@ func (s *Service) verifyDjango(hash, password string) (bool, error) {
 		return false, err
 	}
 	var ok bool
-	s.withSlot(func() { ok = v.verify(password) })
-	return ok, nil
+	err = s.withSlot(func() { ok = v.verify(password) })
+	return ok, err
 }
 
 // verifyLogin is VerifyPassword plus the original system's trimming. Its registration stripped

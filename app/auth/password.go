@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"strings"
 
-	"golang.org/x/crypto/argon2"
+	"healthcare/app/auth/argon2"
 )
 
 // Params is an argon2id cost. It is recorded in every hash (PHC string format), so the cost can be
@@ -33,7 +33,11 @@ func (s *Service) HashPassword(password string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	return formatHash(s.params, salt, s.argon2(password, salt, s.params, keyLen)), nil
+	key, err := s.argon2(password, salt, s.params, keyLen)
+	if err != nil {
+		return "", err
+	}
+	return formatHash(s.params, salt, key), nil
 }
 
 // dummyHash is a well-formed hash with the configured cost whose key is random bytes: no password
@@ -62,7 +66,10 @@ func (s *Service) VerifyPassword(hash, password string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	got := s.argon2(password, salt, p, uint32(len(key)))
+	got, err := s.argon2(password, salt, p, uint32(len(key)))
+	if err != nil {
+		return false, err
+	}
 	return subtle.ConstantTimeCompare(got, key) == 1, nil
 }
 
@@ -74,18 +81,38 @@ func (s *Service) NeedsRehash(hash string) bool {
 }
 
 // argon2 runs one hash, waiting for a slot so that bursts cannot exhaust memory.
-func (s *Service) argon2(password string, salt []byte, p Params, n uint32) []byte {
+func (s *Service) argon2(password string, salt []byte, p Params, n uint32) ([]byte, error) {
 	var key []byte
-	s.withSlot(func() { key = argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, n) })
-	return key
+	err := s.withSlot(func() { key = argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, n) })
+	return key, err
 }
 
+// ErrBusy refuses a hash when hashQueue others already wait for a slot: the answer is then "try
+// again shortly" (503 with Retry-After) at once, instead of a wait that grows with every client
+// that keeps sending logins.
+var ErrBusy = errors.New("too many logins at once: try again in a few seconds")
+
+// hashQueue is how many hashes may wait per slot (each waits about one hash, 0.1-0.3 s, per
+// hash ahead of it).
+const hashQueue = 16
+
 // withSlot runs one costly hash once a slot is free: bursts of logins queue instead of
-// exhausting memory or starving every other request of CPU.
-func (s *Service) withSlot(f func()) {
-	s.hashing <- struct{}{}
+// exhausting memory or starving every other request of CPU, and beyond hashQueue per slot
+// they are refused with ErrBusy.
+func (s *Service) withSlot(f func()) error {
+	select {
+	case s.hashing <- struct{}{}:
+	default:
+		if s.waiting.Add(1) > int64(hashQueue*cap(s.hashing)) {
+			s.waiting.Add(-1)
+			return ErrBusy
+		}
+		s.hashing <- struct{}{}
+		s.waiting.Add(-1)
+	}
 	defer func() { <-s.hashing }()
 	f()
+	return nil
 }
 
 var errBadHash = errors.New("unrecognised password hash format")

@@ -112,14 +112,18 @@ func newRoot(a Assets, stdin io.Reader, stdout, stderr io.Writer) *cobra.Command
 	root.SetErr(stderr)
 	root.CompletionOptions.DisableDefaultCmd = true
 	config.AddFlags(root.PersistentFlags())
+	serveCmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Start the server (the default command)",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return serve(cmd, a, stderr) },
+	}
+	for _, c := range []*cobra.Command{root, serveCmd} {
+		c.Flags().String(pprofFlag, "", "serve Go's profiler (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060")
+	}
 
 	root.AddCommand(
-		&cobra.Command{
-			Use:   "serve",
-			Short: "Start the server (the default command)",
-			Args:  cobra.NoArgs,
-			RunE:  func(cmd *cobra.Command, _ []string) error { return serve(cmd, a, stderr) },
-		},
+		serveCmd,
 		migrateCommand(a, stdout, stderr),
 		backupCommand(a, stdout, stderr),
 		restoreCommand(a, stdout, stderr),

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"os/user"
-	"runtime"
 	"runtime/debug"
 	"strconv"
 	"syscall"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"healthcare/app/auth"
 	"healthcare/app/config"
 	"healthcare/app/database"
 	"healthcare/app/maintenance"
@@ -69,6 +69,11 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	// SIGPIPE is ignored in Run.
 	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	defer stop()
+	if addr, _ := cmd.Flags().GetString(pprofFlag); addr != "" {
+		if err := startPprof(ctx, addr, log); err != nil {
+			return err
+		}
+	}
 
 	db, err := openDatabase(ctx, cfg, log)
 	if err != nil {
@@ -95,7 +100,9 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	// Announced before serving, so whoever sees /readyz answer has the lines already.
 	announce(log, cfg, db.Info, ln.Addr())
 	done := make(chan error, 1)
-	go func() { done <- server.Serve(ctx, app, ln, cfg.Server.ShutdownTimeout) }()
+	go func() {
+		done <- server.Serve(ctx, app, server.LimitPerAddress(ln, cfg.Server.MaxConnectionsPerAddress), cfg.Server.ShutdownTimeout)
+	}()
 
 	// Periodic clean-ups, stopped (and waited for) before the pool closes.
 	jobsCtx, cancelJobs := context.WithCancel(ctx)
@@ -303,6 +310,6 @@ func limitMemory(cfg *config.Config) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	hashes := int64(max(2, runtime.NumCPU())) * int64(cfg.Auth.Argon2MemoryKiB) * 1024
+	hashes := int64(auth.HashConcurrency()) * int64(cfg.Auth.Argon2MemoryKiB) * 1024
 	debug.SetMemoryLimit(hashes + 48<<20)
 }

@@ -66,6 +66,11 @@ type Server struct {
 	BodyLimit       int           `mapstructure:"body_limit"`
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 	TrustedProxies  []string      `mapstructure:"trusted_proxies"`
+	// Bounds: what one client, or all of them, can hold of the server.
+	ReadTimeout              time.Duration `mapstructure:"read_timeout"`
+	MaxConnections           int           `mapstructure:"max_connections"`
+	MaxConnectionsPerAddress int           `mapstructure:"max_connections_per_address"`
+	AllowedHosts             []string      `mapstructure:"allowed_hosts"`
 }
 
 // Database selects an external PostgreSQL (URL set) or the embedded one (URL empty).
@@ -74,6 +79,7 @@ type Database struct {
 	MaxConns       int           `mapstructure:"max_conns"`
 	QueryTimeout   time.Duration `mapstructure:"query_timeout"`
 	ConnectTimeout time.Duration `mapstructure:"connect_timeout"`
+	SearchTimeout  time.Duration `mapstructure:"search_timeout"`
 }
 
 // Embedded configures the embedded PostgreSQL server.
@@ -495,6 +501,20 @@ func (c *Config) validate() error {
 			}
 		}
 	}
+	if c.Server.ReadTimeout <= 0 {
+		return errors.New("server.read_timeout must be a positive duration such as 10s")
+	}
+	if c.Server.MaxConnections < 1 {
+		return errors.New("server.max_connections must be at least 1, e.g. 1024")
+	}
+	if c.Server.MaxConnectionsPerAddress < 0 {
+		return errors.New("server.max_connections_per_address must be 0 (no limit) or a positive number, e.g. 128")
+	}
+	for _, h := range c.Server.AllowedHosts {
+		if h == "" || strings.ContainsAny(h, "/ ,") {
+			return fmt.Errorf("server.allowed_hosts entry %q is not a host name: use e.g. clinic.example.org, .example.org (and its subdomains) or *", h)
+		}
+	}
 	if c.Server.ShutdownTimeout <= 0 {
 		return errors.New("server.shutdown_timeout must be a positive duration such as 10s")
 	}
@@ -509,6 +529,9 @@ func (c *Config) validate() error {
 	}
 	if c.Database.QueryTimeout <= 0 {
 		return errors.New("database.query_timeout must be a positive duration such as 10s")
+	}
+	if c.Database.SearchTimeout <= 0 {
+		return errors.New("database.search_timeout must be a positive duration such as 3s")
 	}
 	if c.Database.ConnectTimeout <= 0 {
 		return errors.New("database.connect_timeout must be a positive duration such as 30s")

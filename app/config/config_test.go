@@ -53,7 +53,11 @@ func TestDefaults(t *testing.T) {
 		got, want any
 	}{
 		{"server.addr", c.Server.Addr, "127.0.0.1:8080"},
-		{"server.body_limit", c.Server.BodyLimit, 1048576},
+		{"server.body_limit", c.Server.BodyLimit, 16384},
+		{"server.read_timeout", c.Server.ReadTimeout, 10 * time.Second},
+		{"server.max_connections", c.Server.MaxConnections, 1024},
+		{"server.max_connections_per_address", c.Server.MaxConnectionsPerAddress, 128},
+		{"server.allowed_hosts", len(c.Server.AllowedHosts), 0},
 		{"server.shutdown_timeout", c.Server.ShutdownTimeout, 6 * time.Second},
 		{"server.trusted_proxies", len(c.Server.TrustedProxies), 0},
 		{"data_dir", c.DataDir, ""},
@@ -61,6 +65,7 @@ func TestDefaults(t *testing.T) {
 		{"embedded mode", c.EmbeddedMode(), true},
 		{"database.query_timeout", c.Database.QueryTimeout, 10 * time.Second},
 		{"database.connect_timeout", c.Database.ConnectTimeout, 30 * time.Second},
+		{"database.search_timeout", c.Database.SearchTimeout, 3 * time.Second},
 		{"embedded.download", c.Embedded.Download, true},
 		{"embedded.download_version", c.Embedded.DownloadVersion, "16"},
 		{"embedded.run_as", c.Embedded.RunAs, "postgres"},

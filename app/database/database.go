@@ -140,7 +140,7 @@ func Connect(ctx context.Context, cfg *config.Config, log *slog.Logger) (*DB, er
 		srv.Stop()
 		return nil, err
 	}
-	pcfg.MaxConns = int32(maxConns)
+	configurePool(pcfg, maxConns)
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		srv.Stop()
@@ -160,7 +160,7 @@ func openExternal(ctx context.Context, rawURL string, maxConns int, wait time.Du
 	if err != nil {
 		return nil, fmt.Errorf("database.url %s is not a valid PostgreSQL URL: use postgres://user:password@host:5432/dbname", red)
 	}
-	pcfg.MaxConns = int32(maxConns)
+	configurePool(pcfg, maxConns)
 	where := fmt.Sprintf("%s as user %q (database %q)", net.JoinHostPort(pcfg.ConnConfig.Host, fmt.Sprint(pcfg.ConnConfig.Port)), pcfg.ConnConfig.User, pcfg.ConnConfig.Database)
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
@@ -176,6 +176,21 @@ func openExternal(ctx context.Context, rawURL string, maxConns int, wait time.Du
 	version := serverVersion(pctx, conn.Conn())
 	conn.Release()
 	return &DB{Pool: pool, Info: Info{Mode: "external", Version: version, Port: int(pcfg.ConnConfig.Port), URL: red}}, nil
+}
+
+// configurePool sizes the pool and sets what every connection runs with. plan_cache_mode: the
+// store's statements are prepared once per connection (pgx's statement cache) and their plans do
+// not depend on the values; left to "auto", PostgreSQL re-plans the coalesced batch statements at
+// every execution (their custom plans look cheaper than the generic one), which cost more than
+// running them.
+func configurePool(pcfg *pgxpool.Config, maxConns int) {
+	pcfg.MaxConns = int32(maxConns)
+	if pcfg.ConnConfig.RuntimeParams == nil {
+		pcfg.ConnConfig.RuntimeParams = map[string]string{}
+	}
+	if _, set := pcfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
+		pcfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	}
 }
 
 // acquireWhenUp takes a connection, retrying while the server is not up yet (refused, unreachable,

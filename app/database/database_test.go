@@ -109,6 +109,12 @@ func TestColdThenWarmStartKeepsData(t *testing.T) {
 	if listen != "127.0.0.1" || sockets != "" {
 		t.Fatalf("listen_addresses=%q unix_socket_directories=%q", listen, sockets)
 	}
+	// Prepared statements keep their plan (see configurePool).
+	var planMode string
+	db2.Pool.QueryRow(context.Background(), "SHOW plan_cache_mode").Scan(&planMode)
+	if planMode != "force_generic_plan" {
+		t.Errorf("plan_cache_mode=%q, want force_generic_plan", planMode)
+	}
 }
 
 func mustPassword(t *testing.T, dataDir string) string {

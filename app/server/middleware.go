@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"healthcare/app/api"
 )
 
 // ContentSecurityPolicy is sent with every response: the UI loads only its own files. A route that
@@ -124,7 +126,7 @@ func logRequest(c *fiber.Ctx, log *slog.Logger, took time.Duration) {
 		slog.Float64("duration_ms", float64(took.Microseconds())/1000),
 		slog.Int("bytes", len(c.Response().Body())),
 		slog.String("request_id", RequestID(c)),
-		slog.String("ip", c.IP()),
+		slog.String("ip", api.ClientIP(c)),
 	)
 }
 
@@ -153,6 +155,7 @@ func errorHandler(next fiber.ErrorHandler, log *slog.Logger) fiber.ErrorHandler 
 		if RequestID(c) != "" {
 			return next(c, err)
 		}
+		c.Locals(api.LocalClientIP, parseProxies(c.App().Config().TrustedProxies).clientIP(c))
 		setRequestID(c)
 		setSecurityHeaders(c) // no-store included: fasthttp may have discarded the request
 		herr := next(c, err)

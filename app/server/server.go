@@ -48,16 +48,17 @@ func New(o Options) *fiber.App {
 		BodyLimit:             o.Config.Server.BodyLimit,
 		DisableStartupMessage: true,
 		ErrorHandler:          errorHandler(api.ErrorHandler(o.Log, o.Pool.Ping), o.Log),
-		ReadTimeout:           30 * time.Second,
-		WriteTimeout:          30 * time.Second,
-		IdleTimeout:           120 * time.Second,
-		// c.IP() is the TCP peer unless that peer is a configured proxy; then X-Forwarded-For.
+		// A request must arrive whole within read_timeout; a slow reader gets write_timeout.
+		ReadTimeout:  o.Config.Server.ReadTimeout,
+		WriteTimeout: 30 * time.Second,
+		IdleTimeout:  120 * time.Second,
+		// Beyond it a new connection is answered 503 and closed (fasthttp's Concurrency).
+		Concurrency: o.Config.Server.MaxConnections,
+		// The client address is clientIP's (right-most untrusted X-Forwarded-For); c.IP() stays
+		// the TCP peer. Trusted proxies still give X-Forwarded-Proto and -Host.
 		EnableTrustedProxyCheck: true,
 		TrustedProxies:          o.Config.Server.TrustedProxies,
 		EnableIPValidation:      true,
-	}
-	if len(o.Config.Server.TrustedProxies) > 0 {
-		cfg.ProxyHeader = fiber.HeaderXForwardedFor
 	}
 	app := fiber.New(cfg)
 	// Once shutdown began, every answer says "Connection: close", so a keep-alive client opens a
@@ -65,7 +66,8 @@ func New(o Options) *fiber.App {
 	app.Server().CloseOnShutdown = true
 
 	// Outermost first: every response, errors included, gets an id, headers and a log line.
-	app.Use(requestID, securityHeaders, accessLog(o.Log), recoverPanics(o.Log), wellFormed)
+	app.Use(clientAddress(parseProxies(o.Config.Server.TrustedProxies)), requestID, securityHeaders,
+		accessLog(o.Log), recoverPanics(o.Log), wellFormed, newHosts(o.Config).checkHost)
 
 	app.Get("/healthz", func(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"status": "ok"})
@@ -81,6 +83,7 @@ func New(o Options) *fiber.App {
 	})
 
 	st := store.New(o.Pool, o.Config.Database.QueryTimeout)
+	st.SearchTimeout(o.Config.Database.SearchTimeout)
 	if o.Audit == nil {
 		o.Audit = audit.New(st, o.Log)
 		// After the last request finished: what is queued is written before the pool closes.

@@ -60,6 +60,7 @@ func newApp(t *testing.T, mutate ...func(*config.Config)) (*fiber.App, *logBuffe
 		t.Fatal(err)
 	}
 	cfg.Server.BodyLimit = 1024
+	cfg.Server.AllowedHosts = []string{"example.com"} // app.Test's requests go to example.com
 	for _, m := range mutate {
 		m(cfg)
 	}
@@ -289,12 +290,19 @@ func TestTrustedProxies(t *testing.T) {
 	for _, tc := range []struct {
 		Name    string
 		Proxies []string
+		XFF     string
 		WantIP  string
 	}{
-		{"no proxy configured", nil, "127.0.0.1"},
-		{"peer is a trusted proxy", []string{"127.0.0.1"}, "203.0.113.7"},
-		{"peer is in a trusted range", []string{"127.0.0.0/8"}, "203.0.113.7"},
-		{"peer is not trusted", []string{"10.0.0.1"}, "127.0.0.1"},
+		{"no proxy configured", nil, "203.0.113.7", "127.0.0.1"},
+		{"peer is a trusted proxy", []string{"127.0.0.1"}, "203.0.113.7", "203.0.113.7"},
+		{"peer is in a trusted range", []string{"127.0.0.0/8"}, "203.0.113.7", "203.0.113.7"},
+		{"peer is not trusted", []string{"10.0.0.1"}, "203.0.113.7", "127.0.0.1"},
+		// The client writes whatever it likes left of what the proxy appended.
+		{"forged entries left of the proxy's", []string{"127.0.0.1"}, "198.51.100.1, 198.51.100.2,203.0.113.7", "203.0.113.7"},
+		{"a chain of trusted proxies", []string{"127.0.0.1", "10.0.0.0/8"}, "198.51.100.1, 203.0.113.7, 10.1.2.3, 10.0.0.9", "203.0.113.7"},
+		{"every entry a trusted proxy", []string{"127.0.0.1", "10.0.0.0/8"}, "10.1.2.3, 10.0.0.9", "10.1.2.3"},
+		{"garbage appended", []string{"127.0.0.1"}, "203.0.113.7, not-an-ip", "127.0.0.1"},
+		{"IPv4-mapped IPv6", []string{"127.0.0.1"}, "::ffff:203.0.113.9", "203.0.113.9"},
 	} {
 		t.Run(tc.Name, func(t *testing.T) {
 			t.Parallel()
@@ -307,7 +315,7 @@ func TestTrustedProxies(t *testing.T) {
 			done := make(chan error, 1)
 			go func() { done <- Serve(ctx, app, ln, 5*time.Second) }()
 			req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+"/nope", nil)
-			req.Header.Set("X-Forwarded-For", "203.0.113.7")
+			req.Header.Set("X-Forwarded-For", tc.XFF)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
@@ -331,6 +339,12 @@ func serve(t *testing.T, app *fiber.App) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveOn(t, app, ln)
+}
+
+// serveOn runs app on ln until the test ends and returns its base URL.
+func serveOn(t *testing.T, app *fiber.App, ln net.Listener) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Serve(ctx, app, ln, 5*time.Second) }()

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -43,7 +45,69 @@ func doctorDest(d *Doctor) []any {
 
 // ListDoctors returns one page of the directory and the number of matching doctors. Search covers
 // name, specialization and contact_info; Filters["specialization"] matches exactly, ignoring case.
+// The directory is the same for every user: concurrent identical requests share one query.
 func (s *Store) ListDoctors(ctx context.Context, q ListQuery) ([]Doctor, int64, error) {
+	if s.doctorLists != nil && len(q.Filters) <= 1 && (len(q.Filters) == 0 || q.Filters["specialization"] != "") {
+		// Cloned: the strings may point into the request's buffer, and the key outlives a caller
+		// that gives up waiting.
+		r, err := s.doctorLists.do(ctx, doctorListKey{q.Limit, q.Offset, strings.Clone(q.Search), strings.Clone(q.Ordering),
+			q.Descending, strings.Clone(q.Filters["specialization"])})
+		return r.doctors, r.total, err
+	}
+	return s.listDoctors(ctx, q)
+}
+
+type doctorListKey struct {
+	limit, offset    int
+	search, ordering string
+	descending       bool
+	specialization   string
+}
+
+type doctorList struct {
+	doctors []Doctor // shared by the calls of one batch: read only
+	total   int64
+}
+
+// doctorListsOf answers a batch of ListDoctors calls: one query per distinct request, run
+// concurrently, each answer shared by the identical calls.
+func (s *Store) doctorListsOf(ctx context.Context, keys []doctorListKey, out []doctorList, errs []error) error {
+	groups := map[doctorListKey][]int{}
+	for i, k := range keys {
+		groups[k] = append(groups[k], i)
+	}
+	var wg sync.WaitGroup
+	for k, idx := range groups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			q := ListQuery{Limit: k.limit, Offset: k.offset, Search: k.search, Ordering: k.ordering, Descending: k.descending}
+			if k.specialization != "" {
+				q.Filters = map[string]string{"specialization": k.specialization}
+			}
+			doctors, total, err := s.listDoctors(ctx, q)
+			for _, i := range idx {
+				out[i], errs[i] = doctorList{doctors, total}, err
+			}
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+func (s *Store) listDoctors(ctx context.Context, q ListQuery) (out []Doctor, total int64, err error) {
+	if q.Search != "" {
+		err = s.searches.run(ctx, 0, func(ctx context.Context) error {
+			out, total, err = s.searchDoctors(ctx, q)
+			return err
+		})
+		return out, total, err
+	}
+	return s.searchDoctors(ctx, q)
+}
+
+// searchDoctors runs the doctor list query (with or without a search term).
+func (s *Store) searchDoctors(ctx context.Context, q ListQuery) ([]Doctor, int64, error) {
 	var args sqlArgs
 	cond := where(
 		searchClause(&args, q.Search, "d.name", "d.specialization", "d.contact_info"),

@@ -2,11 +2,14 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Patient was entered by the account managed_by names; every query here takes a PatientScope.
@@ -50,7 +53,18 @@ func patientDest(p *Patient) []any {
 // ListPatients returns one page of the scope's patients and how many match. Search covers name,
 // phone_number and address, and a term that reads as a phone number also matches by its digits;
 // Filters["gender"] matches exactly.
-func (s *Store) ListPatients(ctx context.Context, scope PatientScope, q ListQuery) ([]Patient, int64, error) {
+func (s *Store) ListPatients(ctx context.Context, scope PatientScope, q ListQuery) (out []Patient, total int64, err error) {
+	if q.Search != "" {
+		err = s.searches.run(ctx, scope.actor, func(ctx context.Context) error {
+			out, total, err = s.listPatients(ctx, scope, q)
+			return err
+		})
+		return out, total, err
+	}
+	return s.listPatients(ctx, scope, q)
+}
+
+func (s *Store) listPatients(ctx context.Context, scope PatientScope, q ListQuery) ([]Patient, int64, error) {
 	var args sqlArgs
 	cond := where(
 		scope.visible(&args, "p.managed_by"),
@@ -108,7 +122,11 @@ func eqClause(args *sqlArgs, col, v string) string {
 }
 
 // GetPatient returns patient id when the scope sees it, else ErrNotFound.
+// Concurrent calls share one statement (see coalescer).
 func (s *Store) GetPatient(ctx context.Context, scope PatientScope, id int64) (Patient, error) {
+	if s.patients != nil {
+		return s.patients.do(ctx, patientKey{scope, id})
+	}
 	var p Patient
 	var args sqlArgs
 	cond := where("p.id = "+args.add(id), scope.visible(&args, "p.managed_by"))
@@ -117,22 +135,163 @@ func (s *Store) GetPatient(ctx context.Context, scope PatientScope, id int64) (P
 	return p, notFound(err)
 }
 
+// patientKey is one call for patient id in scope.
+type patientKey struct {
+	scope PatientScope
+	id    int64
+}
+
+// patientKeys renders a batch's keys as the text arrays the batch statements unnest ($1 actors,
+// $2 clinic flags, $3 ids), and presets every answer to ErrNotFound. The condition
+// batchVisible is scope.visible for row k.
+func patientKeys(keys []patientKey, errs []error) (actors, clinic, ids string) {
+	a := make([]byte, 0, 8*len(keys))
+	c := make([]byte, 0, 2*len(keys))
+	d := make([]byte, 0, 8*len(keys))
+	for i, k := range keys {
+		if i > 0 {
+			a, c, d = append(a, ','), append(c, ','), append(d, ',')
+		}
+		a, d = strconv.AppendInt(a, k.scope.actor, 10), strconv.AppendInt(d, k.id, 10)
+		c = strconv.AppendBool(c, k.scope.clinic)
+		errs[i] = ErrNotFound
+	}
+	return string(a), string(c), string(d)
+}
+
+// batchKeys unnests patientKeys' arrays; batchVisible is PatientScope.visible for its row k.
+const (
+	batchKeys = `unnest(string_to_array($1::text, ',')::bigint[], string_to_array($2::text, ',')::boolean[],
+		string_to_array($3::text, ',')::bigint[]) WITH ORDINALITY AS k(actor, clinic, id, i)`
+	batchVisible = `k.actor > 0 AND (k.clinic OR p.managed_by = k.actor)`
+)
+
+// getPatients is GetPatient for a batch of calls, in one statement: row k.i answers keys[i-1].
+func (s *Store) getPatients(ctx context.Context, keys []patientKey, out []Patient, errs []error) error {
+	actors, clinic, ids := patientKeys(keys, errs)
+	// One primary-key lookup per call (LATERAL ... LIMIT 1 is never flattened into a join that
+	// the planner could turn into a scan of the whole table once it is large).
+	rows, err := s.db.Query(ctx, `SELECT k.i, r.* FROM `+batchKeys+`
+		CROSS JOIN LATERAL (SELECT `+patientCols+` FROM patients p JOIN users u ON u.id = p.managed_by
+			WHERE p.id = k.id AND `+batchVisible+` LIMIT 1) r`, actors, clinic, ids)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var i int64
+		var p Patient
+		if err := rows.Scan(append([]any{&i}, patientDest(&p)...)...); err != nil {
+			return err
+		}
+		out[i-1], errs[i-1] = p, nil
+	}
+	return rows.Err()
+}
+
 // ErrNoActor is the error of a write in the zero scope, which may create nothing.
 var ErrNoActor = errors.New("store: no actor in the patient scope")
 
 // CreatePatient inserts a patient entered by the scope's actor (its managed_by); every field must be
 // set. A phone number the actor already uses is a unique violation of PatientOwnerPhoneKey.
+// Concurrent calls share one statement, and so one commit: one WAL flush for the batch instead of
+// one per patient.
 func (s *Store) CreatePatient(ctx context.Context, scope PatientScope, f PatientFields) (Patient, error) {
-	var p Patient
 	if scope.actor <= 0 {
-		return p, ErrNoActor
+		return Patient{}, ErrNoActor
 	}
+	if s.creates != nil && f.Name != nil && f.Age != nil && f.Gender != nil && f.Address != nil && f.PhoneNumber != nil {
+		// Cloned: the strings may point into the request's buffer, and the batch may outlive a
+		// caller that gives up waiting.
+		return s.creates.do(ctx, newPatient{Owner: scope.actor, Name: strings.Clone(*f.Name), Age: *f.Age,
+			Gender: strings.Clone(*f.Gender), Address: strings.Clone(*f.Address), PhoneNumber: strings.Clone(*f.PhoneNumber)})
+	}
+	return s.createPatient(ctx, scope.actor, f)
+}
+
+func (s *Store) createPatient(ctx context.Context, owner int64, f PatientFields) (Patient, error) {
+	var p Patient
 	err := s.db.QueryRow(ctx, `WITH p AS (
 			INSERT INTO patients (managed_by, name, age, gender, address, phone_number)
 			VALUES ($1, $2, $3, $4, $5, $6) RETURNING *)
 		SELECT `+patientCols+` FROM p JOIN users u ON u.id = p.managed_by`,
-		scope.actor, f.Name, f.Age, f.Gender, f.Address, f.PhoneNumber).Scan(patientDest(&p)...)
+		owner, f.Name, f.Age, f.Gender, f.Address, f.PhoneNumber).Scan(patientDest(&p)...)
 	return p, err
+}
+
+// newPatient is one CreatePatient call in a batch (JSON: the batch travels as one jsonb value).
+type newPatient struct {
+	I           int    `json:"i"`
+	Owner       int64  `json:"owner"`
+	Name        string `json:"name"`
+	Age         int64  `json:"age"`
+	Gender      string `json:"gender"`
+	Address     string `json:"address"`
+	PhoneNumber string `json:"phone_number"`
+}
+
+// createPatients is CreatePatient for a batch, in one statement and one transaction. A phone
+// number the owner already has (in the table, or earlier in the batch) skips that row only
+// (ON CONFLICT DO NOTHING) and is that call's unique violation, as alone. Any other failure (a
+// user deleted meanwhile, a full disk) would fail the whole statement: then each call is retried
+// alone, so it fails only the calls it concerns.
+func (s *Store) createPatients(ctx context.Context, keys []newPatient, out []Patient, errs []error) error {
+	for i := range keys {
+		keys[i].I = i
+	}
+	batch, err := json.Marshal(keys)
+	if err != nil {
+		return err
+	}
+	rows, err := s.db.Query(ctx, `WITH k AS (
+			SELECT * FROM jsonb_to_recordset($1::jsonb)
+			AS k(i int, owner bigint, name text, age bigint, gender text, address text, phone_number text)),
+		p AS (
+			INSERT INTO patients (managed_by, name, age, gender, address, phone_number)
+			SELECT owner, name, age, gender, address, phone_number FROM k ORDER BY i
+			ON CONFLICT ON CONSTRAINT `+PatientOwnerPhoneKey+` DO NOTHING
+			RETURNING *)
+		SELECT `+patientCols+`, p.managed_by FROM p JOIN users u ON u.id = p.managed_by`, string(batch))
+	type ownerPhone struct {
+		owner int64
+		phone string
+	}
+	created := map[ownerPhone]Patient{}
+	if err == nil {
+		for rows.Next() {
+			var p Patient
+			var owner int64
+			if err = rows.Scan(append(patientDest(&p), &owner)...); err != nil {
+				break
+			}
+			created[ownerPhone{owner, p.PhoneNumber}] = p
+		}
+		rows.Close()
+		if err == nil {
+			err = rows.Err()
+		}
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		for i, k := range keys {
+			out[i], errs[i] = s.createPatient(ctx, k.Owner, PatientFields{Name: &k.Name, Age: &k.Age, Gender: &k.Gender,
+				Address: &k.Address, PhoneNumber: &k.PhoneNumber})
+		}
+		return nil
+	}
+	for i, k := range keys {
+		key := ownerPhone{k.Owner, k.PhoneNumber}
+		if p, ok := created[key]; ok {
+			out[i] = p
+			delete(created, key) // a second call with the same phone in this batch is a duplicate
+			continue
+		}
+		errs[i] = &pgconn.PgError{Severity: "ERROR", Code: "23505", ConstraintName: PatientOwnerPhoneKey,
+			Message: `duplicate key value violates unique constraint "` + PatientOwnerPhoneKey + `"`}
+	}
+	return nil
 }
 
 // UpdatePatient sets the non-nil fields and updated_at on patient id; ErrNotFound when the scope
@@ -194,7 +353,11 @@ func (s *Store) PatientPhoneTaken(ctx context.Context, scope PatientScope, phone
 
 // PatientDoctors returns the doctors assigned to patient id, by doctor id, in one query;
 // ErrNotFound when the scope does not see it (an existing patient with no doctors is an empty list).
+// Concurrent calls share one statement (see coalescer).
 func (s *Store) PatientDoctors(ctx context.Context, scope PatientScope, id int64) ([]Doctor, error) {
+	if s.patientDoctors != nil {
+		return s.patientDoctors.do(ctx, patientKey{scope, id})
+	}
 	var args sqlArgs
 	cond := where("p.id = "+args.add(id), scope.visible(&args, "p.managed_by"))
 	// The LEFT JOINs keep one all-NULL row for a patient without doctors, which tells "no doctors"
@@ -234,4 +397,43 @@ func (s *Store) PatientDoctors(ctx context.Context, scope PatientScope, id int64
 		return nil, ErrNotFound
 	}
 	return out, nil
+}
+
+// patientDoctorsOf is PatientDoctors for a batch of calls, in one statement.
+func (s *Store) patientDoctorsOf(ctx context.Context, keys []patientKey, out [][]Doctor, errs []error) error {
+	actors, clinic, ids := patientKeys(keys, errs)
+	// Per call, index lookups (LATERAL ... OFFSET 0 is never flattened into a join the planner
+	// could turn into scans of whole tables). The LEFT JOINs keep one all-NULL doctor for a patient
+	// without doctors, which tells "no doctors" apart from "no such patient" (no row at all).
+	rows, err := s.db.Query(ctx, `SELECT k.i, r.* FROM `+batchKeys+`
+		CROSS JOIN LATERAL (SELECT d.id, d.name, d.specialization, d.contact_info, d.created_at, d.updated_at
+			FROM patients p
+			LEFT JOIN assignments a ON a.patient_id = p.id
+			LEFT JOIN doctors d ON d.id = a.doctor_id
+			WHERE p.id = k.id AND `+batchVisible+` OFFSET 0) r
+		ORDER BY k.i, r.id`, actors, clinic, ids)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			i                    int64
+			id                   *int64
+			name, spec, contact  *string
+			createdAt, updatedAt *time.Time
+		)
+		if err := rows.Scan(&i, &id, &name, &spec, &contact, &createdAt, &updatedAt); err != nil {
+			return err
+		}
+		if errs[i-1] != nil {
+			out[i-1], errs[i-1] = []Doctor{}, nil
+		}
+		if id == nil {
+			continue
+		}
+		out[i-1] = append(out[i-1], Doctor{ID: *id, Name: *name, Specialization: *spec, ContactInfo: *contact,
+			CreatedAt: Timestamp{*createdAt}, UpdatedAt: Timestamp{*updatedAt}})
+	}
+	return rows.Err()
 }

@@ -34,6 +34,14 @@ type Store struct {
 	db      timed  // the pool or the transaction; every query goes through it
 	tx      pgx.Tx // non-nil inside InTx
 	timeout time.Duration
+	// Outside a transaction, the reads behind every authenticated request are coalesced.
+	sessions       *coalescer[sessionKey, session]
+	patients       *coalescer[patientKey, Patient]
+	patientDoctors *coalescer[patientKey, []Doctor]
+	doctorLists    *coalescer[doctorListKey, doctorList]
+	creates        *coalescer[newPatient, Patient]
+
+	searches *searchLimit
 }
 
 // New returns a Store; timeout bounds every query (0 means 10 s).
@@ -41,7 +49,14 @@ func New(pool *pgxpool.Pool, timeout time.Duration) *Store {
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	return &Store{pool: pool, db: timed{q: pool, timeout: timeout}, timeout: timeout}
+	s := &Store{pool: pool, db: timed{q: pool, timeout: timeout}, timeout: timeout}
+	s.sessions = newCoalescer(timeout, s.userSessions)
+	s.patients = newCoalescer(timeout, s.getPatients)
+	s.patientDoctors = newCoalescer(timeout, s.patientDoctorsOf)
+	s.doctorLists = newCoalescer(timeout, s.doctorListsOf)
+	s.creates = newCoalescer(timeout, s.createPatients)
+	s.searches = newSearchLimit(timeout, int(pool.Config().MaxConns))
+	return s
 }
 
 // Pool exposes the pool for readiness checks and tests.
@@ -74,7 +89,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) (err error) 
 			rollback() // after a failed commit too: a no-op then
 		}
 	}()
-	if err := fn(&Store{pool: s.pool, db: timed{q: tx, timeout: s.timeout}, tx: tx, timeout: s.timeout}); err != nil {
+	if err := fn(&Store{pool: s.pool, db: timed{q: tx, timeout: s.timeout}, tx: tx, timeout: s.timeout, searches: s.searches}); err != nil {
 		return err
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.timeout)

@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -253,8 +256,13 @@ func (s *Store) DeleteExpiredFamilies(ctx context.Context, grace time.Duration) 
 
 // UserSession finds account id and reports whether its login family is live, and reads the clinic
 // policies administrators chose (the settings table, key → value), all in the one query behind
-// every authenticated request.
+// every authenticated request. Concurrent calls share one statement (see coalescer); the settings
+// map is then shared by them too, and must not be changed.
 func (s *Store) UserSession(ctx context.Context, id int64, family uuid.UUID, limits SessionLimits) (*User, bool, map[string]string, error) {
+	if s.sessions != nil {
+		r, err := s.sessions.do(ctx, sessionKey{id, family, limits})
+		return r.user, r.live, r.settings, err
+	}
 	u := &User{}
 	var live bool
 	settings := map[string]string{}
@@ -268,4 +276,77 @@ func (s *Store) UserSession(ctx context.Context, id int64, family uuid.UUID, lim
 		return nil, false, nil, notFound(err)
 	}
 	return u, live, settings, nil
+}
+
+type sessionKey struct {
+	id     int64
+	family uuid.UUID
+	limits SessionLimits
+}
+
+type session struct {
+	user     *User
+	live     bool
+	settings map[string]string
+}
+
+// userSessions is UserSession for a batch of calls: one statement per distinct SessionLimits
+// (one in practice), row k.i answering keys[i-1].
+func (s *Store) userSessions(ctx context.Context, keys []sessionKey, out []session, errs []error) error {
+	byLimits := map[SessionLimits][]int{}
+	for i, k := range keys {
+		byLimits[k.limits] = append(byLimits[k.limits], i)
+		errs[i] = ErrNotFound
+	}
+	for limits, idx := range byLimits {
+		if err := s.userSessionsWith(ctx, limits, keys, idx, out, errs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) userSessionsWith(ctx context.Context, limits SessionLimits, keys []sessionKey, idx []int, out []session, errs []error) error {
+	ids := make([]byte, 0, 8*len(idx))
+	fams := make([]byte, 0, 37*len(idx))
+	for n, i := range idx {
+		if n > 0 {
+			ids, fams = append(ids, ','), append(fams, ',')
+		}
+		ids = strconv.AppendInt(ids, keys[i].id, 10)
+		fams = append(fams, keys[i].family.String()...)
+	}
+	args := sqlArgs{string(ids), string(fams)}
+	// One primary-key lookup per call (LATERAL ... LIMIT 1 is never flattened into a join that
+	// the planner could turn into a scan of the whole table once it is large); the settings are
+	// read once for the statement.
+	rows, err := s.db.Query(ctx, `SELECT k.i, r.*, (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM settings)::text
+		FROM unnest(string_to_array($1::text, ',')::bigint[], string_to_array($2::text, ',')::uuid[])
+		     WITH ORDINALITY AS k(user_id, family, i)
+		CROSS JOIN LATERAL (SELECT `+userColumns+`,
+			EXISTS (SELECT 1 FROM refresh_families f WHERE f.id = k.family AND f.user_id = users.id AND `+limits.live(&args, "f", "users")+`)
+			FROM users WHERE users.id = k.user_id LIMIT 1) r`, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var settings map[string]string
+	for rows.Next() {
+		var n int64
+		u := &User{}
+		var live bool
+		var raw string
+		if err := rows.Scan(append(append([]any{&n}, userDest(u)...), &live, &raw)...); err != nil {
+			return err
+		}
+		if settings == nil {
+			settings = map[string]string{}
+			if err := json.Unmarshal([]byte(raw), &settings); err != nil {
+				return fmt.Errorf("settings: %w", err)
+			}
+		}
+		i := idx[n-1]
+		out[i], errs[i] = session{u, live, settings}, nil
+	}
+	return rows.Err()
 }

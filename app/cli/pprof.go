@@ -1,0 +1,49 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"time"
+)
+
+// pprofFlag is serve's --pprof: an address for Go's profiler (net/http/pprof), on loopback only,
+// because profiles and goroutine dumps show what the process is doing.
+const pprofFlag = "pprof"
+
+// startPprof serves /debug/pprof/ on addr until ctx ends. addr must be a loopback address.
+func startPprof(ctx context.Context, addr string, log *slog.Logger) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return configError(fmt.Errorf("--pprof %s: %v; give a loopback address such as 127.0.0.1:6060", addr, err))
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return configError(fmt.Errorf("--pprof %s: the profiler only listens on loopback (127.0.0.1, ::1 or localhost)", addr))
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--pprof %s: %v", addr, unwrapOp(err))
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("pprof server stopped", "error", err)
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	log.Info("profiler: go tool pprof http://"+ln.Addr().String()+"/debug/pprof/profile", "listen", ln.Addr().String())
+	return nil
+}
