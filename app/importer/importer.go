@@ -186,6 +186,19 @@ func Run(ctx context.Context, target *pgx.Conn, o Options) (*Report, error) {
 	if err := moveSequences(ctx, tx, r, o.DryRun); err != nil {
 		return nil, err
 	}
+	if !o.DryRun {
+		// The import's own audit row, committed with it: what came in, never a row's content.
+		var total int64
+		var tables []string
+		for _, t := range r.Tables {
+			total += t.Imported
+			tables = append(tables, t.Target)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO audit_log (action, resource, username, row_count, filters, status)
+			VALUES ('import', 'database', 'healthcare import django', $1, $2, 200)`, total, tables); err != nil {
+			return nil, fmt.Errorf("cannot record the import in the audit trail: %v", err)
+		}
+	}
 	if o.DryRun {
 		if err := tx.Rollback(ctx); err != nil {
 			return nil, err

@@ -360,6 +360,11 @@ func TestImport(t *testing.T) {
 	}
 	checkReport(t, r, f)
 	checkRows(t, pool, src, f)
+	// The import is in the audit trail, with how many rows came in and nothing of their content.
+	var audited, importedRows int64
+	if err := pool.QueryRow(context.Background(), "SELECT count(*), coalesce(sum(row_count), 0) FROM audit_log WHERE action = 'import'").Scan(&audited, &importedRows); err != nil || audited != 1 || importedRows == 0 {
+		t.Errorf("audit rows of the import: %d with %d rows (%v)", audited, importedRows, err)
+	}
 
 	e := apitest.NewOnPool(t, pool)
 	for _, u := range f.Users {
