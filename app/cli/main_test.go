@@ -1,3 +1,5 @@
+//go:build unix
+
 package cli_test
 
 // Process-level tests: they build the real binary once and run it as a subprocess, the way users,

@@ -92,7 +92,8 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (_ 
 	if err != nil {
 		return nil, err
 	}
-	if strings.ContainsAny(dataDir, "\"$`\\'") {
+	// PostgreSQL takes forward slashes on Windows too; ToSlash changes nothing elsewhere.
+	if strings.ContainsAny(filepath.ToSlash(dataDir), "\"$`\\'") {
 		return nil, fmt.Errorf("data directory %s contains a quote, dollar sign or backslash, which PostgreSQL's settings cannot carry: choose another data_dir", dataDir)
 	}
 	if o.Command == "" {
@@ -185,7 +186,7 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (_ 
 		"max_connections":         strconv.Itoa(maxConns),
 		// The running server's output goes to <data_dir>/postgres.log.
 		"logging_collector":        "on",
-		"log_directory":            dataDir,
+		"log_directory":            filepath.ToSlash(dataDir),
 		"log_filename":             logFileName,
 		"log_file_mode":            "0600",
 		"log_rotation_age":         "0",
@@ -347,9 +348,9 @@ func initCluster(ctx context.Context, bin binaries, dataDir, password string, lo
 	log.Info("embedded PostgreSQL: creating a new cluster (first start)", "cluster", cluster, "postgres", bin.Version)
 	ictx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ictx, filepath.Join(bin.BinDir, "initdb"),
-		"-D", tmp, "-U", superuser, "--pwfile="+pwf.Name(), "--auth=scram-sha-256",
-		"--encoding=UTF8", "--locale=C.UTF-8", "--data-checksums")
+	args := append([]string{"-D", tmp, "-U", superuser, "--pwfile=" + pwf.Name(), "--auth=scram-sha-256",
+		"--encoding=UTF8", "--data-checksums"}, localeArgs(bin.Major)...)
+	cmd := exec.CommandContext(ictx, filepath.Join(bin.BinDir, "initdb"+exeSuffix), args...)
 	cmd.Env = append(os.Environ(), "LC_MESSAGES=C")
 	out, err := cmd.CombinedOutput()
 	if err != nil {

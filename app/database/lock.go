@@ -7,11 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 )
 
-// LockFileName is the file in the data directory whose exclusive lock (flock) marks the one
+// LockFileName is the file in the data directory whose exclusive lock (flock; LockFileEx on
+// Windows) marks the one
 // process that owns the directory. Its content describes that process, for the refusal message
 // of a second one and for tools (backup) that talk to the running server's PostgreSQL.
 const LockFileName = "healthcare.lock"
@@ -65,13 +65,13 @@ func LockDataDir(dir, command string) (*DirLock, error) {
 		return nil, fmt.Errorf("cannot create data directory %s: %v", abs, unwrapPath(err))
 	}
 	path := filepath.Join(abs, LockFileName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|openNoFollow, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open the lock file %s: %v", path, unwrapPath(err))
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := lockFile(f, true); err != nil {
 		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		if errors.Is(err, errWouldBlock) {
 			return nil, lockedError(abs)
 		}
 		return nil, fmt.Errorf("cannot lock the data directory %s: %v", abs, err)
@@ -121,7 +121,7 @@ func Owner(dir string) (LockInfo, bool, error) {
 	if mine != nil {
 		return mine.info, true, nil
 	}
-	f, err := os.OpenFile(filepath.Join(abs, LockFileName), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	f, err := os.OpenFile(filepath.Join(abs, LockFileName), os.O_RDONLY|openNoFollow, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return LockInfo{}, false, nil
 	}
@@ -129,10 +129,10 @@ func Owner(dir string) (LockInfo, bool, error) {
 		return LockInfo{}, false, fmt.Errorf("cannot open the lock file of %s: %v", abs, unwrapPath(err))
 	}
 	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err == nil {
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	if err := lockFile(f, false); err == nil {
+		unlockFile(f)
 		return LockInfo{}, false, nil
-	} else if !errors.Is(err, syscall.EWOULDBLOCK) {
+	} else if !errors.Is(err, errWouldBlock) {
 		return LockInfo{}, false, err
 	}
 	info, err := ReadLockInfo(abs)
@@ -187,6 +187,6 @@ func (l *DirLock) Release() {
 	delete(locks, l.dir)
 	l.info.Port = 0
 	l.info.HTTP = ""
-	syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
+	unlockFile(l.f)
 	l.f.Close()
 }

@@ -61,7 +61,7 @@ type postmaster struct {
 // args is the postgres command line: every setting on it, so nothing in the cluster's own
 // postgresql.conf (which an older version of this program or a human may have edited) is needed.
 func (p *postmaster) args() []string {
-	a := []string{"-D", p.cluster, "-p", strconv.Itoa(p.port), "-c", "hba_file=" + p.hbaFile}
+	a := []string{"-D", p.cluster, "-p", strconv.Itoa(p.port), "-c", "hba_file=" + filepath.ToSlash(p.hbaFile)}
 	keys := make([]string, 0, len(p.params))
 	for k := range p.params {
 		keys = append(keys, k)
@@ -80,12 +80,12 @@ func (p *postmaster) start(ctx context.Context, timeout time.Duration) error {
 		return fmt.Errorf("cannot open the PostgreSQL log %s: %v", p.logPath, unwrapPath(err))
 	}
 	defer logf.Close() // the child has its own copy
-	cmd := exec.Command(filepath.Join(p.bin.BinDir, "postgres"), p.args()...)
+	cmd := exec.Command(filepath.Join(p.bin.BinDir, "postgres"+exeSuffix), p.args()...)
 	cmd.Dir = p.cluster
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Its own process group: a Ctrl-C on the terminal reaches this program only, which then
 	// stops PostgreSQL in order (after the HTTP server and the pool).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = childProcAttr()
 	cmd.Env = append(os.Environ(), "LC_MESSAGES=C", "LANG=C.UTF-8")
 	p.startMu.Lock()
 	p.mu.Lock()
@@ -98,6 +98,12 @@ func (p *postmaster) start(ctx context.Context, timeout time.Duration) error {
 	if err := cmd.Start(); err != nil {
 		p.startMu.Unlock()
 		return fmt.Errorf("cannot run %s: %v", cmd.Path, err)
+	}
+	if err := bindChild(cmd); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		p.startMu.Unlock()
+		return err
 	}
 	exited := make(chan struct{})
 	p.mu.Lock()
@@ -223,11 +229,11 @@ func (p *postmaster) stop(timeout time.Duration) error {
 		return nil
 	}
 	fast := timeout * 3 / 4
-	if sigWait(cmd, exited, syscall.SIGINT, fast) {
+	if p.sigWait(cmd, exited, shutdownFast, fast) {
 		return nil
 	}
 	p.log.Warn("embedded PostgreSQL did not stop in time; immediate shutdown", "waited", fast.String())
-	if sigWait(cmd, exited, syscall.SIGQUIT, max(timeout-fast, time.Second)) {
+	if p.sigWait(cmd, exited, shutdownImmediate, max(timeout-fast, time.Second)) {
 		return nil
 	}
 	return p.kill(5 * time.Second)
@@ -241,7 +247,7 @@ func (p *postmaster) kill(wait time.Duration) error {
 	if cmd == nil || cmd.Process == nil {
 		return nil
 	}
-	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	killChild(cmd)
 	select {
 	case <-exited:
 		return nil
@@ -250,14 +256,23 @@ func (p *postmaster) kill(wait time.Duration) error {
 	}
 }
 
-// sigWait sends sig to the postmaster and waits for its exit up to d.
-func sigWait(cmd *exec.Cmd, exited chan struct{}, sig syscall.Signal, d time.Duration) bool {
+// shutdownMode is how PostgreSQL is asked to stop: fast (SIGINT: sessions end, a checkpoint is
+// written) or immediate (SIGQUIT: crash recovery at the next start).
+type shutdownMode int
+
+const (
+	shutdownFast shutdownMode = iota
+	shutdownImmediate
+)
+
+// sigWait asks the postmaster to shut down in mode and waits for its exit up to d.
+func (p *postmaster) sigWait(cmd *exec.Cmd, exited chan struct{}, mode shutdownMode, d time.Duration) bool {
 	select {
 	case <-exited:
 		return true
 	default:
 	}
-	if err := cmd.Process.Signal(sig); err != nil {
+	if err := p.signalShutdown(cmd, mode); err != nil {
 		// Already exited (and reaped by the waiter, or about to be).
 		select {
 		case <-exited:
@@ -337,98 +352,4 @@ func logTail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, " | ")
-}
-
-// ---- a server left running on the cluster --------------------------------------------------
-
-// stopOrphan handles a postmaster.pid found in cluster before start. The caller holds the data
-// directory's lock, so no live healthcare process owns a server on it. A live PostgreSQL is
-// stopped only when it provably serves this cluster (its working directory is the cluster and
-// postmaster.pid names the cluster); a pid that now belongs to anything else (after a reboot:
-// another program, or another PostgreSQL of the same user) is never signalled, and the stale pid
-// file is removed so that PostgreSQL does not take that process for a running server.
-func stopOrphan(cluster string, log *slog.Logger) error {
-	pidFile := filepath.Join(cluster, "postmaster.pid")
-	b, err := os.ReadFile(pidFile)
-	if err != nil {
-		return nil
-	}
-	lines := strings.Split(string(b), "\n")
-	pid, err := strconv.Atoi(strings.TrimSpace(lines[0]))
-	if err != nil || pid <= 0 {
-		return nil // unreadable: PostgreSQL itself handles (and replaces) it
-	}
-	if pid == os.Getpid() {
-		return removeStalePID(cluster, pid, "this process", log)
-	}
-	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
-		return nil // no such process: PostgreSQL replaces a stale file itself
-	}
-	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil // exited meanwhile
-		}
-		// Another user's process: /proc/PID/comm is readable by everyone.
-		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-		if strings.TrimSpace(string(comm)) == "postgres" {
-			return fmt.Errorf("a PostgreSQL server (pid %d) owned by another user may be running on %s: stop it, or start this program as that user", pid, cluster)
-		}
-		return removeStalePID(cluster, pid, "another program", log)
-	}
-	exe = strings.TrimSuffix(exe, " (deleted)")
-	if !strings.HasPrefix(filepath.Base(exe), "postgres") {
-		return removeStalePID(cluster, pid, "another program ("+filepath.Base(exe)+")", log)
-	}
-	cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
-	named := ""
-	if len(lines) > 1 {
-		named = strings.TrimSpace(lines[1])
-	}
-	if !sameDir(cwd, cluster) || !sameDir(named, cluster) {
-		return removeStalePID(cluster, pid, "another PostgreSQL server (serving "+cwd+")", log)
-	}
-	log.Warn("embedded PostgreSQL: a server left running by an earlier run of this program was found; stopping it", "pid", pid, "cluster", cluster)
-	return stopPID(pid, 60*time.Second)
-}
-
-// stopPID stops a postmaster that is not our child: fast shutdown, then immediate.
-func stopPID(pid int, timeout time.Duration) error {
-	gone := func() bool { return syscall.Kill(pid, 0) != nil }
-	for _, step := range []struct {
-		sig syscall.Signal
-		d   time.Duration
-	}{{syscall.SIGINT, timeout * 3 / 4}, {syscall.SIGQUIT, timeout / 4}} {
-		if err := syscall.Kill(pid, step.sig); err != nil {
-			return nil
-		}
-		for end := time.Now().Add(step.d); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-			if gone() {
-				return nil
-			}
-		}
-	}
-	return fmt.Errorf("the PostgreSQL server (pid %d) left running by an earlier run did not stop: stop it (kill %d) and start again", pid, pid)
-}
-
-func sameDir(a, b string) bool {
-	if a == "" || b == "" {
-		return false
-	}
-	ra, err1 := filepath.EvalSymlinks(a)
-	rb, err2 := filepath.EvalSymlinks(b)
-	if err1 != nil || err2 != nil {
-		return filepath.Clean(a) == filepath.Clean(b)
-	}
-	return ra == rb
-}
-
-// removeStalePID removes a postmaster.pid whose pid now belongs to a process that does not serve
-// this cluster. The process is never signalled.
-func removeStalePID(cluster string, pid int, who string, log *slog.Logger) error {
-	log.Warn("embedded PostgreSQL: removing a stale postmaster.pid; its pid now belongs to "+who+", which is left alone", "pid", pid, "cluster", cluster)
-	if err := os.Remove(filepath.Join(cluster, "postmaster.pid")); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("cannot remove the stale %s/postmaster.pid: %v", cluster, unwrapPath(err))
-	}
-	return nil
 }

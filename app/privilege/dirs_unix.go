@@ -1,3 +1,5 @@
+//go:build unix
+
 package privilege
 
 import (
@@ -5,10 +7,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // makeDirs creates dir and its missing parents for uid:gid, mode 0700; existing directories are
@@ -34,40 +36,40 @@ func makeDirs(dir string, uid, gid int) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	fd, err := syscall.Open(top, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	fd, err := unix.Open(top, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("cannot create directory %s: %v", dir, err)
 	}
-	defer func() { syscall.Close(fd) }()
+	defer func() { unix.Close(fd) }()
 	path := top
 	for i := len(missing) - 1; i >= 0; i-- {
 		name := missing[i]
 		path = filepath.Join(path, name)
-		err := syscall.Mkdirat(fd, name, 0o700)
+		err := unix.Mkdirat(fd, name, 0o700)
 		made := err == nil
-		if err != nil && err != syscall.EEXIST { // EEXIST: another copy starting at the same time
+		if err != nil && err != unix.EEXIST { // EEXIST: another copy starting at the same time
 			return fmt.Errorf("cannot create directory %s: %v", path, err)
 		}
-		next, err := syscall.Openat(fd, name, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+		next, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return fmt.Errorf("cannot create directory %s: %v", path, err)
 		}
-		syscall.Close(fd)
+		unix.Close(fd)
 		fd = next
 		if !made {
 			continue
 		}
-		var st syscall.Stat_t
-		if err := syscall.Fstat(fd, &st); err != nil {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
 			return fmt.Errorf("cannot create directory %s: %v", path, err)
 		}
 		if st.Uid != uint32(os.Geteuid()) {
 			return fmt.Errorf("directory %s was replaced by another user's while being created: check who can write to %s", path, filepath.Dir(path))
 		}
-		if err := syscall.Fchown(fd, uid, gid); err != nil {
+		if err := unix.Fchown(fd, uid, gid); err != nil {
 			return fmt.Errorf("cannot hand directory %s to uid %d: %v", path, uid, err)
 		}
-		if err := syscall.Fchmod(fd, 0o700); err != nil { // the umask may have taken bits away
+		if err := unix.Fchmod(fd, 0o700); err != nil { // the umask may have taken bits away
 			return fmt.Errorf("cannot set the mode of directory %s: %v", path, err)
 		}
 	}
@@ -82,31 +84,5 @@ func ownerOf(st fs.FileInfo) int {
 	return -1
 }
 
-// nameOf is the name of the user uid, or the number when it has no name.
-func nameOf(uid int) string {
-	// Not user.Current: it caches the user from before a privilege drop.
-	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
-		return u.Username
-	}
-	return strconv.Itoa(uid)
-}
-
-// notOwner is the refusal of a data directory (or of the entry name inside it) that belongs to
-// owner instead of runAs: it names the command that fixes it. Nothing is changed for the user: a
-// chown of a whole tree is the operator's decision, made knowing which tree it is.
-func notOwner(dir, name string, owner int, runAs string) error {
-	what := "data directory " + dir
-	if name != "" {
-		what += " holds " + name + ", which"
-	}
-	return fmt.Errorf("%s belongs to %s, not to %s, who runs the server: run 'chown -R %s: %s' (check it is the right directory), or set data_dir",
-		what, nameOf(owner), runAs, runAs, dir)
-}
-
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
+// currentUser is the name of the user the process runs as now.
+func currentUser() string { return nameOf(os.Geteuid()) }
