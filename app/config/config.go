@@ -58,6 +58,7 @@ type Database struct {
 
 // Embedded configures the embedded PostgreSQL server.
 type Embedded struct {
+	Binaries        string `mapstructure:"binaries"`
 	BinariesPath    string `mapstructure:"binaries_path"`
 	Download        bool   `mapstructure:"download"`
 	DownloadVersion string `mapstructure:"download_version"`
@@ -395,6 +396,14 @@ func (c *Config) validate() error {
 	}
 	if c.Embedded.Port < 0 || c.Embedded.Port > 65535 {
 		return fmt.Errorf("embedded.port %d is out of range: use 0 (pick a free port) or 1-65535", c.Embedded.Port)
+	}
+	switch c.Embedded.Binaries {
+	case "auto", "system", "bundled", "download":
+	default:
+		return fmt.Errorf("embedded.binaries %q is not one of auto, system, bundled, download", c.Embedded.Binaries)
+	}
+	if c.Embedded.BinariesPath != "" && (c.Embedded.Binaries == "bundled" || c.Embedded.Binaries == "download") {
+		return fmt.Errorf("embedded.binaries_path is set but embedded.binaries is %q, which does not use it: set embedded.binaries to auto or system, or clear embedded.binaries_path", c.Embedded.Binaries)
 	}
 	switch c.Embedded.DownloadVersion {
 	case "14", "15", "16", "17":

@@ -136,6 +136,7 @@ func Connect(ctx context.Context, cfg *config.Config, log *slog.Logger) (*DB, er
 	srv, err := StartEmbedded(ctx, EmbeddedOptions{
 		DataDir:         dataDir,
 		BinariesPath:    cfg.Embedded.BinariesPath,
+		Binaries:        cfg.Embedded.Binaries,
 		Download:        cfg.Embedded.Download,
 		DownloadVersion: cfg.Embedded.DownloadVersion,
 		Port:            cfg.Embedded.Port,

@@ -43,8 +43,13 @@ const DefaultStopTimeout = 30 * time.Second
 
 // EmbeddedOptions configures StartEmbedded.
 type EmbeddedOptions struct {
-	DataDir         string // holds the cluster (DataDir/postgres), its log, passwords and runtime files
-	BinariesPath    string // embedded.binaries_path; empty: discover
+	DataDir      string // holds the cluster (DataDir/postgres), its log, passwords and runtime files
+	BinariesPath string // embedded.binaries_path; empty: discover
+	// Binaries is embedded.binaries: which PostgreSQL runs. "auto" (or empty): an installed one
+	// (or one downloaded earlier), else the one inside the program (bundle_pg builds), else a
+	// download when Download allows; "system": installed only; "bundled": the one inside only;
+	// "download": downloaded only.
+	Binaries        string
 	Download        bool   // allow downloading binaries when none are installed
 	DownloadVersion string // major version to download ("16")
 	Port            int    // 0: a free port chosen at start
@@ -294,16 +299,44 @@ func inspectCluster(cluster string) (major int, isNew bool, err error) {
 // found for a new cluster), downloading one when allowed and needed.
 func chooseBinaries(ctx context.Context, o EmbeddedOptions, dataDir string, clusterMajor int, log *slog.Logger) (binaries, error) {
 	downloadDir := filepath.Join(dataDir, downloadDirName)
+	cluster := filepath.Join(dataDir, clusterDirName)
+	if o.Binaries == "bundled" {
+		if bundled == nil {
+			return binaries{}, errNoBundle
+		}
+		if clusterMajor != 0 && clusterMajor != bundled.Major {
+			return binaries{}, fmt.Errorf("data directory %s was created by PostgreSQL %d but the PostgreSQL inside this program is %s (embedded.binaries is \"bundled\"): set embedded.binaries to system and install PostgreSQL %d, or restore a backup into a new data directory (nothing was changed)",
+				cluster, clusterMajor, bundled.Version, clusterMajor)
+		}
+		return bundledBinaries(ctx, bundled, dataDir, log)
+	}
 	cands, err := findBinaries(ctx, o.BinariesPath, downloadDir)
 	if err != nil {
 		return binaries{}, err
 	}
+	kept := cands[:0]
+	for _, c := range cands {
+		if o.Binaries == "system" && c.Source == "downloaded" || o.Binaries == "download" && c.Source != "downloaded" {
+			continue
+		}
+		kept = append(kept, c)
+	}
+	cands = kept
 	for _, c := range cands {
 		if clusterMajor == 0 || c.Major == clusterMajor {
 			return c, nil
 		}
 	}
-	cluster := filepath.Join(dataDir, clusterDirName)
+	if (o.Binaries == "" || o.Binaries == "auto") && o.BinariesPath == "" && bundled != nil &&
+		(clusterMajor == 0 || clusterMajor == bundled.Major) {
+		return bundledBinaries(ctx, bundled, dataDir, log)
+	}
+	if o.Binaries == "system" {
+		o.Download = false
+	}
+	if o.Binaries == "download" {
+		o.Download = true
+	}
 	dv, _ := strconv.Atoi(o.DownloadVersion)
 	switch {
 	case clusterMajor != 0 && len(cands) > 0 && cands[0].Major > clusterMajor && (!o.Download || dv != clusterMajor):

@@ -49,6 +49,10 @@ import (
 // EnvURL names the environment variable that selects an external test server.
 const EnvURL = "HEALTHCARE_TEST_DATABASE_URL"
 
+// EnvBinaries names the environment variable that chooses the test server's PostgreSQL like
+// embedded.binaries: "bundled" runs the one inside a -tags bundle_pg test binary.
+const EnvBinaries = "HEALTHCARE_TEST_EMBEDDED_BINARIES"
+
 // RunAs is the user Main switches to when the tests run as root.
 const RunAs = "postgres"
 
@@ -168,6 +172,7 @@ func doStart() error {
 			DataDir:        dir,
 			NoSync:         true,
 			MaxConnections: 300,
+			Binaries:       os.Getenv(EnvBinaries),
 		}, nil)
 		if err != nil {
 			os.RemoveAll(dir)
