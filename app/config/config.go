@@ -46,7 +46,19 @@ type Server struct {
 	BodyLimit       int           `mapstructure:"body_limit"`
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 	TrustedProxies  []string      `mapstructure:"trusted_proxies"`
+	// TLS is off, files, self-signed or acme (see package certs).
+	TLS           string   `mapstructure:"tls"`
+	TLSCert       string   `mapstructure:"tls_cert"`
+	TLSKey        string   `mapstructure:"tls_key"`
+	TLSDomains    []string `mapstructure:"tls_domains"`
+	HTTPAddr      string   `mapstructure:"http_addr"` // with TLS: plain HTTP here only redirects
+	ACMEDirectory string   `mapstructure:"acme_directory"`
+	ACMEEmail     string   `mapstructure:"acme_email"`
+	ACMECAFile    string   `mapstructure:"acme_ca_file"`
 }
+
+// TLSOn reports whether the server speaks HTTPS.
+func (s Server) TLSOn() bool { return s.TLS != "" && s.TLS != "off" }
 
 // Database selects an external PostgreSQL (URL set) or the embedded one (URL empty).
 type Database struct {
@@ -368,6 +380,31 @@ func (c *Config) validate() error {
 			if _, _, err := net.ParseCIDR(p); err != nil {
 				return fmt.Errorf("server.trusted_proxies entry %q is not an IP address or CIDR range: use e.g. 10.0.0.1 or 10.0.0.0/8", p)
 			}
+		}
+	}
+	switch c.Server.TLS {
+	case "off":
+		if c.Server.HTTPAddr != "" {
+			return errors.New("server.http_addr is set but server.tls is off: it is the plain-HTTP port that redirects to HTTPS; clear it, or set server.tls")
+		}
+	case "files":
+		if c.Server.TLSCert == "" || c.Server.TLSKey == "" {
+			return errors.New("server.tls is files: set server.tls_cert and server.tls_key to the PEM certificate chain and private key")
+		}
+	case "self-signed":
+	case "acme":
+		if len(c.Server.TLSDomains) == 0 {
+			return errors.New("server.tls is acme: list the public names this server answers to in server.tls_domains")
+		}
+		if u, err := url.Parse(c.Server.ACMEDirectory); err != nil || u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("server.acme_directory %q is not an https:// URL of an ACME directory", c.Server.ACMEDirectory)
+		}
+	default:
+		return fmt.Errorf("server.tls %q is not one of off, files, self-signed, acme", c.Server.TLS)
+	}
+	if c.Server.HTTPAddr != "" {
+		if _, _, err := net.SplitHostPort(c.Server.HTTPAddr); err != nil {
+			return fmt.Errorf("server.http_addr %q is not a valid listen address: use host:port, e.g. 0.0.0.0:80", c.Server.HTTPAddr)
 		}
 	}
 	if c.Server.ShutdownTimeout <= 0 {

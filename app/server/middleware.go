@@ -65,6 +65,9 @@ func newRequestID() string {
 }
 
 // securityHeaders are set before the handler runs, so error responses carry them too.
+// HSTS is the Strict-Transport-Security value of HTTPS answers.
+const HSTS = "max-age=31536000"
+
 func securityHeaders(c *fiber.Ctx) error {
 	setSecurityHeaders(c)
 	return c.Next()
@@ -75,6 +78,12 @@ func setSecurityHeaders(c *fiber.Ctx) {
 	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
 	c.Set(fiber.HeaderXFrameOptions, "DENY")
 	c.Set(fiber.HeaderContentSecurityPolicy, ContentSecurityPolicy)
+	// Over HTTPS only (server.tls): browsers then refuse plain HTTP to this host for a year.
+	// They ignore it on a connection with a certificate warning, so a self-signed certificate
+	// not yet trusted never locks staff out.
+	if c.Context().IsTLS() {
+		c.Set(fiber.HeaderStrictTransportSecurity, HSTS)
+	}
 	// API answers hold patient data: no browser or proxy may keep them.
 	if p := c.Path(); p == "/api" || strings.HasPrefix(p, "/api/") || p == "/healthz" || p == "/readyz" {
 		c.Set(fiber.HeaderCacheControl, "no-store")
