@@ -240,11 +240,11 @@ func listen(addr string) (net.Listener, error) {
 	hint := "choose another address with --addr, server.addr or HEALTHCARE_SERVER_ADDR"
 	var dnsErr *net.DNSError
 	switch {
-	case errors.Is(err, syscall.EADDRINUSE):
+	case errors.Is(err, errAddrInUse):
 		return nil, fmt.Errorf("cannot listen on %s: the port is already in use by another program; stop it or %s", addr, hint)
-	case errors.Is(err, syscall.EACCES):
+	case errors.Is(err, errAccess):
 		return nil, configError(fmt.Errorf("cannot listen on %s: permission denied (ports below 1024 need privileges); %s", addr, hint))
-	case errors.Is(err, syscall.EADDRNOTAVAIL):
+	case errors.Is(err, errAddrNotAvail):
 		return nil, configError(fmt.Errorf("cannot listen on %s: this machine has no such address; %s", addr, hint))
 	case errors.As(err, &dnsErr):
 		return nil, configError(fmt.Errorf("cannot listen on %s: unknown host %q; %s", addr, dnsErr.Name, hint))

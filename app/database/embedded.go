@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -658,6 +659,9 @@ func lastLines(s string, n int) string {
 }
 
 func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil // a directory cannot be fsynced there; NTFS journals its entries itself
+	}
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

@@ -8,20 +8,21 @@ import (
 	"path/filepath"
 )
 
-// syncTree puts every regular file and directory under dir on disk, one fsync each.
+// syncTree puts every regular file under dir on disk, one fsync each (opened for writing:
+// Windows flushes only such handles), and, except on Windows, every directory.
 func syncTree(dir string) error {
 	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.Type()&fs.ModeSymlink != 0 {
 			return err
 		}
-		f, err := os.Open(p)
+		if d.IsDir() {
+			return syncDir(p)
+		}
+		f, err := os.OpenFile(p, os.O_RDWR, 0)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		if err := f.Sync(); err != nil && d.Type().IsRegular() {
-			return err
-		}
-		return nil
+		return f.Sync()
 	})
 }
