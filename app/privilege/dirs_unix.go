@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -57,6 +58,7 @@ func makeDirs(dir string, uid, gid int) error {
 		unix.Close(fd)
 		fd = next
 		if !made {
+			waitHandedOver(fd, uid)
 			continue
 		}
 		var st unix.Stat_t
@@ -86,3 +88,40 @@ func ownerOf(st fs.FileInfo) int {
 
 // currentUser is the name of the user the process runs as now.
 func currentUser() string { return nameOf(os.Geteuid()) }
+
+// waitHandedOver waits (up to 2 s) while the directory fd, found made by someone else a moment
+// ago, still belongs to this process's user (root): another copy starting at the same time is
+// between its mkdir and its chown. Nothing is changed here; the caller's owner check decides.
+func waitHandedOver(fd, uid int) {
+	for i := 0; i < 100; i++ {
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) != nil || int(st.Uid) == uid || st.Uid != uint32(os.Geteuid()) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// settledOwner returns dir's file info once an empty dir that still belongs to this process's
+// user (root) has been handed to uid by another copy starting at the same time, which made it
+// a moment ago and is between its mkdir and its chown; after 2 s, or for a directory with
+// anything in it, it returns st as it was. Nothing is changed here.
+func settledOwner(dir string, uid int, st fs.FileInfo) fs.FileInfo {
+	if ownerOf(st) != os.Geteuid() || ownerOf(st) == uid {
+		return st
+	}
+	for i := 0; i < 100; i++ {
+		if entries, err := os.ReadDir(dir); err != nil || len(entries) > 0 {
+			return st
+		}
+		time.Sleep(20 * time.Millisecond)
+		now, err := os.Stat(dir)
+		if err != nil {
+			return st
+		}
+		if ownerOf(now) == uid {
+			return now
+		}
+	}
+	return st
+}
