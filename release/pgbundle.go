@@ -294,7 +294,7 @@ func preparePG(repo, cache, platform string, mtime time.Time) (bundleMeta, []byt
 		if data, err := os.ReadFile(base + ".tar.zst"); err == nil {
 			sum := sha256.Sum256(data)
 			if hex.EncodeToString(sum[:]) == old.SHA256 {
-				_, _, license, err := readLicenseOnly(tgz)
+				license, err := readLicense(tgz)
 				return old, license, err
 			}
 		}
@@ -318,26 +318,28 @@ func preparePG(repo, cache, platform string, mtime time.Time) (bundleMeta, []byt
 	return meta, license, nil
 }
 
-// readLicenseOnly reads package/LICENSE.md from an npm tarball.
-func readLicenseOnly(tgz string) (bundleMeta, []byte, []byte, error) {
+// readLicense reads package/LICENSE.md from an npm tarball (nil when it has none).
+func readLicense(tgz string) ([]byte, error) {
 	f, err := os.Open(tgz)
 	if err != nil {
-		return bundleMeta{}, nil, nil, err
+		return nil, err
 	}
 	defer f.Close()
 	gz, err := gzip.NewReader(f)
 	if err != nil {
-		return bundleMeta{}, nil, nil, err
+		return nil, err
 	}
 	tr := tar.NewReader(gz)
 	for {
 		h, err := tr.Next()
+		if err == io.EOF {
+			return nil, nil
+		}
 		if err != nil {
-			return bundleMeta{}, nil, nil, nil
+			return nil, err
 		}
 		if path.Clean(h.Name) == "package/LICENSE.md" {
-			b, err := io.ReadAll(tr)
-			return bundleMeta{}, nil, b, err
+			return io.ReadAll(tr)
 		}
 	}
 }

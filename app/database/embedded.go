@@ -30,7 +30,7 @@ const (
 	passwordName    = "postgres.secret"     // superuser password, 0600: maintenance only
 	appPasswordName = "postgres-app.secret" // the application role's password, 0600
 	runtimeDirName  = "pg-runtime"          // files rewritten at every start (pg_hba.conf)
-	downloadDirName = "pg-binaries"         // downloaded binaries (persistent)
+	downloadDirName = "pg-binaries"         // downloaded binaries, and <version>/ the ones inside the program (persistent)
 	markerName      = "healthcare-first-boot-complete"
 	superuser       = "postgres"
 )
