@@ -7,17 +7,21 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"healthcare/app/audit"
 	"healthcare/app/auth"
 	"healthcare/app/config"
+	"healthcare/app/policy"
 	"healthcare/app/store"
 )
 
 // API holds what the handlers need.
 type API struct {
-	Store  *store.Store
-	Auth   *auth.Service
-	Config *config.Config
-	Log    *slog.Logger
+	Store   *store.Store
+	Auth    *auth.Service
+	Config  *config.Config
+	Log     *slog.Logger
+	Version string // the release, written into backups ("" is "dev")
+	Audit   *audit.Recorder
 }
 
 // Register mounts every /api route on r. Routes match with and without the trailing slash
@@ -29,6 +33,8 @@ func (a *API) Register(r fiber.Router) {
 	a.doctorRoutes(g)
 	a.patientRoutes(g)
 	a.assignmentRoutes(g)
+	a.setupRoutes(g)
+	a.adminRoutes(g)
 	a.docsRoutes(g)
 }
 
@@ -43,16 +49,53 @@ func (a *API) root(c *fiber.Ctx) error {
 	}{base + "doctors/", base + "patients/", base + "mappings/"})
 }
 
-// Locals keys set by the authentication middleware.
-const (
-	localUserID   = "auth.user_id"
-	localUsername = "auth.username"
-)
+// localSession holds the authenticated *auth.Session (set by authenticate).
+const localSession = "auth.session"
 
-// userID is the authenticated caller's id; only valid on a protected view.
-func userID(c *fiber.Ctx) int64 {
-	id, _ := c.Locals(localUserID).(int64)
-	return id
+// session is the authenticated caller's session; nil on a public view.
+func session(c *fiber.Ctx) *auth.Session {
+	s, _ := c.Locals(localSession).(*auth.Session)
+	return s
+}
+
+// currentUser is the authenticated caller; only valid on a protected view.
+func currentUser(c *fiber.Ctx) *store.User { return session(c).User }
+
+// actor is who makes the request, as the store takes it; the zero Actor on a public view.
+func actor(c *fiber.Ctx) store.Actor {
+	s := session(c)
+	if s == nil {
+		return store.Actor{}
+	}
+	return store.Actor{UserID: s.User.ID, Role: s.User.Role, RequestID: c.GetRespHeader(fiber.HeaderXRequestID), Address: c.IP()}
+}
+
+// policies are the clinic policies in force for this request: read with the caller's session on a
+// protected view, from the database on a public one.
+func (a *API) policies(c *fiber.Ctx) (policy.Policies, error) {
+	if s := session(c); s != nil {
+		return policy.Effective(a.Config, s.Settings), nil
+	}
+	stored, err := a.Store.Settings(c.UserContext())
+	if err != nil {
+		return policy.Policies{}, err
+	}
+	return policy.Effective(a.Config, stored), nil
+}
+
+// patientScope is the patients the caller may see and change: their own (owner visibility, the
+// original's) or every patient (clinic visibility).
+func (a *API) patientScope(c *fiber.Ctx) store.PatientScope {
+	p, _ := a.policies(c) // a protected view: no query, no error
+	if p.Clinic() {
+		return store.ClinicPatients(actor(c))
+	}
+	return store.OwnPatients(actor(c))
+}
+
+// client is who is asking, for the auth service.
+func client(c *fiber.Ctx) auth.Client {
+	return auth.Client{Address: c.IP(), UserAgent: c.Get(fiber.HeaderUserAgent)}
 }
 
 // pathID parses the :id route parameter; anything but a positive int64 is DRF's 404.

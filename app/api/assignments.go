@@ -28,12 +28,14 @@ var assignmentFields = fields{
 	timestamp("assigned_at", "Assigned at"),
 }
 
-// assignmentRoutes mounts /mappings: a doctor assigned to one of the caller's patients. Only the
-// assignments of the caller's own patients can be seen or changed.
+// assignmentRoutes mounts /mappings: a doctor assigned to a patient. Only the assignments of the
+// patients the caller may see (patientScope) can be seen or changed.
 func (a *API) assignmentRoutes(r fiber.Router) {
-	a.mount(r, "/mappings", view{Name: "Mapping List", Get: a.listAssignments, Post: a.createAssignment, PostForm: assignmentFields})
+	audited := auditSpec{Resource: "assignment", Reads: true, Actions: map[string]string{
+		fiber.MethodPost: "assign", fiber.MethodDelete: "unassign"}}
+	a.mount(r, "/mappings", view{Name: "Mapping List", Get: a.listAssignments, Post: a.createAssignment, PostForm: assignmentFields, Audit: audited})
 	a.mount(r, "/mappings/:id", view{Name: "Mapping Instance", Get: a.getAssignment,
-		Put: a.updateAssignment(false), Patch: a.updateAssignment(true), Delete: a.deleteAssignment, PutForm: assignmentFields})
+		Put: a.updateAssignment(false), Patch: a.updateAssignment(true), Delete: a.deleteAssignment, PutForm: assignmentFields, Audit: audited})
 }
 
 func (a *API) listAssignments(c *fiber.Ctx) error {
@@ -49,10 +51,11 @@ func (a *API) listAssignments(c *fiber.Ctx) error {
 	if err := fe.Err(); err != nil {
 		return err
 	}
-	list, total, err := a.Store.ListAssignments(c.UserContext(), userID(c), q)
+	list, total, err := a.Store.ListAssignments(c.UserContext(), a.patientScope(c), q)
 	if err != nil {
 		return err
 	}
+	auditCount(c, len(list))
 	SetListHeaders(c, q, total)
 	return c.JSON(list)
 }
@@ -81,10 +84,11 @@ func (a *API) getAssignment(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	m, err := a.Store.GetAssignment(c.UserContext(), userID(c), id)
+	m, err := a.Store.GetAssignment(c.UserContext(), a.patientScope(c), id)
 	if err != nil {
 		return storeErr(err)
 	}
+	auditID(c, 0, m.Patient)
 	return c.JSON(m)
 }
 
@@ -108,28 +112,33 @@ func (a *API) createAssignment(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ctx, owner := c.UserContext(), userID(c)
+	ctx, scope := c.UserContext(), a.patientScope(c)
 	r := readAssignment(b)
 	if b.Err() != nil {
-		return a.assignmentInvalid(ctx, owner, b, r, nil)
+		return a.assignmentInvalid(ctx, scope, b, r, nil)
 	}
-	m, err := a.Store.CreateAssignment(ctx, owner, r.patient, r.doctor)
+	var m store.Assignment
+	err = a.change(c, fiber.StatusCreated, func(st *store.Store) (err error) {
+		m, err = st.CreateAssignment(ctx, scope, r.patient, r.doctor)
+		auditID(c, m.ID, m.Patient)
+		return err
+	})
 	if err != nil {
-		return a.assignmentWriteErr(ctx, owner, b, r, err)
+		return a.assignmentWriteErr(ctx, scope, b, r, err)
 	}
 	return c.Status(fiber.StatusCreated).JSON(m)
 }
 
 // updateAssignment is PUT (both fields required) or PATCH (either) of an assignment of one of the
-// caller's patients; the new patient must be the caller's too.
+// patients the caller may see; the new patient must be one too.
 func (a *API) updateAssignment(partial bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		id, err := pathID(c, "id")
 		if err != nil {
 			return err
 		}
-		ctx, owner := c.UserContext(), userID(c)
-		exists := func() (bool, error) { _, err := a.Store.GetAssignment(ctx, owner, id); return existsErr(err) }
+		ctx, scope := c.UserContext(), a.patientScope(c)
+		exists := func() (bool, error) { _, err := a.Store.GetAssignment(ctx, scope, id); return existsErr(err) }
 		b, err := ParseBody(c, partial)
 		if err != nil {
 			return notFoundFirst(err, exists)
@@ -139,7 +148,7 @@ func (a *API) updateAssignment(partial bool) fiber.Handler {
 			if err := notFoundFirst(b.Err(), exists); !isInvalid(err) {
 				return err
 			}
-			return a.assignmentInvalid(ctx, owner, b, r, nil)
+			return a.assignmentInvalid(ctx, scope, b, r, nil)
 		}
 		var patient, doctor *int64
 		if r.patientOK {
@@ -148,9 +157,14 @@ func (a *API) updateAssignment(partial bool) fiber.Handler {
 		if r.doctorOK {
 			doctor = &r.doctor
 		}
-		m, err := a.Store.UpdateAssignment(ctx, owner, id, patient, doctor)
+		var m store.Assignment
+		err = a.change(c, fiber.StatusOK, func(st *store.Store) (err error) {
+			m, err = st.UpdateAssignment(ctx, scope, id, patient, doctor)
+			auditID(c, 0, m.Patient)
+			return err
+		})
 		if err != nil {
-			return a.assignmentWriteErr(ctx, owner, b, r, err)
+			return a.assignmentWriteErr(ctx, scope, b, r, err)
 		}
 		return c.JSON(m)
 	}
@@ -161,7 +175,9 @@ func (a *API) deleteAssignment(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Store.DeleteAssignment(c.UserContext(), userID(c), id); err != nil {
+	if err := a.change(c, fiber.StatusNoContent, func(st *store.Store) error {
+		return st.DeleteAssignment(c.UserContext(), a.patientScope(c), id)
+	}); err != nil {
 		return storeErr(err)
 	}
 	return noContent(c)
@@ -170,11 +186,11 @@ func (a *API) deleteAssignment(c *fiber.Ctx) error {
 // assignmentWriteErr maps a failed create/update: references the caller may not use are DRF's
 // "Invalid pk" (someone else's patient looks exactly like a missing one), an existing pair is the
 // unique-together error, whether found sequentially or by the constraint in a race.
-func (a *API) assignmentWriteErr(ctx context.Context, owner int64, b *Body, r assignmentRefs, err error) error {
+func (a *API) assignmentWriteErr(ctx context.Context, scope store.PatientScope, b *Body, r assignmentRefs, err error) error {
 	var ref *store.RefError
 	switch {
 	case errors.As(err, &ref):
-		return a.assignmentInvalid(ctx, owner, b, r, ref)
+		return a.assignmentInvalid(ctx, scope, b, r, ref)
 	case store.UniqueViolation(err) == store.AssignmentPairKey:
 		return FieldError("non_field_errors", msgUniquePair)
 	default:
@@ -185,11 +201,11 @@ func (a *API) assignmentWriteErr(ctx context.Context, owner int64, b *Body, r as
 // assignmentInvalid builds the 400 for the body's fields in serializer order: each field's own
 // error, or "Invalid pk" for a well-formed id the caller may not use. ref says which those are
 // when the write already found out; otherwise (another field failed) they are looked up here.
-func (a *API) assignmentInvalid(ctx context.Context, owner int64, b *Body, r assignmentRefs, ref *store.RefError) error {
+func (a *API) assignmentInvalid(ctx context.Context, scope store.PatientScope, b *Body, r assignmentRefs, ref *store.RefError) error {
 	if ref == nil {
 		ref = &store.RefError{}
 		if r.patientOK {
-			ok, err := a.Store.PatientExists(ctx, owner, r.patient)
+			ok, err := a.Store.PatientExists(ctx, scope, r.patient)
 			if err != nil {
 				return err
 			}

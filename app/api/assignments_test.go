@@ -33,7 +33,7 @@ func mappingFixture(t *testing.T) *resFixture {
 	set("d2", f.create(t, "/api/doctors/", "bob", `{"name": "Edited by bob", "specialization": "Dermatology", "contact_info": "jay@wonder.land"}`))
 	set("p1", f.create(t, "/api/patients/", "alice", `{"name": "John D.", "age": 37, "gender": "M", "address": "124 Main St", "phone_number": "555-0101"}`))
 	set("p2", f.create(t, "/api/patients/", "alice", `{"name": "Jane Roe", "age": 0, "gender": "F", "address": "1 Elm", "phone_number": "555-0102"}`))
-	set("p3", f.create(t, "/api/patients/", "alice", `{"name": "Old", "age": 200, "gender": "O", "address": "a", "phone_number": "555-0200"}`))
+	set("p3", f.create(t, "/api/patients/", "alice", `{"name": "Old", "age": 150, "gender": "O", "address": "a", "phone_number": "555-0200"}`))
 	set("p4", f.create(t, "/api/patients/", "bob", `{"name": "Bob's Patient", "age": 50, "gender": "O", "address": "9 Oak", "phone_number": "555-0900"}`))
 	return f
 }

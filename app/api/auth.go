@@ -1,15 +1,17 @@
 package api
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"context"
+	"errors"
 	"fmt"
-	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 
 	"healthcare/app/auth"
+	"healthcare/app/policy"
 	"healthcare/app/store"
 )
 
@@ -21,6 +23,7 @@ const (
 	msgPasswordMismatch  = "Password fields didn't match."
 	msgRegistrationShut  = "Registration is closed. Ask an administrator for an account."
 	msgRegisterSucceeded = "User registered successfully."
+	msgRegisterApproval  = "User registered successfully. An administrator must approve the account before you can sign in."
 )
 
 // registerFields is the registration serializer as OPTIONS describes it.
@@ -31,19 +34,30 @@ var registerFields = fields{
 	charField("password2", "Password2", 0),
 }
 
-// authRoutes mounts /api/auth: register, login, refresh, logout and me.
+// authRoutes mounts /api/auth: register, login, refresh, logout, me, password and sessions.
 func (a *API) authRoutes(r fiber.Router) {
 	g := r.Group("/auth")
-	a.mount(g, "/register", view{Name: "Register", Public: true, Post: a.register, PostForm: registerFields})
-	a.mount(g, "/login", view{Name: "Token Obtain Pair", Public: true, Post: a.login, PostForm: fields{
-		charField("username", "Username", 0), charField("password", "Password", 0)}})
-	a.mount(g, "/login/refresh", view{Name: "Token Refresh", Public: true, Post: a.refresh, PostForm: fields{
-		charField("refresh", "Refresh", 0), {Name: "access", Type: "string", ReadOnly: true, Label: "Access"}}})
-	a.mount(g, "/logout", view{Name: "Logout", Public: true, Post: a.logout, PostForm: fields{charField("refresh", "Refresh", 0)}})
-	a.mount(g, "/me", view{Name: "Me", Get: a.me})
+	a.mount(g, "/register", view{Name: "Register", Public: true, Post: a.register, PostForm: registerFields,
+		Audit: auditSpec{Resource: "user", Actions: map[string]string{fiber.MethodPost: "register"}}})
+	a.mount(g, "/login", view{Name: "Token Obtain Pair", Public: true, Post: a.login,
+		Audit: auditSpec{Resource: "session", Actions: map[string]string{fiber.MethodPost: "login"}}, PostForm: fields{
+			charField("username", "Username", 0), charField("password", "Password", 0)}})
+	a.mount(g, "/login/refresh", view{Name: "Token Refresh", Public: true, Post: a.refresh,
+		Audit: auditSpec{Resource: "session", Actions: map[string]string{fiber.MethodPost: "refresh"}}, PostForm: fields{
+			charField("refresh", "Refresh", 0), {Name: "access", Type: "string", ReadOnly: true, Label: "Access"}}})
+	a.mount(g, "/logout", view{Name: "Logout", Public: true, Post: a.logout, PostForm: fields{charField("refresh", "Refresh", 0)},
+		Audit: auditSpec{Resource: "session", Actions: map[string]string{fiber.MethodPost: "logout"}}})
+	a.mount(g, "/me", view{Name: "Me", PasswordPending: true, Get: a.me})
+	a.mount(g, "/password", view{Name: "Password Change", PasswordPending: true, Post: a.changePassword,
+		Audit: auditSpec{Resource: "user", Actions: map[string]string{fiber.MethodPost: "password_changed"}}, PostForm: fields{
+			charField("old_password", "Old password", 0), charField("new_password1", "New password", 0),
+			charField("new_password2", "New password confirmation", 0)}})
+	ended := auditSpec{Resource: "session", Actions: map[string]string{fiber.MethodDelete: "logout"}}
+	a.mount(g, "/sessions", view{Name: "Session List", PasswordPending: true, Get: a.listSessions, Delete: a.endOtherSessions, Audit: ended})
+	a.mount(g, "/sessions/:sid", view{Name: "Session Instance", PasswordPending: true, Delete: a.endSession, Audit: ended})
 }
 
-// userBody is an account as /auth/me/ and registration show it.
+// userBody is an account as registration shows it (the original's shape).
 type userBody struct {
 	ID         int64  `json:"id"`
 	Username   string `json:"username"`
@@ -55,20 +69,19 @@ func newUserBody(u *store.User) userBody {
 	return userBody{u.ID, u.Username, u.Email, u.DateJoined.UTC().Format(meTimeFormat)}
 }
 
-// register creates an account. Field errors are reported all at once in serializer order; the
-// password match and the password policy (DRF's validate()) run only once the fields are valid.
-func (a *API) register(c *fiber.Ctx) error {
-	if !a.Auth.RegistrationOpen() {
-		return Detail(fiber.StatusForbidden, msgRegistrationShut)
-	}
-	rl := a.Config.RateLimit
-	if err := a.Auth.Throttle(c.UserContext(), "register:addr:"+c.IP(), rl.RegisterPerAddress, rl.RegisterWindow); err != nil {
-		return authError(err)
-	}
-	b, err := ParseBody(c, false)
-	if err != nil {
-		return err
-	}
+// accountInput is a new account's fields, read by readAccount.
+type accountInput struct {
+	username, email, password string
+	ok                        bool // no field error so far
+	fieldsOK                  bool // username and email are well-formed (uniqueness not checked yet)
+}
+
+// readAccount reads a new account's username, email and password (and the confirmation field
+// confirm, unless ""), recording field errors as registration does (Django's username rule). The
+// caller reads its own fields, then calls finishAccount, which checks the password and only then
+// whether the username or email is taken.
+func (a *API) readAccount(ctx context.Context, b *Body, confirm string) (accountInput, error) {
+	var in accountInput
 	username, okUser := b.String("username", StringRule{})
 	username = auth.NormalizeUsername(username)
 	if okUser {
@@ -85,60 +98,127 @@ func (a *API) register(c *fiber.Ctx) error {
 		})
 		email = auth.NormalizeEmail(email)
 	}
-	password, _ := b.String("password", StringRule{NoTrim: true})
-	password2, _ := b.String("password2", StringRule{NoTrim: true})
-	ctx := c.UserContext()
-	if okUser {
-		taken, err := a.Store.UsernameTaken(ctx, username)
-		if err != nil {
-			return err
-		}
-		if taken {
-			b.Errors.Add("username", msgUsernameTaken)
-		}
+	in.password, _ = b.String("password", StringRule{NoTrim: true})
+	password2 := in.password
+	if confirm != "" {
+		password2, _ = b.String(confirm, StringRule{NoTrim: true})
 	}
-	if okEmail {
-		taken, err := a.Store.EmailTaken(ctx, email)
-		if err != nil {
-			return err
+	in.username, in.email = username, email
+	if b.Errors.Empty() && in.password != password2 {
+		b.Errors.Add("password", msgPasswordMismatch)
+	}
+	in.ok = b.Errors.Empty()
+	in.fieldsOK = okUser && okEmail
+	return in, nil
+}
+
+// errAccountExists: the username or email is taken and the caller must not be told (registration
+// with approval): it answers as if the account had been made.
+var errAccountExists = errors.New("account exists")
+
+// finishAccount validates everything and answers all field errors in one response: the fields'
+// formats and the password policy together. Only a request valid in every other way learns whether
+// the username or email is taken (DRF checked uniqueness first, so anyone could probe for accounts
+// with a throw-away password); with reveal false it does not learn it at all (errAccountExists).
+// Then the password is hashed.
+func (a *API) finishAccount(ctx context.Context, b *Body, in accountInput, reveal bool) (string, error) {
+	if in.password != "" {
+		username, email := in.username, in.email
+		if !in.fieldsOK {
+			username, email = "", ""
 		}
-		if taken {
-			b.Errors.Add("email", msgEmailTaken)
+		for _, m := range auth.ValidatePassword(in.password, username, email) {
+			b.Errors.Add("password", m)
 		}
 	}
 	if err := b.Err(); err != nil {
-		return err
+		return "", err
 	}
-	if password != password2 {
-		return FieldError("password", msgPasswordMismatch)
-	}
-	if msgs := auth.ValidatePassword(password, username, email); len(msgs) > 0 {
-		fe := &FieldErrors{}
-		for _, m := range msgs {
-			fe.Add("password", m)
-		}
-		return Invalid(fe)
-	}
-	hash, err := a.Auth.HashPassword(password)
+	usernameTaken, err := a.Store.UsernameTaken(ctx, in.username)
 	if err != nil {
-		return err
+		return "", err
 	}
-	u, err := a.Store.CreateUser(ctx, username, email, hash)
+	emailTaken, err := a.Store.EmailTaken(ctx, in.email)
+	if err != nil {
+		return "", err
+	}
+	if usernameTaken || emailTaken {
+		if !reveal {
+			return "", errAccountExists
+		}
+		if usernameTaken {
+			b.Errors.Add("username", msgUsernameTaken)
+		}
+		if emailTaken {
+			b.Errors.Add("email", msgEmailTaken)
+		}
+		return "", b.Err()
+	}
+	return a.Auth.HashPassword(in.password)
+}
+
+// accountWriteErr maps a unique violation of a concurrent duplicate to the sequential case's 400.
+func accountWriteErr(err error) error {
 	switch store.UniqueViolation(err) {
-	case "":
 	case store.UsersUsernameKey:
 		return FieldError("username", msgUsernameTaken)
 	case store.UsersEmailKey:
 		return FieldError("email", msgEmailTaken)
 	}
+	return err
+}
+
+// register creates an account. Field errors are reported all at once in serializer order; the
+// password match and the password policy (DRF's validate()) run only once the fields are valid.
+// With registration "approval" the account waits, inactive, for an administrator; "closed" is 403.
+func (a *API) register(c *fiber.Ctx) error {
+	pol, err := a.policies(c)
 	if err != nil {
 		return err
 	}
-	a.Log.Info("user registered", "user_id", u.ID)
+	if pol.Registration == policy.RegistrationClosed {
+		return Detail(fiber.StatusForbidden, msgRegistrationShut)
+	}
+	rl := a.Config.RateLimit
+	if err := a.Auth.Throttle(c.UserContext(), "register:addr:"+c.IP(), rl.RegisterPerAddress, rl.RegisterWindow); err != nil {
+		return authError(err)
+	}
+	b, err := ParseBody(c, false)
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	in, err := a.readAccount(ctx, b, "password2")
+	if err != nil {
+		return err
+	}
+	approval := pol.Registration == policy.RegistrationApproval
+	hash, err := a.finishAccount(ctx, b, in, !approval)
+	if errors.Is(err, errAccountExists) {
+		// Approval mode says nothing about existing accounts: the same answer, no account.
+		a.Log.Info("registration for an existing username or email answered as accepted (registration: approval)")
+		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"message": msgRegisterApproval})
+	}
+	if err != nil {
+		return err
+	}
+	u, err := a.Store.CreateUser(ctx, store.NewUser{Username: in.username, Email: in.email, PasswordHash: hash, Inactive: approval})
+	if approval && store.UniqueViolation(err) != "" {
+		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"message": msgRegisterApproval})
+	}
+	if err != nil {
+		return accountWriteErr(err)
+	}
+	a.Log.Info("user registered", "user_id", u.ID, "awaiting_approval", approval)
+	if approval {
+		// The account's details are not echoed: an answer for an existing account could not have them.
+		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"message": msgRegisterApproval})
+	}
+	msg := msgRegisterSucceeded
 	return c.Status(fiber.StatusCreated).JSON(struct {
 		Message string   `json:"message"`
 		User    userBody `json:"user"`
-	}{msgRegisterSucceeded, newUserBody(u)})
+	}{msg, newUserBody(u)})
 }
 
 type check struct {
@@ -160,8 +240,8 @@ func checkAll(b *Body, field string, checks []check) bool {
 
 func lengthMessage(n int) string { return fmt.Sprintf(msgMaxLength, n) }
 
-// login is simplejwt's TokenObtainPairView: 200 {"refresh", "access"}. Attempts are rate-limited
-// per client address and per username.
+// login is simplejwt's TokenObtainPairView: 200 {"refresh", "access"}. Failed attempts are
+// limited per (username, client address) and per client address (see auth.Service.Login).
 func (a *API) login(c *fiber.Ctx) error {
 	b, err := ParseBody(c, false)
 	if err != nil {
@@ -173,29 +253,18 @@ func (a *API) login(c *fiber.Ctx) error {
 	if err := b.Err(); err != nil {
 		return err
 	}
-	ctx := c.UserContext()
-	rl := a.Config.RateLimit
-	if err := a.Auth.Throttle(ctx, "login:addr:"+c.IP(), rl.LoginPerAddress, rl.LoginWindow); err != nil {
-		return authError(err)
+	if ev := auditEvent(c); ev != nil {
+		ev.Username = clip(username) // the attempted username, also when the login fails
 	}
-	if err := a.Auth.Throttle(ctx, "login:user:"+bucketName(username), rl.LoginPerUsername, rl.LoginWindow); err != nil {
-		return authError(err)
-	}
-	pair, err := a.Auth.Login(ctx, username, password)
+	pair, err := a.Auth.Login(c.UserContext(), username, password, client(c))
 	if err != nil {
 		return authError(err)
 	}
+	a.auditUser(c, a.Auth.RefreshUser(pair.Refresh))
 	return c.JSON(struct {
 		Refresh string `json:"refresh"`
 		Access  string `json:"access"`
 	}{pair.Refresh, pair.Access})
-}
-
-// bucketName keys the per-username limit by a digest: case-insensitive, bounded in size, and no
-// usernames in the rate_limits table.
-func bucketName(username string) string {
-	h := sha256.Sum256([]byte(strings.ToLower(username)))
-	return hex.EncodeToString(h[:16])
 }
 
 // refresh is TokenRefreshView with rotation: 200 {"access", "refresh"} (or {"access"} with
@@ -205,7 +274,14 @@ func (a *API) refresh(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	a.auditUser(c, a.Auth.RefreshUser(raw))
 	pair, err := a.Auth.Refresh(c.UserContext(), raw)
+	var te *auth.TokenError
+	if errors.As(err, &te) && te.Reused {
+		if ev := auditEvent(c); ev != nil {
+			ev.Action = "refresh_reuse_detected"
+		}
+	}
 	if err != nil {
 		return authError(err)
 	}
@@ -218,6 +294,7 @@ func (a *API) logout(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	a.auditUser(c, a.Auth.RefreshUser(raw))
 	if err := a.Auth.Logout(c.UserContext(), raw); err != nil {
 		return authError(err)
 	}
@@ -233,10 +310,120 @@ func refreshField(c *fiber.Ctx) (string, error) {
 	return raw, b.Err()
 }
 
-// me answers the caller's account: {id, username, email, date_joined}.
-func (a *API) me(c *fiber.Ctx) error {
-	return c.JSON(newUserBody(currentUser(c)))
+// meBody is the caller's account as /auth/me/ shows it: the original's fields, the role, whether an
+// administrator set the password, the clinic policies in force (what the UI adapts to), and the
+// idle timeout in seconds (the UI warns a minute before the server ends an idle login).
+type meBody struct {
+	userBody
+	Role               store.Role        `json:"role"`
+	MustChangePassword bool              `json:"must_change_password"`
+	Policies           map[string]string `json:"policies"`
+	IdleTimeout        int64             `json:"idle_timeout"`
 }
+
+// me answers the caller's account.
+func (a *API) me(c *fiber.Ctx) error {
+	u := currentUser(c)
+	pols := map[string]string{}
+	for _, v := range policy.Resolve(a.Config, session(c).Settings) {
+		pols[v.Name] = v.Value
+	}
+	p, _ := a.policies(c)
+	pols[policy.PatientsVisibility] = p.PatientsVisibility // after the fallback Effective applies
+	return c.JSON(meBody{userBody: newUserBody(u), Role: u.Role, MustChangePassword: u.MustChangePassword, Policies: pols,
+		IdleTimeout: int64(a.Config.Auth.IdleTimeout / time.Second)})
+}
+
+// Password change messages, Django's (PasswordChangeForm).
+const (
+	msgOldPasswordWrong   = "Your old password was entered incorrectly. Please enter it again."
+	msgNewPasswordsDiffer = "The two password fields didn’t match."
+)
+
+// changePassword is POST /auth/password/ {old_password, new_password1, new_password2}: the caller
+// chooses a new password. Every login of the account ends, this one too, and the answer is a new
+// login's {"refresh", "access"} for the caller.
+func (a *API) changePassword(c *fiber.Ctx) error {
+	b, err := ParseBody(c, false)
+	if err != nil {
+		return err
+	}
+	old, _ := b.String("old_password", StringRule{NoTrim: true})
+	p1, _ := b.String("new_password1", StringRule{NoTrim: true})
+	p2, _ := b.String("new_password2", StringRule{NoTrim: true})
+	if err := b.Err(); err != nil {
+		return err
+	}
+	u := currentUser(c)
+	if p1 != p2 {
+		return FieldError("new_password2", msgNewPasswordsDiffer)
+	}
+	if msgs := auth.ValidatePassword(p1, u.Username, u.Email); len(msgs) > 0 {
+		fe := &FieldErrors{}
+		for _, m := range msgs {
+			fe.Add("new_password2", m)
+		}
+		return Invalid(fe)
+	}
+	pair, err := a.Auth.ChangePassword(c.UserContext(), session(c), old, p1, client(c))
+	if errors.Is(err, auth.ErrWrongPassword) {
+		return FieldError("old_password", msgOldPasswordWrong)
+	}
+	if err != nil {
+		return authError(err)
+	}
+	return c.JSON(pair)
+}
+
+// sessionBody is a live login as "my sessions" shows it.
+type sessionBody struct {
+	ID            string `json:"id"`
+	CreatedAt     string `json:"created_at"`
+	LastUsedAt    string `json:"last_used_at"`
+	ExpiresAt     string `json:"expires_at"`
+	ClientAddress string `json:"client_address"`
+	UserAgent     string `json:"user_agent"`
+	Current       bool   `json:"current"` // the login of this request's token
+}
+
+// listSessions is GET /auth/sessions/: the caller's live logins, newest first.
+func (a *API) listSessions(c *fiber.Ctx) error {
+	sess := session(c)
+	list, err := a.Store.ListSessions(c.UserContext(), sess.User.ID, a.Auth.Limits())
+	if err != nil {
+		return err
+	}
+	out := make([]sessionBody, len(list))
+	for i, x := range list {
+		out[i] = sessionBody{ID: x.ID.String(), CreatedAt: formatTime(x.CreatedAt), LastUsedAt: formatTime(x.LastUsedAt),
+			ExpiresAt: formatTime(x.ExpiresAt), ClientAddress: x.Address, UserAgent: x.UserAgent, Current: x.ID == sess.Family}
+	}
+	return c.JSON(out)
+}
+
+// endOtherSessions is DELETE /auth/sessions/: ends every login of the caller but this one.
+func (a *API) endOtherSessions(c *fiber.Ctx) error {
+	sess := session(c)
+	if _, err := a.Store.EndOtherSessions(c.UserContext(), sess.User.ID, sess.Family); err != nil {
+		return err
+	}
+	return noContent(c)
+}
+
+// endSession is DELETE /auth/sessions/{id}/: ends one of the caller's live logins (this one too).
+func (a *API) endSession(c *fiber.Ctx) error {
+	id, err := uuid.Parse(c.Params("sid"))
+	if err != nil {
+		return NotFound()
+	}
+	if err := a.Store.EndSession(c.UserContext(), currentUser(c).ID, id, a.Auth.Limits()); err != nil {
+		return storeErr(err)
+	}
+	return noContent(c)
+}
+
+// formatTime is API.md's timestamp.
+func formatTime(t time.Time) string { return t.UTC().Format(meTimeFormat) }
 
 // meTimeFormat is API.md's timestamp: RFC 3339 UTC with microseconds and a Z.
 const meTimeFormat = "2006-01-02T15:04:05.000000Z"

@@ -78,8 +78,12 @@ func TestAuthRegister(t *testing.T) {
 			JSON: `{"password": ["Password fields didn't match."]}`},
 		{Name: "duplicate username", URL: "/api/auth/register/", Body: register("alice", "alice2@example.com", pw, pw), Status: 400,
 			JSON: `{"username": ["A user with that username already exists."]}`},
-		{Name: "duplicate username and mismatch: field errors win", URL: "/api/auth/register/", Body: register("alice", "alice2@example.com", "a", "b"), Status: 400,
-			JSON: `{"username": ["A user with that username already exists."]}`},
+		// Only a request valid in every other way learns that a username exists (issue 16): a
+		// throw-away password gets the password's errors, all at once, and nothing about alice.
+		{Name: "duplicate username with a refused password: nothing about the username", URL: "/api/auth/register/", Body: register("alice", "alice2@example.com", "a", "b"), Status: 400,
+			JSON: `{"password": ["Password fields didn't match.", "This password is too short. It must contain at least 8 characters.", "This password is too common."]}`},
+		{Name: "bad email and weak password: every field error in one answer", URL: "/api/auth/register/", Body: register("newbie", "not-an-email", "1", "1"), Status: 400,
+			JSON: `{"email": ["Enter a valid email address."], "password": ["This password is too short. It must contain at least 8 characters.", "This password is too common.", "This password is entirely numeric."]}`},
 		{Name: "weak password 1 is refused (difference 3)", URL: "/api/auth/register/", Body: register("weak", "weak@example.com", "1", "1"), Status: 400,
 			JSON: `{"password": ["This password is too short. It must contain at least 8 characters.", "This password is too common.", "This password is entirely numeric."]}`},
 		{Name: "password equal to username, common", URL: "/api/auth/register/", Body: register("password", "p@example.com", "password", "password"), Status: 400,
@@ -232,7 +236,7 @@ func TestAuthRehashOnLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Login(t.Context(), "alice", pw); err != nil {
+	if _, err := svc.Login(t.Context(), "alice", pw, auth.Client{Address: "127.0.0.1"}); err != nil {
 		t.Fatal(err)
 	}
 	u, _ = e.Store().UserByID(t.Context(), id)
@@ -360,7 +364,8 @@ func TestAuthProtected(t *testing.T) {
 	e.MustExec(`DELETE FROM users WHERE username = 'ed'`)
 
 	secret := e.Config.Auth.JWTSecret
-	live := time.Now().Add(time.Hour)
+	// Within auth.access_token_ttl of goodClaims' iat: a longer lifetime is refused by itself.
+	live := time.Now().Add(2 * time.Minute)
 	otherIss := goodClaims(e, aliceID, "access", live)
 	otherIss["iss"] = "someone-else"
 	otherAud := goodClaims(e, aliceID, "access", live)
@@ -379,7 +384,8 @@ func TestAuthProtected(t *testing.T) {
 	}
 	runAuth(t, e, []authCase{
 		{Name: "valid token", Method: http.MethodGet, URL: "/api/auth/me/", Token: access, Status: 200,
-			Prefix: `{"id":1,"username":"alice","email":"alice@example.com","date_joined":"`, Keys: []string{"id", "username", "email", "date_joined"}},
+			Prefix: `{"id":1,"username":"alice","email":"alice@example.com","date_joined":"`,
+			Keys:   []string{"id", "username", "email", "date_joined", "role", "must_change_password", "policies", "idle_timeout"}},
 		{Name: "without the trailing slash", Method: http.MethodGet, URL: "/api/auth/me", Token: access, Status: 200},
 		get("no Authorization header", nil, 401, bodyNotProvided),
 		get("'Token' scheme instead of Bearer", map[string]string{"Authorization": "Token " + access}, 401, bodyNotProvided),

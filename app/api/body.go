@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"mime"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -335,4 +336,46 @@ func pyType(v any) string {
 	default:
 		return fmt.Sprintf("%T", v)
 	}
+}
+
+// msgBool is DRF's BooleanField message.
+const msgBool = "Must be a valid boolean."
+
+// Bool reads a BooleanField the way DRF does: true/false, 1/0 and their usual spellings as strings
+// ("true", "False", "yes", "off", "1"...), as HTML forms send them.
+func (b *Body) Bool(name string) (bool, bool) {
+	v, ok := b.value(name)
+	if !ok {
+		return false, false
+	}
+	switch t := v.(type) {
+	case bool:
+		return t, true
+	case json.Number:
+		switch t.String() {
+		case "1":
+			return true, true
+		case "0":
+			return false, true
+		}
+	case string:
+		switch strings.ToLower(strings.TrimSpace(t)) {
+		case "true", "t", "yes", "y", "on", "1":
+			return true, true
+		case "false", "f", "no", "n", "off", "0":
+			return false, true
+		}
+	}
+	b.Errors.Add(name, msgBool)
+	return false, false
+}
+
+// Keys returns the names of the body's fields, sorted.
+func (b *Body) Keys() []string {
+	keys := make([]string, 0, len(b.raw))
+	for k := range b.raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -28,11 +28,14 @@ var doctorFields = fields{
 	timestamp("updated_at", "Updated at"),
 }
 
-// doctorRoutes mounts the doctors directory, shared by all authenticated users.
+// doctorRoutes mounts the doctors directory, shared by all authenticated users. Writes follow the
+// doctors.writes policy (any account, or administrators only).
 func (a *API) doctorRoutes(r fiber.Router) {
-	a.mount(r, "/doctors", view{Name: "Doctor List", Get: a.listDoctors, Post: a.createDoctor, PostForm: doctorFields})
+	// The directory is no patient data: its changes are recorded, its reads are not.
+	audited := auditSpec{Resource: "doctor"}
+	a.mount(r, "/doctors", view{Name: "Doctor List", Get: a.listDoctors, Post: a.createDoctor, PostForm: doctorFields, Audit: audited})
 	a.mount(r, "/doctors/:id", view{Name: "Doctor Instance", Get: a.getDoctor,
-		Put: a.updateDoctor(false), Patch: a.updateDoctor(true), Delete: a.deleteDoctor, PutForm: doctorFields})
+		Put: a.updateDoctor(false), Patch: a.updateDoctor(true), Delete: a.deleteDoctor, PutForm: doctorFields, Audit: audited})
 }
 
 func (a *API) listDoctors(c *fiber.Ctx) error {
@@ -64,7 +67,26 @@ func (a *API) getDoctor(c *fiber.Ctx) error {
 	return c.JSON(d)
 }
 
+// msgDoctorAssignedByOthers answers a non-administrator's delete of a doctor another account assigned.
+const msgDoctorAssignedByOthers = "This doctor is assigned to patients by other accounts; deleting the doctor would delete their assignments. Ask an administrator."
+
+// mayWriteDoctors answers 403 when the doctors.writes policy keeps doctor writes to administrators
+// and the caller is not one.
+func (a *API) mayWriteDoctors(c *fiber.Ctx) error {
+	p, err := a.policies(c)
+	if err != nil {
+		return err
+	}
+	if p.DoctorWritesAdminOnly() && !actor(c).Admin() {
+		return forbidden()
+	}
+	return nil
+}
+
 func (a *API) createDoctor(c *fiber.Ctx) error {
+	if err := a.mayWriteDoctors(c); err != nil {
+		return err
+	}
 	b, err := ParseBody(c, false)
 	if err != nil {
 		return err
@@ -73,7 +95,12 @@ func (a *API) createDoctor(c *fiber.Ctx) error {
 	if b.Err() != nil {
 		return a.doctorInvalid(c.UserContext(), b, f, 0)
 	}
-	d, err := a.Store.CreateDoctor(c.UserContext(), f)
+	var d store.Doctor
+	err = a.change(c, fiber.StatusCreated, func(st *store.Store) (err error) {
+		d, err = st.CreateDoctor(c.UserContext(), f)
+		auditID(c, d.ID, 0)
+		return err
+	})
 	if err != nil {
 		return doctorWriteErr(err)
 	}
@@ -83,6 +110,10 @@ func (a *API) createDoctor(c *fiber.Ctx) error {
 // updateDoctor is PUT (all fields required) or PATCH (any subset).
 func (a *API) updateDoctor(partial bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
+		// The policy first, as DRF checks permissions before it looks the record up.
+		if err := a.mayWriteDoctors(c); err != nil {
+			return err
+		}
 		id, err := pathID(c, "id")
 		if err != nil {
 			return err
@@ -100,7 +131,11 @@ func (a *API) updateDoctor(partial bool) fiber.Handler {
 			}
 			return a.doctorInvalid(ctx, b, f, id)
 		}
-		d, err := a.Store.UpdateDoctor(ctx, id, f)
+		var d store.Doctor
+		err = a.change(c, fiber.StatusOK, func(st *store.Store) (err error) {
+			d, err = st.UpdateDoctor(ctx, id, f)
+			return err
+		})
 		if err != nil {
 			return doctorWriteErr(err)
 		}
@@ -109,11 +144,20 @@ func (a *API) updateDoctor(partial bool) fiber.Handler {
 }
 
 func (a *API) deleteDoctor(c *fiber.Ctx) error {
+	if err := a.mayWriteDoctors(c); err != nil {
+		return err
+	}
 	id, err := pathID(c, "id")
 	if err != nil {
 		return err
 	}
-	if err := a.Store.DeleteDoctor(c.UserContext(), id); err != nil {
+	err = a.change(c, fiber.StatusNoContent, func(st *store.Store) error {
+		return st.DeleteDoctor(c.UserContext(), actor(c), id)
+	})
+	if errors.Is(err, store.ErrDoctorAssignedByOthers) {
+		return Detail(fiber.StatusConflict, msgDoctorAssignedByOthers)
+	}
+	if err != nil {
 		return storeErr(err)
 	}
 	return noContent(c)

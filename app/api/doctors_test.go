@@ -235,6 +235,20 @@ func TestDoctorsList(t *testing.T) {
 		{Name: "past the end keeps the total", Method: "GET", URL: "/api/doctors/?offset=500", As: "alice", Status: 200, JSON: `[]`,
 			Check: expect("27")},
 		{Name: "max limit", Method: "GET", URL: "/api/doctors/?limit=1000", As: "alice", Status: 200, Check: expect("27")},
+		// Issue 16, item 6: an offset near the integer limit overflowed offset+limit into a negative
+		// "next" offset; offsets are bounded and the Link arithmetic cannot overflow.
+		{Name: "offset at the integer limit", Method: "GET", URL: "/api/doctors/?limit=1000&offset=9223372036854775807", As: "alice", Status: 400,
+			JSON: `{"offset": ["Ensure this value is less than or equal to 1000000000."]}`},
+		{Name: "offset above the bound", Method: "GET", URL: "/api/doctors/?offset=1000000001", As: "alice", Status: 400,
+			JSON: `{"offset": ["Ensure this value is less than or equal to 1000000000."]}`},
+		{Name: "largest offset", Method: "GET", URL: "/api/doctors/?limit=1000&offset=1000000000", As: "alice", Status: 200, JSON: `[]`,
+			Check: func(t *testing.T, r *apitest.Response, v resVars) {
+				expect("27")(t, r, v)
+				link(`offset=999999000>; rel="prev"`)(t, r, v)
+				if l := r.Header.Get("Link"); strings.Contains(l, `rel="next"`) || strings.Contains(l, "offset=-") {
+					t.Errorf("Link %q", l)
+				}
+			}},
 		{Name: "limit 0", Method: "GET", URL: "/api/doctors/?limit=0", As: "alice", Status: 400,
 			JSON: `{"limit": ["Ensure this value is greater than or equal to 1."]}`},
 		{Name: "negative limit and offset", Method: "GET", URL: "/api/doctors/?limit=-1&offset=-5", As: "alice", Status: 400,
@@ -368,7 +382,7 @@ func TestResourceRoutesSlashAndMethods(t *testing.T) {
 			s("", "PUT", "/api/doctors/{{d}}", `{"name": "A", "specialization": "B", "contact_info": "C"}`, 200),
 			s("", "PATCH", "/api/doctors/{{d}}", `{"name": "A"}`, 200),
 			s("", "GET", "/api/patients", "", 200),
-			s("", "POST", "/api/patients", `{"name": "Q", "age": 2, "gender": "M", "address": "a", "phone_number": "slash`+slash+`"}`, 201),
+			s("", "POST", "/api/patients", `{"name": "Q", "age": 2, "gender": "M", "address": "a", "phone_number": "555 slash`+slash+`"}`, 201),
 			s("", "GET", "/api/patients/{{p}}", "", 200),
 			s("", "PUT", "/api/patients/{{p}}", `{"name": "P", "age": 1, "gender": "F", "address": "a", "phone_number": "1"}`, 200),
 			s("", "PATCH", "/api/patients/{{p}}", `{"age": 3}`, 200),

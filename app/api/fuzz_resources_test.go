@@ -61,9 +61,9 @@ func FuzzPatientBody(f *testing.F) {
 		`{"age": "0x10"}`, `{"age": 3.0}`, `{"age": -0}`,
 	}, func(fx *resFixture) []string {
 		fx.vars["p"] = fmt.Sprint(fx.create(fx.env.T, "/api/patients/", "alice",
-			`{"name": "P", "age": 1, "gender": "F", "address": "a", "phone_number": "fuzz"}`))
+			`{"name": "P", "age": 1, "gender": "F", "address": "a", "phone_number": "fuzz 1"}`))
 		fx.vars["q"] = fmt.Sprint(fx.create(fx.env.T, "/api/patients/", "bob",
-			`{"name": "Q", "age": 1, "gender": "F", "address": "a", "phone_number": "fuzz"}`))
+			`{"name": "Q", "age": 1, "gender": "F", "address": "a", "phone_number": "fuzz 1"}`))
 		return []string{"POST /api/patients/", "PUT /api/patients/{{p}}/", "PATCH /api/patients/{{p}}/", "PATCH /api/patients/{{q}}/"}
 	})
 }

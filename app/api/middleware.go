@@ -13,9 +13,6 @@ import (
 	"healthcare/app/store"
 )
 
-// localUser holds the authenticated *store.User, so /auth/me/ needs no second query.
-const localUser = "auth.user"
-
 // wwwAuthenticate is the challenge of every 401 (simplejwt's JWTAuthentication header).
 var wwwAuthenticate = map[string]string{fiber.HeaderWWWAuthenticate: `Bearer realm="api"`}
 
@@ -25,9 +22,10 @@ const (
 	msgTokenNotValid    = "Given token not valid for any token type"
 )
 
-// authenticate checks the request's "Authorization: Bearer <access token>" and stores the caller
-// in Locals (localUserID, localUsername, localUser). mount runs it first on every protected view.
-// It costs one signature check and one primary-key query (the user must still exist and be active).
+// authenticate checks the request's "Authorization: Bearer <access token>" and stores the caller's
+// session in Locals (localSession). mount runs it first on every protected view. It costs one
+// signature check and one primary-key query (the user must still exist and be active, the login
+// live; the stored clinic policies come with it).
 func (a *API) authenticate(c *fiber.Ctx) error {
 	// Python's str.split(): any run of whitespace separates, as simplejwt reads the header.
 	parts := strings.Fields(c.Get(fiber.HeaderAuthorization))
@@ -37,7 +35,7 @@ func (a *API) authenticate(c *fiber.Ctx) error {
 	if len(parts) != 2 {
 		return unauthorized(auth.MsgBadHeader, auth.CodeBadHeader)
 	}
-	u, err := a.Auth.Authenticate(c.UserContext(), parts[1])
+	sess, err := a.Auth.Authenticate(c.UserContext(), parts[1])
 	if err != nil {
 		var te *auth.TokenError
 		if errors.As(err, &te) && te.Message != "" {
@@ -48,17 +46,33 @@ func (a *API) authenticate(c *fiber.Ctx) error {
 		}
 		return authError(err)
 	}
-	c.Locals(localUserID, u.ID)
-	c.Locals(localUsername, u.Username)
-	c.Locals(localUser, u)
+	c.Locals(localSession, sess)
 	return nil
 }
 
-// currentUser is the authenticated caller; only valid on a protected view.
-func currentUser(c *fiber.Ctx) *store.User {
-	u, _ := c.Locals(localUser).(*store.User)
-	return u
+// Messages of the permission checks (DRF's PermissionDenied, and ours).
+const (
+	msgPermissionDenied    = "You do not have permission to perform this action."
+	msgMustChangePassword  = "An administrator set your password: choose your own with POST /api/auth/password/ before you continue."
+	codeMustChangePassword = "password_change_required"
+)
+
+// authorize is the check right after authentication: the view's role (403 for anyone else), and
+// an account whose password an administrator set may only reach the views that let it choose its
+// own (403 with code password_change_required).
+func authorize(c *fiber.Ctx, v *view) error {
+	u := currentUser(c)
+	if v.Role == store.RoleAdmin && !u.Admin() {
+		return Detail(fiber.StatusForbidden, msgPermissionDenied)
+	}
+	if u.MustChangePassword && !v.PasswordPending {
+		return &Error{Status: fiber.StatusForbidden, Body: codeBody{Detail: msgMustChangePassword, Code: codeMustChangePassword}}
+	}
+	return nil
 }
+
+// forbidden is DRF's 403 for an action the caller's role or the clinic's policy does not allow.
+func forbidden() *Error { return Detail(fiber.StatusForbidden, msgPermissionDenied) }
 
 // tokenNotValidBody is simplejwt's InvalidToken body for the access-token authenticator.
 type tokenNotValidBody struct {

@@ -304,6 +304,44 @@ func TestOpenAPITour(t *testing.T) {
 	expect(e.Delete("/api/patients/"+patient+"/", access), http.StatusNoContent, "delete patient")
 
 	expect(e.Post("/api/auth/logout/", "", map[string]string{"refresh": pair.Refresh}), http.StatusNoContent, "logout")
+
+	// The caller's own account: password and sessions.
+	access, _ = e.Login("tourist")
+	e.Login("tourist") // a second login, to end
+	var sessions []struct {
+		ID      string
+		Current bool
+	}
+	expect(e.Get("/api/auth/sessions/", access), http.StatusOK, "list sessions").Decode(t, &sessions)
+	for _, s := range sessions {
+		if !s.Current {
+			expect(e.Delete("/api/auth/sessions/"+s.ID+"/", access), http.StatusNoContent, "end a session")
+			break
+		}
+	}
+	e.Login("tourist")
+	expect(e.Delete("/api/auth/sessions/", access), http.StatusNoContent, "end the other sessions")
+	expect(e.Post("/api/auth/password/", access, map[string]string{"old_password": apitest.Password,
+		"new_password1": "N3w!Passw0rd-tour", "new_password2": "N3w!Passw0rd-tour"}), http.StatusOK, "change password").Decode(t, &pair)
+
+	// First-run setup and administration.
+	expect(e.Get("/api/setup/", ""), http.StatusOK, "setup state")
+	var setup struct{ Access string }
+	expect(e.Post("/api/setup/", "", map[string]string{"token": e.SetupToken(), "username": "boss",
+		"email": "boss@example.com", "password": apitest.Password}), http.StatusCreated, "setup").Decode(t, &setup)
+	admin := setup.Access
+	expect(e.Get("/api/admin/users/?search=tour&ordering=-date_joined&role=staff&is_active=true&limit=5", admin), http.StatusOK, "list users")
+	user := id(expect(e.Post("/api/admin/users/", admin, map[string]any{"username": "clerk", "email": "clerk@example.com",
+		"password": apitest.Password, "role": "staff"}), http.StatusCreated, "create user"))
+	expect(e.Get("/api/admin/users/"+user+"/", admin), http.StatusOK, "get user")
+	expect(e.Patch("/api/admin/users/"+user+"/", admin, map[string]any{"is_active": false}), http.StatusOK, "deactivate user")
+	expect(e.Post("/api/admin/users/"+user+"/logout-everywhere/", admin, nil), http.StatusNoContent, "logout everywhere")
+	expect(e.Get("/api/admin/settings/", admin), http.StatusOK, "get settings")
+	expect(e.Put("/api/admin/settings/", admin, map[string]string{"registration": "approval", "doctors.writes": "admin"}), http.StatusOK, "put settings")
+	var b struct{ Name string }
+	expect(e.Post("/api/admin/backups/", admin, nil), http.StatusCreated, "back up").Decode(t, &b)
+	expect(e.Get("/api/admin/backups/", admin), http.StatusOK, "list backups")
+	expect(e.Get("/api/admin/backups/"+b.Name, admin), http.StatusOK, "download backup")
 }
 
 // TestOpenAPIErrorResponses provokes each documented error response (401 in its shapes, 400 in
@@ -358,10 +396,12 @@ func TestOpenAPIErrorResponses(t *testing.T) {
 
 	limited := apitest.New(t, func(c *config.Config) { c.RateLimit.Enabled = true; c.RateLimit.LoginPerUsername = 1 })
 	registered(t, limited, "carol")
-	limited.Login("carol")
+	if r := limited.Post("/api/auth/login/", "", map[string]string{"username": "carol", "password": "wrong"}); r.Status != http.StatusUnauthorized {
+		t.Errorf("failed login: %d, want 401: %s", r.Status, r.Body)
+	}
 	r := limited.Post("/api/auth/login/", "", map[string]string{"username": "carol", "password": apitest.Password})
 	if r.Status != http.StatusTooManyRequests {
-		t.Errorf("second login over a limit of 1: %d, want 429: %s", r.Status, r.Body)
+		t.Errorf("login after a failure over a limit of 1: %d, want 429: %s", r.Status, r.Body)
 	}
 }
 
@@ -392,10 +432,17 @@ func TestAPIDocsInBrowser(t *testing.T) {
 	}
 	e := apitest.New(t)
 	home := t.TempDir() // the tests may run as an unprivileged user whose HOME is not writable
+	// Chromium leaves org.chromium.Chromium.* directories in its temp directory when it is killed:
+	// give it one that is removed after it. Short: it holds a Unix socket (at most 107 bytes).
+	chromeTemp, err := os.MkdirTemp("", "cr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(chromeTemp)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(browser), chromedp.Headless, chromedp.NoSandbox, chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(filepath.Join(home, "profile")),
-		chromedp.Env("HOME="+home), chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Env("HOME="+home, "TMPDIR="+chromeTemp), chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-extensions", true),
 		chromedp.WindowSize(1280, 900))
 	defer cancelAlloc()

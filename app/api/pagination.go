@@ -12,10 +12,12 @@ import (
 	"healthcare/app/store"
 )
 
-// List limits (API.md, deliberate difference 8).
+// List limits (API.md, deliberate difference 8). MaxOffset keeps offset+limit, and every offset
+// a Link header names, far from integer overflow; no clinic has a billion rows.
 const (
 	DefaultLimit = 100
 	MaxLimit     = 1000
+	MaxOffset    = 1_000_000_000
 )
 
 // ParseListQuery reads limit, offset, search and ordering. ordering must be one of the allowed
@@ -45,6 +47,8 @@ func ParseListQuery(c *fiber.Ctx, allowedOrdering ...string) (store.ListQuery, *
 			fe.Add("offset", msgInteger)
 		case n < 0:
 			fe.Add("offset", fmt.Sprintf(msgMinValue, 0))
+		case n > MaxOffset:
+			fe.Add("offset", fmt.Sprintf(msgMaxValue, MaxOffset))
 		default:
 			q.Offset = n
 		}
@@ -76,22 +80,22 @@ func ParseListQuery(c *fiber.Ctx, allowedOrdering ...string) (store.ListQuery, *
 func SetListHeaders(c *fiber.Ctx, q store.ListQuery, total int64) {
 	c.Set("X-Total-Count", strconv.FormatInt(total, 10))
 	var links []string
-	link := func(offset int, rel string) {
+	link := func(offset int64, rel string) {
 		v := url.Values{}
 		c.Context().QueryArgs().VisitAll(func(k, val []byte) { v.Add(string(k), string(val)) })
 		v.Set("limit", strconv.Itoa(q.Limit))
-		v.Set("offset", strconv.Itoa(offset))
+		v.Set("offset", strconv.FormatInt(offset, 10))
 		links = append(links, fmt.Sprintf("<%s%s?%s>; rel=%q", c.BaseURL(), c.Path(), v.Encode(), rel))
 	}
-	if int64(q.Offset+q.Limit) < total {
-		link(q.Offset+q.Limit, "next")
+	// In int64 and clamped: ParseListQuery bounds both, but a header must never name an offset
+	// below 0 or beyond MaxOffset, whatever the query held.
+	offset := min(max(int64(q.Offset), 0), MaxOffset)
+	limit := min(max(int64(q.Limit), 1), MaxLimit)
+	if next := offset + limit; next < total && next <= MaxOffset {
+		link(next, "next")
 	}
-	if q.Offset > 0 {
-		prev := q.Offset - q.Limit
-		if prev < 0 {
-			prev = 0
-		}
-		link(prev, "prev")
+	if offset > 0 {
+		link(max(offset-limit, 0), "prev")
 	}
 	if len(links) > 0 {
 		c.Set("Link", strings.Join(links, ", "))

@@ -3,15 +3,21 @@ package api
 import (
 	"context"
 	"fmt"
-	"math"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"healthcare/app/store"
 )
 
-// Patients' messages, in the original's words.
-const msgPatientPhoneTaken = "patient with this phone number already exists."
+// Patients' messages: the original's words, and DRF's wording for the checks it lacked.
+const (
+	msgPatientPhoneTaken    = "patient with this phone number already exists."
+	msgPatientPhoneNoDigits = "Enter a valid phone number."
+)
+
+// maxAge bounds a patient's age in years (the original took any int32, so 969 was saved).
+const maxAge = 150
 
 // patientOrdering is the list's ordering allow-list (the store maps each to a column).
 var patientOrdering = []string{"id", "name", "age", "created_at", "updated_at"}
@@ -24,7 +30,7 @@ var patientFields = fields{
 	readOnlyID(),
 	{Name: "managed_by", Type: "field", ReadOnly: true, Label: "Managed by"},
 	charField("name", "Name", 255),
-	{Name: "age", Type: "integer", Required: true, Label: "Age", MinValue: ptr(0), MaxValue: ptr(math.MaxInt32)},
+	{Name: "age", Type: "integer", Required: true, Label: "Age", MinValue: ptr(0), MaxValue: ptr(maxAge)},
 	{Name: "gender", Type: "choice", Required: true, Label: "Gender",
 		Choices: []choice{{"M", "Male"}, {"F", "Female"}, {"O", "Other"}}},
 	charField("address", "Address", 0),
@@ -33,12 +39,17 @@ var patientFields = fields{
 	timestamp("updated_at", "Updated at"),
 }
 
-// patientRoutes mounts the patients routes; every one is scoped to the caller's own patients.
+// patientRoutes mounts the patients routes; every one is limited to the patients the caller may
+// see (patientScope: their own, or with clinic visibility every patient).
 func (a *API) patientRoutes(r fiber.Router) {
-	a.mount(r, "/patients", view{Name: "Patient List", Get: a.listPatients, Post: a.createPatient, PostForm: patientFields})
+	audited := auditSpec{Resource: "patient", Reads: true, Patient: true}
+	a.mount(r, "/patients", view{Name: "Patient List", Get: a.listPatients, Post: a.createPatient, PostForm: patientFields, Audit: audited})
 	a.mount(r, "/patients/:id", view{Name: "Patient Instance", Get: a.getPatient,
-		Put: a.updatePatient(false), Patch: a.updatePatient(true), Delete: a.deletePatient, PutForm: patientFields})
-	a.mount(r, "/patients/:id/doctors", view{Name: "Patient Doctors", Get: a.patientDoctors})
+		Put: a.updatePatient(false), Patch: a.updatePatient(true), Delete: a.deletePatient, PutForm: patientFields, Audit: audited})
+	a.mount(r, "/patients/:id/doctors", view{Name: "Patient Doctors", Get: a.patientDoctors,
+		Audit: auditSpec{Resource: "patient_doctors", Reads: true, Patient: true}})
+	a.mount(r, "/patients/:id/audit", view{Name: "Patient Access History", Get: a.patientAudit,
+		Audit: auditSpec{Resource: "audit", Reads: true, Patient: true}})
 }
 
 func (a *API) listPatients(c *fiber.Ctx) error {
@@ -57,10 +68,11 @@ func (a *API) listPatients(c *fiber.Ctx) error {
 	if err := fe.Err(); err != nil {
 		return err
 	}
-	patients, total, err := a.Store.ListPatients(c.UserContext(), userID(c), q)
+	patients, total, err := a.Store.ListPatients(c.UserContext(), a.patientScope(c), q)
 	if err != nil {
 		return err
 	}
+	auditCount(c, len(patients))
 	SetListHeaders(c, q, total)
 	return c.JSON(patients)
 }
@@ -70,7 +82,7 @@ func (a *API) getPatient(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	p, err := a.Store.GetPatient(c.UserContext(), userID(c), id)
+	p, err := a.Store.GetPatient(c.UserContext(), a.patientScope(c), id)
 	if err != nil {
 		return storeErr(err)
 	}
@@ -83,26 +95,31 @@ func (a *API) createPatient(c *fiber.Ctx) error {
 		return err
 	}
 	f := readPatient(b)
-	owner := userID(c)
+	scope := a.patientScope(c)
 	if b.Err() != nil {
-		return a.patientInvalid(c.UserContext(), owner, b, f, 0)
+		return a.patientInvalid(c.UserContext(), scope, b, f, 0)
 	}
-	p, err := a.Store.CreatePatient(c.UserContext(), owner, f)
+	var p store.Patient
+	err = a.change(c, fiber.StatusCreated, func(st *store.Store) (err error) {
+		p, err = st.CreatePatient(c.UserContext(), scope, f)
+		auditID(c, p.ID, p.ID)
+		return err
+	})
 	if err != nil {
 		return patientWriteErr(err)
 	}
 	return c.Status(fiber.StatusCreated).JSON(p)
 }
 
-// updatePatient is PUT (all fields required) or PATCH (any subset) of one of the caller's patients.
+// updatePatient is PUT (all fields required) or PATCH (any subset) of a patient the caller may see.
 func (a *API) updatePatient(partial bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		id, err := pathID(c, "id")
 		if err != nil {
 			return err
 		}
-		ctx, owner := c.UserContext(), userID(c)
-		exists := func() (bool, error) { return a.Store.PatientExists(ctx, owner, id) }
+		ctx, scope := c.UserContext(), a.patientScope(c)
+		exists := func() (bool, error) { return a.Store.PatientExists(ctx, scope, id) }
 		b, err := ParseBody(c, partial)
 		if err != nil {
 			return notFoundFirst(err, exists)
@@ -112,9 +129,13 @@ func (a *API) updatePatient(partial bool) fiber.Handler {
 			if err := notFoundFirst(b.Err(), exists); !isInvalid(err) {
 				return err
 			}
-			return a.patientInvalid(ctx, owner, b, f, id)
+			return a.patientInvalid(ctx, scope, b, f, id)
 		}
-		p, err := a.Store.UpdatePatient(ctx, owner, id, f)
+		var p store.Patient
+		err = a.change(c, fiber.StatusOK, func(st *store.Store) (err error) {
+			p, err = st.UpdatePatient(ctx, scope, id, f)
+			return err
+		})
 		if err != nil {
 			return patientWriteErr(err)
 		}
@@ -127,22 +148,25 @@ func (a *API) deletePatient(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Store.DeletePatient(c.UserContext(), userID(c), id); err != nil {
+	if err := a.change(c, fiber.StatusNoContent, func(st *store.Store) error {
+		return st.DeletePatient(c.UserContext(), a.patientScope(c), id)
+	}); err != nil {
 		return storeErr(err)
 	}
 	return noContent(c)
 }
 
-// patientDoctors is GET /patients/{id}/doctors/: the doctors assigned to one of the caller's patients.
+// patientDoctors is GET /patients/{id}/doctors/: the doctors assigned to a patient the caller may see.
 func (a *API) patientDoctors(c *fiber.Ctx) error {
 	id, err := pathID(c, "id")
 	if err != nil {
 		return err
 	}
-	doctors, err := a.Store.PatientDoctors(c.UserContext(), userID(c), id)
+	doctors, err := a.Store.PatientDoctors(c.UserContext(), a.patientScope(c), id)
 	if err != nil {
 		return storeErr(err)
 	}
+	auditCount(c, len(doctors))
 	return c.JSON(doctors)
 }
 
@@ -153,7 +177,7 @@ func readPatient(b *Body) store.PatientFields {
 	if s, ok := b.String("name", StringRule{MaxLength: 255}); ok {
 		f.Name = &s
 	}
-	if n, ok := b.Int("age", 0, math.MaxInt32); ok {
+	if n, ok := b.Int("age", 0, maxAge); ok {
 		f.Age = &n
 	}
 	if s, ok := b.Choice("gender", genders...); ok {
@@ -163,16 +187,23 @@ func readPatient(b *Body) store.PatientFields {
 		f.Address = &s
 	}
 	if s, ok := b.String("phone_number", StringRule{MaxLength: 15}); ok {
-		f.PhoneNumber = &s
+		if strings.IndexFunc(s, isDigit) < 0 {
+			// Any punctuation is still taken, as the original took it; a number needs digits.
+			b.Errors.Add("phone_number", msgPatientPhoneNoDigits)
+		} else {
+			f.PhoneNumber = &s
+		}
 	}
 	return f
 }
 
+func isDigit(r rune) bool { return r >= '0' && r <= '9' }
+
 // patientInvalid answers a body that failed validation, adding the uniqueness error DRF would
 // report beside the others (phone_number is the last field, so the order stays the serializer's).
-func (a *API) patientInvalid(ctx context.Context, owner int64, b *Body, f store.PatientFields, id int64) error {
+func (a *API) patientInvalid(ctx context.Context, scope store.PatientScope, b *Body, f store.PatientFields, id int64) error {
 	if f.PhoneNumber != nil {
-		taken, err := a.Store.PatientPhoneTaken(ctx, owner, *f.PhoneNumber, id)
+		taken, err := a.Store.PatientPhoneTaken(ctx, scope, *f.PhoneNumber, id)
 		if err != nil {
 			return err
 		}

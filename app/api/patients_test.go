@@ -41,10 +41,10 @@ func TestPatients(t *testing.T) {
 			Status: 400, JSON: `{"age": ["A valid integer is required."], "address": ["This field may not be blank."]}`},
 		{Name: "age 2147483648 (above Postgres int range)", Method: "POST", URL: "/api/patients/", As: "alice",
 			Body:   `{"name": "X", "age": 2147483648, "gender": "M", "address": "a", "phone_number": "2"}`,
-			Status: 400, JSON: `{"age": ["Ensure this value is less than or equal to 2147483647."]}`},
+			Status: 400, JSON: `{"age": ["Ensure this value is less than or equal to 150."]}`},
 		{Name: "age beyond int64", Method: "POST", URL: "/api/patients/", As: "alice",
 			Body:   `{"name": "X", "age": 123456789012345678901234567890, "gender": "M", "address": "a", "phone_number": "2"}`,
-			Status: 400, JSON: `{"age": ["Ensure this value is less than or equal to 2147483647."]}`},
+			Status: 400, JSON: `{"age": ["Ensure this value is less than or equal to 150."]}`},
 		{Name: "age with a huge exponent", Method: "POST", URL: "/api/patients/", As: "alice",
 			Body:   `{"name": "X", "age": 1e999999999, "gender": "M", "address": "a", "phone_number": "2"}`,
 			Status: 400, Contains: []string{`"age"`}},
@@ -54,9 +54,24 @@ func TestPatients(t *testing.T) {
 		{Name: "all fields null", Method: "POST", URL: "/api/patients/", As: "alice",
 			Body:   `{"name": null, "age": null, "gender": null, "address": null, "phone_number": null}`,
 			Status: 400, JSON: `{"name": ["This field may not be null."], "age": ["This field may not be null."], "gender": ["This field may not be null."], "address": ["This field may not be null."], "phone_number": ["This field may not be null."]}`},
-		{Name: "age 200 (no upper sanity bound), age as a string", Method: "POST", URL: "/api/patients/", As: "alice",
-			Body:   `{"name": "Old", "age": "200", "gender": "O", "address": "a", "phone_number": "555-0200"}`,
-			Status: 201, Save: "p3", JSON: patientPattern("*int", "alice", "Old", 200, "O", "a", "555-0200")},
+		{Name: "age 969 (the original saved it; above 150 is refused)", Method: "POST", URL: "/api/patients/", As: "alice",
+			Body:   `{"name": "Old", "age": 969, "gender": "O", "address": "a", "phone_number": "555-0200"}`,
+			Status: 400, JSON: `{"age": ["Ensure this value is less than or equal to 150."]}`},
+		{Name: "age 151 as a string", Method: "POST", URL: "/api/patients/", As: "alice",
+			Body:   `{"name": "Old", "age": "151", "gender": "O", "address": "a", "phone_number": "555-0200"}`,
+			Status: 400, JSON: `{"age": ["Ensure this value is less than or equal to 150."]}`},
+		{Name: "age 150 (the upper bound), age as a string", Method: "POST", URL: "/api/patients/", As: "alice",
+			Body:   `{"name": "Old", "age": "150", "gender": "O", "address": "a", "phone_number": "555-0200"}`,
+			Status: 201, Save: "p3", JSON: patientPattern("*int", "alice", "Old", 150, "O", "a", "555-0200")},
+		{Name: "phone without digits", Method: "POST", URL: "/api/patients/", As: "alice",
+			Body:   `{"name": "X", "age": 1, "gender": "M", "address": "a", "phone_number": "abc"}`,
+			Status: 400, JSON: `{"phone_number": ["Enter a valid phone number."]}`},
+		{Name: "phone of punctuation only, with other errors", Method: "POST", URL: "/api/patients/", As: "alice",
+			Body:   `{"name": "X", "age": 151, "gender": "M", "address": "a", "phone_number": "(-) +"}`,
+			Status: 400, JSON: `{"age": ["Ensure this value is less than or equal to 150."], "phone_number": ["Enter a valid phone number."]}`},
+		{Name: "phone of 16 characters with spaces (the 15-character limit stays)", Method: "POST", URL: "/api/patients/", As: "alice",
+			Body:   `{"name": "X", "age": 1, "gender": "M", "address": "a", "phone_number": "+44 20 7946 0958"}`,
+			Status: 400, JSON: `{"phone_number": ["Ensure this field has no more than 15 characters."]}`},
 		{Name: "gender given as label 'Male'", Method: "POST", URL: "/api/patients/", As: "alice",
 			Body:   `{"name": "X", "age": 1, "gender": "Male", "address": "a", "phone_number": "3"}`,
 			Status: 400, JSON: `{"gender": ["\"Male\" is not a valid choice."]}`},
@@ -72,7 +87,7 @@ func TestPatients(t *testing.T) {
 		{Name: "list", Method: "GET", URL: "/api/patients/", As: "alice", Status: 200,
 			JSON: `[` + patientPattern("{{p1}}", "alice", "John Doe", 35, "M", "123 Main St", "555-0101") + `, ` +
 				patientPattern("{{p2}}", "alice", "Jane Roe", 0, "F", "1 Elm", "555-0102") + `, ` +
-				patientPattern("{{p3}}", "alice", "Old", 200, "O", "a", "555-0200") + `]`},
+				patientPattern("{{p3}}", "alice", "Old", 150, "O", "a", "555-0200") + `]`},
 		{Name: "retrieve", Method: "GET", URL: "/api/patients/{{p1}}/", As: "alice", Status: 200,
 			JSON: patientPattern("{{p1}}", "alice", "John Doe", 35, "M", "123 Main St", "555-0101")},
 		{Name: "retrieve missing", Method: "GET", URL: "/api/patients/9999/", As: "alice", Status: 404, JSON: `{"detail": "Not found."}`},
@@ -102,8 +117,12 @@ func TestPatients(t *testing.T) {
 			Status: 200, JSON: patientPattern("{{p1}}", "alice", "John D.", 37, "M", "124 Main St", "555-0101")},
 		{Name: "PATCH phone onto another of her patients", Method: "PATCH", URL: "/api/patients/{{p2}}/", As: "alice", Body: `{"phone_number": "555-0101"}`,
 			Status: 400, JSON: `{"phone_number": ["patient with this phone number already exists."]}`},
+		{Name: "PATCH a phone without digits", Method: "PATCH", URL: "/api/patients/{{p2}}/", As: "alice", Body: `{"phone_number": "n/a"}`,
+			Status: 400, JSON: `{"phone_number": ["Enter a valid phone number."]}`},
+		{Name: "PATCH age 969", Method: "PATCH", URL: "/api/patients/{{p2}}/", As: "alice", Body: `{"age": 969}`,
+			Status: 400, JSON: `{"age": ["Ensure this value is less than or equal to 150."]}`},
 		{Name: "PATCH with an invalid field", Method: "PATCH", URL: "/api/patients/{{p2}}/", As: "alice", Body: `{"age": 2147483648, "gender": ""}`,
-			Status: 400, JSON: `{"age": ["Ensure this value is less than or equal to 2147483647."], "gender": ["\"\" is not a valid choice."]}`},
+			Status: 400, JSON: `{"age": ["Ensure this value is less than or equal to 150."], "gender": ["\"\" is not a valid choice."]}`},
 
 		// Patients across users.
 		{Name: "bob lists (sees none of alice's)", Method: "GET", URL: "/api/patients/", As: "bob", Status: 200, JSON: `[]`},
@@ -214,6 +233,39 @@ func TestPatientsList(t *testing.T) {
 	})
 }
 
+// TestPatientsSearchDigits: a search that reads as a phone number compares digits, so the number
+// is found however either side wrote its spaces, dashes and brackets; other terms match as text.
+func TestPatientsSearchDigits(t *testing.T) {
+	t.Parallel()
+	f := newResFixture(t)
+	f.create(t, "/api/patients/", "alice", `{"name": "Spaced", "age": 40, "gender": "F", "address": "1 Elm", "phone_number": "+1 555 200 1000"}`)
+	f.create(t, "/api/patients/", "alice", `{"name": "Packed", "age": 41, "gender": "M", "address": "2 Elm", "phone_number": "+15552002000"}`)
+	f.create(t, "/api/patients/", "alice", `{"name": "Room 555", "age": 42, "gender": "O", "address": "Flat 200", "phone_number": "020 7946 0958"}`)
+	f.create(t, "/api/patients/", "bob", `{"name": "Bob's", "age": 43, "gender": "O", "address": "3 Elm", "phone_number": "+1 555 200 1000"}`)
+	names := func(want ...string) func(*testing.T, *apitest.Response, resVars) {
+		return func(t *testing.T, r *apitest.Response, _ resVars) {
+			var ps []struct{ Name string }
+			r.Decode(t, &ps)
+			var got []string
+			for _, p := range ps {
+				got = append(got, p.Name)
+			}
+			if strings.Join(got, "|") != strings.Join(want, "|") {
+				t.Errorf("names %q, want %q", got, want)
+			}
+		}
+	}
+	f.run(t, []resScenario{
+		{Name: "digits find a spaced number", Method: "GET", URL: "/api/patients/?search=555200", As: "alice", Status: 200, Check: names("Spaced", "Packed")},
+		{Name: "digits find it by its end", Method: "GET", URL: "/api/patients/?search=2001000", As: "alice", Status: 200, Check: names("Spaced")},
+		{Name: "a spaced term finds a packed number", Method: "GET", URL: "/api/patients/?search=%28555%29%20200-2", As: "alice", Status: 200, Check: names("Packed")},
+		{Name: "a leading plus and spaces", Method: "GET", URL: "/api/patients/?search=%2B44%2020%207946", As: "alice", Status: 200, Check: names()},
+		{Name: "words are text, not digits", Method: "GET", URL: "/api/patients/?search=room%20555", As: "alice", Status: 200, Check: names("Room 555")},
+		{Name: "text still matches the stored number as typed", Method: "GET", URL: "/api/patients/?search=555%20200", As: "alice", Status: 200, Check: names("Spaced", "Packed")},
+		{Name: "only the caller's patients", Method: "GET", URL: "/api/patients/?search=5552001000", As: "bob", Status: 200, Check: names("Bob's")},
+	})
+}
+
 // TestPatientsRaceOnPhone: parallel identical creations end as one 201 and 400s, never a 500.
 func TestPatientsRaceOnPhone(t *testing.T) {
 	t.Parallel()
@@ -266,7 +318,7 @@ func TestResourceBadIDs(t *testing.T) {
 			Header: map[string]string{"Content-Type": "application/xml"}, Status: 415},
 		resScenario{Name: "patient age as float string beyond int32", Method: "POST", URL: "/api/patients/", As: "alice",
 			Body:   `{"name": "a", "age": "4294967296.0", "gender": "M", "address": "a", "phone_number": "1"}`,
-			Status: 400, JSON: `{"age": ["Ensure this value is less than or equal to 2147483647."]}`},
+			Status: 400, JSON: `{"age": ["Ensure this value is less than or equal to 150."]}`},
 		resScenario{Name: "mapping NUL in an id string", Method: "POST", URL: "/api/mappings/", As: "alice", Body: `{"patient": "1\u0000", "doctor": "\u0000"}`,
 			Status: 400, JSON: `{"patient": ["Incorrect type. Expected pk value, received str."], "doctor": ["Incorrect type. Expected pk value, received str."]}`},
 	)

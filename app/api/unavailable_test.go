@@ -217,9 +217,9 @@ func TestDatabaseNotAnswering(t *testing.T) {
 // answers (a ping says so) is a bug to fix, not a database that is away: the generic 500.
 func TestSlowQueryIsAServerError(t *testing.T) {
 	t.Parallel()
-	env := apitest.New(t, func(c *config.Config) { c.Database.QueryTimeout = 300 * time.Millisecond })
+	env := apitest.New(t, func(c *config.Config) { c.Database.QueryTimeout = 2 * time.Second })
 	token := env.User("alice")
-	env.MustExec(`CREATE FUNCTION test_slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RETURN NEW; END $$`)
+	env.MustExec(`CREATE FUNCTION test_slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(5); RETURN NEW; END $$`)
 	env.MustExec(`CREATE TRIGGER test_slow BEFORE INSERT ON patients FOR EACH ROW EXECUTE FUNCTION test_slow()`)
 	r := env.Do(apitest.Request{Method: "POST", Path: "/api/patients/", Token: token, Body: aPatient, NoOpenAPI: true})
 	if r.Status != http.StatusInternalServerError || r.Header.Get("Retry-After") != "" {

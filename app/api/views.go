@@ -3,9 +3,13 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"mime"
+	"net/url"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+
+	"healthcare/app/store"
 )
 
 // NotAllowedRoute names the routes that only answer 405 (see mount), so a test comparing the
@@ -15,18 +19,26 @@ const NotAllowedRoute = "api.method-not-allowed"
 // view is one path of the API, answered the way a DRF view answers it:
 //   - every response carries DRF's Allow header (its methods in DRF's order, HEAD and OPTIONS included);
 //   - a protected view authenticates before it looks at the method, so a wrong method without a
-//     token is 401 and with one 405, as DRF checks permissions before dispatching;
+//     token is 401 and with one 405, as DRF checks permissions before dispatching; the role it
+//     requires is checked right after authentication (401 before 403 before 405);
 //   - OPTIONS answers DRF's metadata (SimpleMetadata), with the writable fields of its actions.
 type view struct {
-	Name     string // DRF's view name, e.g. "Doctor List"
-	Public   bool   // no token needed (registration, login...)
-	Get      fiber.Handler
-	Post     fiber.Handler
-	Put      fiber.Handler
-	Patch    fiber.Handler
-	Delete   fiber.Handler
-	PostForm fields // what OPTIONS shows under actions.POST
-	PutForm  fields // what OPTIONS shows under actions.PUT
+	Name   string // DRF's view name, e.g. "Doctor List"
+	Public bool   // no token needed (registration, login...)
+	// Role is the role the view requires: "" any active account, store.RoleAdmin administrators
+	// only (403 for the others).
+	Role store.Role
+	// PasswordPending lets an account whose password an administrator set reach the view (its own
+	// account, password and sessions); every other view answers it 403 until it chose its own.
+	PasswordPending bool
+	Get             fiber.Handler
+	Post            fiber.Handler
+	Put             fiber.Handler
+	Patch           fiber.Handler
+	Delete          fiber.Handler
+	Audit           auditSpec // what the audit trail records of it
+	PostForm        fields    // what OPTIONS shows under actions.POST
+	PutForm         fields    // what OPTIONS shows under actions.PUT
 }
 
 // allowed lists the view's methods in DRF's order (its http_method_names).
@@ -57,8 +69,18 @@ func (a *API) mount(r fiber.Router, path string, v view) {
 				if err := a.authenticate(c); err != nil {
 					return err
 				}
+				if err := authorize(c, &v); err != nil {
+					a.auditEnd(c, a.auditBegin(c, &v), err)
+					return err
+				}
 			}
-			return h(c)
+			ev := a.auditBegin(c, &v)
+			err := refuseCrossSiteForm(c)
+			if err == nil {
+				err = h(c)
+			}
+			a.auditEnd(c, ev, err)
+			return err
 		}
 	}
 	handlers := map[string]fiber.Handler{
@@ -166,3 +188,62 @@ func timestamp(name, label string) field {
 }
 
 func ptr(n int64) *int64 { return &n }
+
+// msgCrossSiteForm is the 403 of a form posted from another site (DRF's CSRF failures read "CSRF
+// Failed: ...").
+const msgCrossSiteForm = "CSRF Failed: Forms posted from another site are refused; send JSON with Content-Type: application/json."
+
+// refuseCrossSiteForm answers 403 to a POST that any web page could make a visitor's browser send
+// to us without asking first (a CORS "simple" request: an HTML form, text/plain, or no content
+// type): a page elsewhere must not register accounts or spend the clinic's login attempts through
+// a staff member's browser. Browsers say where such a request comes from (Sec-Fetch-Site, else
+// Origin); clients that say nothing, like the original's `curl -d` users, are served as before, and
+// so are JSON bodies, which a browser sends cross-site only after a CORS preflight we never allow.
+func refuseCrossSiteForm(c *fiber.Ctx) error {
+	if c.Method() != fiber.MethodPost || !simpleContentType(c.Get(fiber.HeaderContentType)) {
+		return nil
+	}
+	switch c.Get("Sec-Fetch-Site") {
+	case "same-origin", "none": // "none": the user's own action (address bar, bookmark)
+		return nil
+	case "":
+		if origin := c.Get(fiber.HeaderOrigin); origin == "" || sameOrigin(origin, c.Hostname()) {
+			return nil
+		}
+	}
+	return Detail(fiber.StatusForbidden, msgCrossSiteForm)
+}
+
+// simpleContentType reports whether a browser may send a body of this type to another site
+// without a preflight: none, a form, multipart or text/plain (the Fetch standard's safelist).
+func simpleContentType(ct string) bool {
+	if strings.TrimSpace(ct) == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return true // a browser checks the essence only; an unparsable type is refused later (415)
+	}
+	switch mt {
+	case fiber.MIMEApplicationForm, fiber.MIMEMultipartForm, fiber.MIMETextPlain:
+		return true
+	}
+	return false
+}
+
+// sameOrigin reports whether the Origin header names the host the request was sent to ("null",
+// which sandboxed pages send, never does).
+func sameOrigin(origin, host string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return false
+	}
+	return strings.EqualFold(withoutDefaultPort(u.Host, u.Scheme), withoutDefaultPort(host, u.Scheme))
+}
+
+func withoutDefaultPort(host, scheme string) string {
+	if scheme == "http" {
+		return strings.TrimSuffix(host, ":80")
+	}
+	return strings.TrimSuffix(host, ":443")
+}

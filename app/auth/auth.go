@@ -4,11 +4,16 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"healthcare/app/config"
 	"healthcare/app/store"
@@ -83,6 +88,8 @@ type TokenError struct {
 	Code    string
 	Detail  string
 	Message string
+	// Reused: a retired refresh token was presented again and its login revoked (for the audit trail).
+	Reused bool
 }
 
 func (e *TokenError) Error() string {
@@ -105,9 +112,41 @@ type Pair struct {
 	Refresh string `json:"refresh,omitempty"`
 }
 
+// Client is who is asking: the client address (rate limits, "my sessions") and its User-Agent.
+type Client struct {
+	Address   string
+	UserAgent string
+}
+
+// Session is the caller of an authenticated request: the account, its login (refresh-token
+// family), and the clinic policies administrators chose (the settings table), read together.
+type Session struct {
+	User     *store.User
+	Family   uuid.UUID
+	Settings map[string]string
+}
+
+// limits are the automatic logoff rules of the configuration.
+func (s *Service) limits() store.SessionLimits {
+	return store.SessionLimits{IdleTimeout: s.cfg.Auth.IdleTimeout, MaxAge: s.cfg.Auth.SessionMaxAge}
+}
+
+// Limits are the automatic logoff rules (idle timeout and absolute lifetime of a login).
+func (s *Service) Limits() store.SessionLimits { return s.limits() }
+
+// maxSlowdown bounds the delay of a login for a username attacked from many addresses.
+const maxSlowdown = 10 * time.Second
+
 // Login checks a username (exact, case-sensitive, as the original) and password and starts a new
-// login (refresh-token family). Every failure is ErrInvalidCredentials and costs one hash.
-func (s *Service) Login(ctx context.Context, username, password string) (Pair, error) {
+// login (refresh-token family) for client. Every failure is ErrInvalidCredentials and costs one
+// hash. Failed attempts are limited (rate_limit.*) per (username, client address) pair and per
+// client address, then refused with *ThrottledError; across all addresses a username is only slowed
+// down, so a stranger cannot lock a user out. A successful login takes its attempt back.
+func (s *Service) Login(ctx context.Context, username, password string, client Client) (Pair, error) {
+	undo, err := s.loginLimits(ctx, username, client)
+	if err != nil {
+		return Pair{}, err
+	}
 	u, err := s.st.UserByUsername(ctx, username)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return Pair{}, err
@@ -116,7 +155,7 @@ func (s *Service) Login(ctx context.Context, username, password string) (Pair, e
 		_, _ = s.VerifyPassword(s.dummy, password)
 		return Pair{}, ErrInvalidCredentials
 	}
-	ok, err := s.VerifyPassword(u.PasswordHash, password)
+	ok, err := s.verifyLogin(u.PasswordHash, password)
 	if err != nil {
 		// A hash we cannot read (edited by hand, another scheme) locks the account, not the server.
 		s.log.Error("unreadable password hash: the account cannot log in until its password is reset", "user_id", u.ID, "error", err)
@@ -125,6 +164,7 @@ func (s *Service) Login(ctx context.Context, username, password string) (Pair, e
 	if !ok || !u.IsActive {
 		return Pair{}, ErrInvalidCredentials
 	}
+	undo()
 	if s.NeedsRehash(u.PasswordHash) {
 		// A failure here only postpones the upgrade to the next login.
 		if h, err := s.HashPassword(password); err == nil {
@@ -133,13 +173,73 @@ func (s *Service) Login(ctx context.Context, username, password string) (Pair, e
 			}
 		}
 	}
-	return s.startFamily(ctx, u.ID)
+	return s.startFamily(ctx, u.ID, client)
 }
 
-// Authenticate verifies an access token and loads its user with one primary-key query, which also
-// checks that the token's login is live: after a logout, or a reused refresh token revoked the
-// login, its access tokens are refused at once instead of living out their few minutes.
-func (s *Service) Authenticate(ctx context.Context, raw string) (*store.User, error) {
+// loginLimits counts a login attempt in its three buckets and refuses or slows it; undo takes the
+// attempt back (the login succeeded).
+func (s *Service) loginLimits(ctx context.Context, username string, client Client) (undo func(), err error) {
+	rl := s.cfg.RateLimit
+	if !rl.Enabled {
+		return func() {}, nil
+	}
+	name := BucketName(username)
+	var counted []string
+	undo = func() {
+		for _, b := range counted {
+			if err := s.st.Unhit(context.WithoutCancel(ctx), b, rl.LoginWindow); err != nil {
+				s.log.Warn("rate limit: cannot take back a successful login", "error", err)
+			}
+		}
+	}
+	hit := func(bucket string) (int, time.Duration, error) {
+		n, left, err := s.st.Hit(ctx, bucket, rl.LoginWindow)
+		if err != nil {
+			return 0, 0, fmt.Errorf("rate limit %s: %w", bucket, err)
+		}
+		counted = append(counted, bucket)
+		return n, left, nil
+	}
+	for _, b := range []struct {
+		bucket string
+		limit  int
+	}{{"login:addr:" + client.Address, rl.LoginPerAddress}, {"login:pair:" + name + ":" + client.Address, rl.LoginPerUsername}} {
+		n, left, err := hit(b.bucket)
+		if err != nil {
+			return nil, err
+		}
+		if n > b.limit {
+			return nil, &ThrottledError{Wait: left}
+		}
+	}
+	n, _, err := hit("login:user:" + name)
+	if err != nil {
+		return nil, err
+	}
+	if over := n - rl.LoginSlowUsername; over > 0 {
+		wait := min(time.Duration(over)*time.Second, maxSlowdown)
+		s.log.Warn("many failed logins for one username from several addresses: slowing its logins down", "wait", wait.String())
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return undo, nil
+}
+
+// BucketName keys a username's rate limits by a digest: case-insensitive, bounded in size, and no
+// usernames in the rate_limits table.
+func BucketName(username string) string {
+	h := sha256.Sum256([]byte(strings.ToLower(username)))
+	return hex.EncodeToString(h[:16])
+}
+
+// Authenticate verifies an access token and loads its account, the liveness of its login and the
+// stored clinic policies with one primary-key query: after a logout, a reused refresh token, an
+// ended login of the account (deactivation, password change...) or a timeout, its access tokens
+// are refused at once instead of living out their few minutes.
+func (s *Service) Authenticate(ctx context.Context, raw string) (*Session, error) {
 	c, terr := s.parse(raw, typeAccess)
 	if terr != nil {
 		return nil, terr
@@ -149,7 +249,7 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (*store.User, er
 		return nil, terr
 	}
 	fam, hasFamily := c.family()
-	u, live, err := s.st.UserSession(ctx, id, fam)
+	u, live, settings, err := s.st.UserSession(ctx, id, fam, s.limits())
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, &TokenError{Code: CodeUserNotFound, Detail: MsgUserNotFound}
 	}
@@ -164,11 +264,13 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (*store.User, er
 	case !live:
 		return nil, tokenInvalid(MsgTokenRevoked)
 	}
-	return u, nil
+	return &Session{User: u, Family: fam, Settings: settings}, nil
 }
 
 // Refresh exchanges a refresh token for a new access token and, with rotation on, a new refresh
-// token that replaces it. A retired token revokes its whole family.
+// token that replaces it. The token replaced last, presented again within auth.refresh_grace,
+// gets the same new refresh token again (its answer was lost); any other retired token revokes
+// the whole family. A login past the idle timeout or its lifetime is refused as expired.
 func (s *Service) Refresh(ctx context.Context, raw string) (Pair, error) {
 	c, u, err := s.refreshClaims(ctx, raw)
 	if err != nil {
@@ -176,21 +278,35 @@ func (s *Service) Refresh(ctx context.Context, raw string) (Pair, error) {
 	}
 	fam, _ := c.family()
 	if !s.cfg.Auth.RotateRefreshTokens {
-		if err := s.st.CheckFamily(ctx, fam, u.ID, hashToken(raw)); err != nil {
+		if err := s.st.CheckFamily(ctx, fam, u.ID, hashToken(raw), s.limits()); err != nil {
 			return Pair{}, familyError(err)
 		}
 		access, err := s.sign(u.ID, typeAccess, fam.String(), s.cfg.Auth.AccessTokenTTL)
 		return Pair{Access: access}, err
 	}
-	refresh, exp, err := s.signRefresh(u.ID, fam.String())
+	refresh, next, err := s.newRefresh(u.ID, fam.String())
 	if err != nil {
 		return Pair{}, err
 	}
-	if err := s.st.RotateFamily(ctx, fam, u.ID, hashToken(raw), hashToken(refresh), exp); err != nil {
+	replay, err := s.st.RotateFamily(ctx, fam, u.ID, hashToken(raw), next, s.cfg.Auth.RefreshGrace, s.limits())
+	if err != nil {
 		if errors.Is(err, store.ErrFamilyRevoked) {
 			s.log.Warn("refresh token reused: login revoked", "user_id", u.ID, "family", fam.String())
+			te := tokenInvalid(MsgTokenRevoked)
+			te.Reused = true
+			return Pair{}, te
 		}
 		return Pair{}, familyError(err)
+	}
+	if replay != nil {
+		// The same successor again, signed from its stored claims; it must be the very token.
+		if refresh, err = s.signRefresh(u.ID, fam.String(), *replay); err != nil {
+			return Pair{}, err
+		}
+		if string(hashToken(refresh)) != string(replay.Hash) {
+			s.log.Warn("refresh grace: the successor cannot be signed again (issuer, audience or secret changed)", "user_id", u.ID)
+			return Pair{}, tokenInvalid(MsgTokenRevoked)
+		}
 	}
 	access, err := s.sign(u.ID, typeAccess, fam.String(), s.cfg.Auth.AccessTokenTTL)
 	return Pair{Access: access, Refresh: refresh}, err
@@ -204,6 +320,48 @@ func (s *Service) Logout(ctx context.Context, raw string) error {
 	}
 	fam, _ := c.family()
 	return s.st.RevokeFamily(ctx, fam, u.ID)
+}
+
+// ErrWrongPassword: the current password given to change it is not the account's.
+var ErrWrongPassword = errors.New("the current password is wrong")
+
+// ChangePassword replaces the password of the session's account by newPassword (validated by the
+// caller) after checking current, ends every login of the account, and starts a new one for
+// client, whose tokens it returns. Wrong current passwords count like failed logins of the pair.
+func (s *Service) ChangePassword(ctx context.Context, sess *Session, current, newPassword string, client Client) (Pair, error) {
+	u := sess.User
+	undo, err := s.loginLimits(ctx, u.Username, client)
+	if err != nil {
+		return Pair{}, err
+	}
+	ok, err := s.VerifyPassword(u.PasswordHash, current)
+	if err != nil || !ok {
+		return Pair{}, ErrWrongPassword
+	}
+	undo()
+	hash, err := s.HashPassword(newPassword)
+	if err != nil {
+		return Pair{}, err
+	}
+	if err := s.st.SetOwnPassword(ctx, u.ID, hash); err != nil {
+		return Pair{}, err
+	}
+	s.log.Info("password changed: every login of the account ended", "user_id", u.ID)
+	return s.startFamily(ctx, u.ID, client)
+}
+
+// RefreshUser is the user id a correctly signed refresh token names (0 for any other token), for
+// the audit trail of refresh and logout; it does not check the login is live.
+func (s *Service) RefreshUser(raw string) int64 {
+	c, terr := s.parse(raw, typeRefresh)
+	if terr != nil {
+		return 0
+	}
+	id, terr := c.userID()
+	if terr != nil {
+		return 0
+	}
+	return id
 }
 
 // refreshClaims verifies a refresh token and that its user still exists and is active (simplejwt
@@ -231,8 +389,11 @@ func (s *Service) refreshClaims(ctx context.Context, raw string) (*claims, *stor
 }
 
 func familyError(err error) error {
-	if errors.Is(err, store.ErrFamilyRevoked) {
+	switch {
+	case errors.Is(err, store.ErrFamilyRevoked):
 		return tokenInvalid(MsgTokenRevoked)
+	case errors.Is(err, store.ErrSessionExpired):
+		return tokenInvalid(MsgTokenExpired)
 	}
 	return err
 }
@@ -252,6 +413,3 @@ func (s *Service) Throttle(ctx context.Context, bucket string, limit int, window
 	}
 	return nil
 }
-
-// RegistrationOpen reports whether anyone may register.
-func (s *Service) RegistrationOpen() bool { return s.cfg.Auth.Registration != "closed" }

@@ -4,6 +4,7 @@ package auth
 
 import (
 	"encoding/base64"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -170,7 +171,12 @@ func TestTokenParsing(t *testing.T) {
 	cfg := testConfig(t)
 	s := newTestService(t, cfg)
 	access, _ := s.sign(7, typeAccess, "", time.Minute)
-	refresh, _, _ := s.signRefresh(7, "0b6a3c2e-8f47-4d2a-9d8e-3d1f6a2b4c5d")
+	refresh, rt, _ := s.newRefresh(7, "0b6a3c2e-8f47-4d2a-9d8e-3d1f6a2b4c5d")
+	// The stored claims sign the very same token again (the refresh grace window relies on it).
+	if again, err := s.signRefresh(7, "0b6a3c2e-8f47-4d2a-9d8e-3d1f6a2b4c5d", rt); err != nil || again != refresh ||
+		string(hashToken(again)) != string(rt.Hash) {
+		t.Fatalf("signing the stored claims again gave another token (%v)", err)
+	}
 
 	// The claims simplejwt 5.5 writes, plus iss and aud.
 	c, terr := s.parse(access, typeAccess)
@@ -216,7 +222,47 @@ func TestTokenParsing(t *testing.T) {
 		RegisteredClaims: jwt.RegisteredClaims{Issuer: "healthcare", Audience: jwt.ClaimStrings{"healthcare-api"},
 			ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Minute)), IssuedAt: jwt.NewNumericDate(time.Now())}}).SignedString(s.secret)
 
+	// Issue 16, item 5: what the checks were looser about than the code said.
+	custom := func(edit func(*jwt.Token, *claims)) string {
+		now := time.Now()
+		c := claims{TokenType: typeAccess, UserID: "7", RegisteredClaims: jwt.RegisteredClaims{ID: "x", Issuer: "healthcare",
+			Audience: jwt.ClaimStrings{"healthcare-api"}, ExpiresAt: jwt.NewNumericDate(now.Add(time.Minute)), IssuedAt: jwt.NewNumericDate(now)}}
+		tok := jwt.New(jwt.SigningMethodHS256)
+		edit(tok, &c)
+		tok.Claims = c
+		raw, err := tok.SignedString(s.secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	noIat := custom(func(_ *jwt.Token, c *claims) { c.IssuedAt = nil })
+	crit := custom(func(tok *jwt.Token, _ *claims) { tok.Header["crit"] = []string{"exp"} })
+	noTyp := custom(func(tok *jwt.Token, _ *claims) { delete(tok.Header, "typ") })
+	otherTyp := custom(func(tok *jwt.Token, _ *claims) { tok.Header["typ"] = "at+jwt" })
+	exactTTL := custom(func(_ *jwt.Token, c *claims) {
+		c.ExpiresAt = jwt.NewNumericDate(c.IssuedAt.Add(cfg.Auth.AccessTokenTTL))
+	})
+	longAccess := custom(func(_ *jwt.Token, c *claims) {
+		c.ExpiresAt = jwt.NewNumericDate(c.IssuedAt.Add(cfg.Auth.AccessTokenTTL + time.Second))
+	})
+	longRefresh := custom(func(_ *jwt.Token, c *claims) {
+		c.TokenType = typeRefresh
+		c.ExpiresAt = jwt.NewNumericDate(c.IssuedAt.Add(cfg.Auth.RefreshTokenTTL + time.Minute))
+	})
+	refreshTTLAccess, _ := s.sign(7, typeAccess, "", cfg.Auth.RefreshTokenTTL)
+
 	cases := []struct{ name, token, want, msg string }{
+		{"no iat", noIat, typeAccess, MsgTokenInvalid},
+		{"crit header", crit, typeAccess, MsgTokenInvalid},
+		{"no typ header", noTyp, typeAccess, MsgTokenInvalid},
+		{"typ other than JWT", otherTyp, typeAccess, MsgTokenInvalid},
+		{"lifetime equal to the TTL", exactTTL, typeAccess, ""},
+		{"access lifetime over the TTL", longAccess, typeAccess, MsgTokenInvalid},
+		{"refresh lifetime over the TTL", longRefresh, typeRefresh, MsgTokenInvalid},
+		{"access token with the refresh lifetime", refreshTTLAccess, typeAccess, MsgTokenInvalid},
+		{"non-canonical base64 payload", nonCanonical(t, s.secret), typeAccess, MsgTokenInvalid},
+		{"padded base64 payload", padded(t, s.secret), typeAccess, MsgTokenInvalid},
 		{"access as access", access, typeAccess, ""},
 		{"refresh as refresh", refresh, typeRefresh, ""},
 		{"refresh as access", refresh, typeAccess, MsgTokenWrongType},
@@ -246,6 +292,55 @@ func TestTokenParsing(t *testing.T) {
 			t.Errorf("%s: got %q, want %q", c.name, got, c.msg)
 		}
 	}
+}
+
+// nonCanonical signs, with the right key, a token whose payload's base64url has non-zero unused
+// bits in its last character: it decodes to the same bytes as the canonical spelling.
+func nonCanonical(t *testing.T, secret []byte) string {
+	t.Helper()
+	now := time.Now().Unix()
+	for pad := 0; pad < 4; pad++ {
+		payload := fmt.Sprintf(`{"token_type":"access","user_id":"7","jti":"x","iss":"healthcare","aud":["healthcare-api"],"exp":%d,"iat":%d%s}`,
+			now+60, now, strings.Repeat(" ", pad))
+		seg := base64.RawURLEncoding.EncodeToString([]byte(payload))
+		if len(seg)%4 == 0 {
+			continue // no unused bits
+		}
+		const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+		last := strings.IndexByte(alphabet, seg[len(seg)-1])
+		seg = seg[:len(seg)-1] + string(alphabet[last^1])
+		if b, err := base64.RawURLEncoding.DecodeString(seg); err != nil || string(b) != payload {
+			t.Fatalf("the lenient decoding does not give the payload back: %q %v", b, err)
+		}
+		return signSegments(t, secret, `{"alg":"HS256","typ":"JWT"}`, seg)
+	}
+	t.Fatal("no payload length with unused bits")
+	return ""
+}
+
+// padded signs a token whose payload segment carries base64 "=" padding.
+func padded(t *testing.T, secret []byte) string {
+	t.Helper()
+	now := time.Now().Unix()
+	for pad := 0; pad < 4; pad++ {
+		payload := fmt.Sprintf(`{"token_type":"access","user_id":"7","jti":"x","iss":"healthcare","aud":["healthcare-api"],"exp":%d,"iat":%d%s}`,
+			now+60, now, strings.Repeat(" ", pad))
+		if seg := base64.URLEncoding.EncodeToString([]byte(payload)); strings.HasSuffix(seg, "=") {
+			return signSegments(t, secret, `{"alg":"HS256","typ":"JWT"}`, seg)
+		}
+	}
+	t.Fatal("no payload length that needs padding")
+	return ""
+}
+
+func signSegments(t *testing.T, secret []byte, header, payloadSeg string) string {
+	t.Helper()
+	signing := base64.RawURLEncoding.EncodeToString([]byte(header)) + "." + payloadSeg
+	sig, err := jwt.SigningMethodHS256.Sign(signing, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signing + "." + base64.RawURLEncoding.EncodeToString(sig)
 }
 
 // unsigned builds an "alg: none" token from a header and a payload.

@@ -52,8 +52,12 @@ func formatHash(p Params, salt, key []byte) string {
 		argon2.Version, p.MemoryKiB, p.Iterations, p.Parallelism, b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
-// VerifyPassword reports whether password matches hash, in constant time.
+// VerifyPassword reports whether password matches hash, in constant time. hash is ours (argon2id)
+// or, for an account imported from the original system, a Django hash (django.go).
 func (s *Service) VerifyPassword(hash, password string) (bool, error) {
+	if !isOurs(hash) {
+		return s.verifyDjango(hash, password)
+	}
 	p, salt, key, err := decodeHash(hash)
 	if err != nil {
 		return false, err
@@ -62,7 +66,8 @@ func (s *Service) VerifyPassword(hash, password string) (bool, error) {
 	return subtle.ConstantTimeCompare(got, key) == 1, nil
 }
 
-// NeedsRehash reports whether hash was made with other parameters than the configured ones.
+// NeedsRehash reports whether hash was made with other parameters than the configured ones, or is
+// not ours at all (an imported Django hash).
 func (s *Service) NeedsRehash(hash string) bool {
 	p, salt, key, err := decodeHash(hash)
 	return err != nil || p != s.params || len(salt) != saltLen || len(key) != keyLen
@@ -70,9 +75,17 @@ func (s *Service) NeedsRehash(hash string) bool {
 
 // argon2 runs one hash, waiting for a slot so that bursts cannot exhaust memory.
 func (s *Service) argon2(password string, salt []byte, p Params, n uint32) []byte {
+	var key []byte
+	s.withSlot(func() { key = argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, n) })
+	return key
+}
+
+// withSlot runs one costly hash once a slot is free: bursts of logins queue instead of
+// exhausting memory or starving every other request of CPU.
+func (s *Service) withSlot(f func()) {
 	s.hashing <- struct{}{}
 	defer func() { <-s.hashing }()
-	return argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, n)
+	f()
 }
 
 var errBadHash = errors.New("unrecognised password hash format")

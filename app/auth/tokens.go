@@ -7,10 +7,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
+
+	"healthcare/app/store"
 )
 
 const (
@@ -44,8 +48,9 @@ func (c *claims) family() (uuid.UUID, bool) {
 // token issued on one replica could be "used before issued" on another a few milliseconds behind.
 const clockSkew = 5 * time.Second
 
-// parser pins HS256 and requires exp, iat, iss and aud: a token signed any other way, or for
-// another issuer or audience, is invalid.
+// parser pins HS256, requires exp, iat, iss and aud, and decodes base64url strictly (no padding,
+// no stray bits: one token has one spelling). A token signed any other way, or for another issuer
+// or audience, is invalid.
 func (s *Service) parser() *jwt.Parser {
 	return jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
@@ -55,17 +60,49 @@ func (s *Service) parser() *jwt.Parser {
 		jwt.WithIssuer(s.cfg.Auth.Issuer),
 		jwt.WithAudience(s.cfg.Auth.Audience),
 		jwt.WithTimeFunc(s.now),
+		jwt.WithStrictDecoding(),
 	)
 }
 
-// parse verifies raw and checks its type, with simplejwt's messages.
+// errBadHeader refuses headers this service never writes: a "crit" extension it cannot honour
+// (RFC 7515 §4.1.11 says such a token must be rejected), a typ other than JWT.
+var errBadHeader = errors.New("token header not accepted")
+
+// key checks the header, then gives the HS256 secret.
+func (s *Service) key(t *jwt.Token) (any, error) {
+	if _, ok := t.Header["crit"]; ok {
+		return nil, errBadHeader
+	}
+	if typ, ok := t.Header["typ"].(string); !ok || typ != "JWT" {
+		return nil, errBadHeader
+	}
+	return s.secret, nil
+}
+
+// maxLifetime is the longest exp - iat a token of type typ is issued with: its TTL, rounded up
+// to whole seconds as the claims are.
+func (s *Service) maxLifetime(typ string) time.Duration {
+	ttl := s.cfg.Auth.AccessTokenTTL
+	if typ == typeRefresh {
+		ttl = s.cfg.Auth.RefreshTokenTTL
+	}
+	if r := ttl % time.Second; r != 0 {
+		ttl += time.Second - r
+	}
+	return ttl
+}
+
+// parse verifies raw and checks its type, with simplejwt's messages. Beyond the signature it
+// requires exp, iat, jti and token_type, and refuses a lifetime (exp - iat) longer than the
+// configured TTL of its type: a token this service did not issue as it is configured now is not
+// honoured, even if it was signed with its key.
 func (s *Service) parse(raw, wantType string) (*claims, *TokenError) {
 	c := &claims{}
-	_, err := s.parser().ParseWithClaims(raw, c, func(*jwt.Token) (any, error) { return s.secret, nil })
+	_, err := s.parser().ParseWithClaims(raw, c, s.key)
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired) && !errors.Is(err, jwt.ErrTokenSignatureInvalid):
 		return nil, tokenInvalid(MsgTokenExpired)
-	case err != nil:
+	case err != nil, c.IssuedAt == nil, c.ExpiresAt == nil:
 		return nil, tokenInvalid(MsgTokenInvalid)
 	case c.TokenType == "":
 		return nil, tokenInvalid(MsgTokenNoType)
@@ -73,17 +110,33 @@ func (s *Service) parse(raw, wantType string) (*claims, *TokenError) {
 		return nil, tokenInvalid(MsgTokenWrongType)
 	case c.ID == "":
 		return nil, tokenInvalid(MsgTokenNoID)
+	case c.ExpiresAt.Sub(c.IssuedAt.Time) > s.maxLifetime(c.TokenType):
+		return nil, tokenInvalid(MsgTokenInvalid)
 	}
 	return c, nil
 }
 
-// sign issues a token of type typ for userID, valid for ttl.
+// sign issues a token of type typ for userID, valid for ttl from now.
 func (s *Service) sign(userID int64, typ, family string, ttl time.Duration) (string, error) {
-	now := s.now()
-	jti := make([]byte, 16)
-	if _, err := rand.Read(jti); err != nil {
+	jti, err := newJTI()
+	if err != nil {
 		return "", err
 	}
+	now := s.now()
+	return s.signClaims(userID, typ, family, jti, now, now.Add(ttl))
+}
+
+func newJTI() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// signClaims signs a token with exactly these claims: the same claims give the same token (HS256
+// and the JSON encoding are deterministic), which lets the grace window hand out a successor again.
+func (s *Service) signClaims(userID int64, typ, family, jti string, iat, exp time.Time) (string, error) {
 	c := claims{
 		TokenType: typ,
 		UserID:    strconv.FormatInt(userID, 10),
@@ -91,33 +144,60 @@ func (s *Service) sign(userID int64, typ, family string, ttl time.Duration) (str
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    s.cfg.Auth.Issuer,
 			Audience:  jwt.ClaimStrings{s.cfg.Auth.Audience},
-			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
-			IssuedAt:  jwt.NewNumericDate(now),
-			ID:        hex.EncodeToString(jti),
+			ExpiresAt: jwt.NewNumericDate(exp),
+			IssuedAt:  jwt.NewNumericDate(iat),
+			ID:        jti,
 		},
 	}
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(s.secret)
 }
 
-func (s *Service) signRefresh(userID int64, family string) (string, time.Time, error) {
-	ttl := s.cfg.Auth.RefreshTokenTTL
-	tok, err := s.sign(userID, typeRefresh, family, ttl)
-	// The family expires with its newest token; NumericDate has second precision, as the token.
-	return tok, s.now().Add(ttl).Truncate(time.Second), err
+// newRefresh issues a refresh token for the family and what the database keeps of it. Times are
+// whole seconds, as in the token, so that the stored claims sign the same token again.
+func (s *Service) newRefresh(userID int64, family string) (string, store.RefreshToken, error) {
+	jti, err := newJTI()
+	if err != nil {
+		return "", store.RefreshToken{}, err
+	}
+	iat := s.now().Truncate(time.Second)
+	rt := store.RefreshToken{JTI: jti, IssuedAt: iat, Expires: iat.Add(s.cfg.Auth.RefreshTokenTTL)}
+	tok, err := s.signRefresh(userID, family, rt)
+	rt.Hash = hashToken(tok)
+	return tok, rt, err
 }
 
-// startFamily begins a login: a new family whose first refresh token is returned with an access token.
-func (s *Service) startFamily(ctx context.Context, userID int64) (Pair, error) {
+// signRefresh signs the refresh token rt describes.
+func (s *Service) signRefresh(userID int64, family string, rt store.RefreshToken) (string, error) {
+	return s.signClaims(userID, typeRefresh, family, rt.JTI, rt.IssuedAt, rt.Expires)
+}
+
+// startFamily begins a login for client: a new family whose first refresh token is returned with
+// an access token.
+func (s *Service) startFamily(ctx context.Context, userID int64, client Client) (Pair, error) {
 	fam := uuid.New()
-	refresh, exp, err := s.signRefresh(userID, fam.String())
+	refresh, rt, err := s.newRefresh(userID, fam.String())
 	if err != nil {
 		return Pair{}, err
 	}
-	if err := s.st.CreateFamily(ctx, fam, userID, hashToken(refresh), exp); err != nil {
+	if err := s.st.CreateFamily(ctx, store.NewFamily{ID: fam, UserID: userID, Token: rt,
+		Address: client.Address, UserAgent: truncate(client.UserAgent, 512)}); err != nil {
 		return Pair{}, err
 	}
 	access, err := s.sign(userID, typeAccess, fam.String(), s.cfg.Auth.AccessTokenTTL)
 	return Pair{Access: access, Refresh: refresh}, err
+}
+
+// truncate makes s valid UTF-8 without NUL (PostgreSQL's text refuses both) and cuts it to at
+// most n bytes on a rune boundary.
+func truncate(s string, n int) string {
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // hashToken is what the database keeps of a refresh token: its SHA-256, never the token.

@@ -116,7 +116,24 @@ func TestCorruptFilesAreRefused(t *testing.T) {
 	}
 }
 
-// Every single flipped byte is refused (a sample of positions across the file).
+// sameContent reports whether two gzip files decompress, intact, to the same bytes.
+func sameContent(t *testing.T, a, b []byte) bool {
+	t.Helper()
+	read := func(x []byte) ([]byte, bool) {
+		zr, err := gzip.NewReader(bytes.NewReader(x))
+		if err != nil {
+			return nil, false
+		}
+		out, err := io.ReadAll(zr)
+		return out, err == nil
+	}
+	ca, okA := read(a)
+	cb, okB := read(b)
+	return okA && okB && bytes.Equal(ca, cb)
+}
+
+// Every single flipped byte that changes the contents is refused (a sample of positions across
+// the file).
 func TestEveryFlippedByteIsRefused(t *testing.T) {
 	t.Parallel()
 	src, _ := freshDB(t)
@@ -134,6 +151,11 @@ func TestEveryFlippedByteIsRefused(t *testing.T) {
 		pos := header + i*(len(raw)-header)/200
 		b := bytes.Clone(raw)
 		b[pos] ^= 0x10
+		if sameContent(t, raw, b) {
+			// A padding bit of the deflate stream (before a byte-aligned block): not damage.
+			kinds["padding"]++
+			continue
+		}
 		path := filepath.Join(dir, fmt.Sprintf("flip-%d.backup", pos))
 		writeBytes(t, path, b)
 		_, err := ReadMeta(path)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -144,3 +145,24 @@ func Newest(dir string) time.Time {
 	}
 	return cs[0].time
 }
+
+// Files returns the backups in dir (the files named as FileName names them), newest first, without
+// reading them: Meta is empty and Err nil (List verifies each in full). SchemaVersion is the one
+// in the name.
+func Files(dir string) ([]Entry, error) {
+	cs, err := candidates(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Entry, len(cs))
+	for i, c := range cs {
+		out[i] = Entry{Path: c.path, Time: c.time, Size: c.size}
+		if m := namePattern.FindStringSubmatch(filepath.Base(c.path)); m != nil {
+			out[i].Meta.SchemaVersion, _ = strconv.Atoi(m[2])
+		}
+	}
+	return out, nil
+}
+
+// ValidName reports whether name is a backup's file name as FileName makes it (no directory).
+func ValidName(name string) bool { return namePattern.MatchString(name) }

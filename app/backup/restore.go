@@ -45,6 +45,10 @@ func Restore(ctx context.Context, conn *pgx.Conn, path string) (Meta, error) {
 	if err != nil {
 		return Meta{}, err
 	}
+	// The audit trail is copied with its hash chain as it was (audit_chain() leaves restored rows alone).
+	if _, err := tx.Exec(ctx, "SELECT set_config('healthcare.audit_restore', 'on', true)"); err != nil {
+		return Meta{}, restoreError("keep the audit chain", err)
+	}
 	if _, err := tx.Exec(ctx, "SET CONSTRAINTS ALL DEFERRED"); err != nil {
 		return Meta{}, restoreError("defer the constraints", err)
 	}

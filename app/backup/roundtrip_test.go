@@ -50,6 +50,10 @@ func fill(t *testing.T, conn *pgx.Conn) {
 			owner, a[:min(len(a), 255)], i*10, []string{"M", "F", "O"}[i%3], a, "+1555000"+string(rune('0'+i)))
 	}
 	exec(t, conn, `INSERT INTO assignments (patient_id, doctor_id) SELECT p.id, d.id FROM patients p, doctors d WHERE (p.id + d.id) % 2 = 0`)
+	exec(t, conn, `INSERT INTO settings (key, value, updated_by) VALUES ('registration', 'approval', 1), ('patients.visibility', $1, NULL)`, awkward[0])
+	exec(t, conn, `INSERT INTO setup_tokens (hash) VALUES (sha256('setup'))`)
+	exec(t, conn, `INSERT INTO audit_log (action, resource, resource_id, status) VALUES ('read', 'patient', '1', 200), ('delete', 'patient', '1', 204)`)
+	exec(t, conn, `UPDATE users SET role = 'admin', must_change_password = true, token_generation = 7, last_login = now() WHERE id = 1`)
 }
 
 func TestRoundTrip(t *testing.T) {

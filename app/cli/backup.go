@@ -9,10 +9,8 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -26,10 +24,10 @@ import (
 	"healthcare/app/maintenance"
 )
 
-// backupDirName is where the embedded mode keeps its automatic and default backups.
-const backupDirName = "backups"
+func backupDir(cfg *config.Config) string { return backup.Dir(cfg.DataDir) }
 
-func backupDir(cfg *config.Config) string { return filepath.Join(cfg.DataDir, backupDirName) }
+// program names this release in the backups it writes.
+func program() string { return "healthcare " + Version }
 
 // backupCommand is `healthcare backup [--out FILE] [--list]`.
 func backupCommand(a Assets, stdout, stderr io.Writer) *cobra.Command {
@@ -65,7 +63,7 @@ func runBackup(cmd *cobra.Command, a Assets, out string, stdout, stderr io.Write
 	if err := prepare(cfg, false, log); err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	defer stop()
 	conn, done, err := maintenanceConn(ctx, cfg, "backup", log)
 	if err != nil {
@@ -76,7 +74,7 @@ func runBackup(cmd *cobra.Command, a Assets, out string, stdout, stderr io.Write
 	if !cfg.EmbeddedMode() {
 		dir = "."
 	}
-	path, meta, err := writeBackup(ctx, conn, dir, out)
+	path, meta, err := backup.Write(ctx, conn, dir, out, program())
 	if err != nil {
 		return err
 	}
@@ -88,26 +86,6 @@ func runBackup(cmd *cobra.Command, a Assets, out string, stdout, stderr io.Write
 	fmt.Fprintf(stdout, "backup written: %s (%s, schema version %d, PostgreSQL %s; %s)\n",
 		path, humanBytes(size), meta.SchemaVersion, meta.PostgresVersion, tableCounts(meta))
 	return nil
-}
-
-// writeBackup dumps conn's database into dir (or to out when set) and returns the file's path.
-func writeBackup(ctx context.Context, conn *pgx.Conn, dir, out string) (string, backup.Meta, error) {
-	path := out
-	if path == "" {
-		version, err := database.SchemaVersion(ctx, conn)
-		if err != nil {
-			return "", backup.Meta{}, fmt.Errorf("cannot read the schema version: %v", err)
-		}
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return "", backup.Meta{}, fmt.Errorf("cannot create the backup directory %s: %v", dir, unwrapPath(err))
-		}
-		path = filepath.Join(dir, backup.FileName(time.Now(), version))
-	}
-	meta, err := backup.WriteFile(ctx, conn, path, backup.DumpOptions{Program: "healthcare " + Version})
-	if err != nil {
-		return "", meta, err
-	}
-	return path, meta, nil
 }
 
 // maintenanceConn connects to the application database for a tool: the external database; or the
@@ -162,6 +140,7 @@ func startEmbedded(ctx context.Context, cfg *config.Config, command string, log 
 		DownloadVersion: cfg.Embedded.DownloadVersion,
 		Port:            cfg.Embedded.Port,
 		Database:        cfg.Embedded.Database,
+		LogRotationKB:   cfg.Embedded.LogMaxSizeMB * 1024,
 		Command:         command,
 	}, log)
 }
@@ -250,7 +229,7 @@ func runRestore(cmd *cobra.Command, a Assets, file string, yes bool, stdout, std
 	if _, err := os.Stat(path); err != nil {
 		path = file
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	defer stop()
 
 	var t restoreTarget
@@ -296,6 +275,9 @@ type restoreTarget struct {
 	owner    string              // role to own the new database; "" the connecting user
 	adminURL func(string) string // a role that may create and rename databases
 	appURL   func(string) string // the role the application connects as
+	// check, when set, runs on the loaded copy before it is swapped in; its error abandons the
+	// restore with the current data in place.
+	check func(ctx context.Context, conn *pgx.Conn) error
 }
 
 func externalTarget(raw string) (restoreTarget, error) {
@@ -358,6 +340,9 @@ func restoreInto(ctx context.Context, t restoreTarget, file string, meta backup.
 		return fail(fmt.Errorf("cannot connect to the new database: %v", err))
 	}
 	_, err = backup.Restore(ctx, c.Conn(), file)
+	if err == nil && t.check != nil {
+		err = t.check(ctx, c.Conn())
+	}
 	c.Release()
 	pool.Close()
 	if err != nil {
@@ -467,23 +452,7 @@ func scheduledBackup(cfg *config.Config, pool *pgxpool.Pool, log *slog.Logger) m
 
 // backupNow writes a backup of pool's database into <data_dir>/backups and prunes old ones.
 func backupNow(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool, why string, log *slog.Logger) error {
-	dir := backupDir(cfg)
-	c, err := pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("cannot back up: %v", err)
-	}
-	defer c.Release()
-	begin := time.Now()
-	path, meta, err := writeBackup(ctx, c.Conn(), dir, "")
-	if err != nil {
-		return err
-	}
-	log.Info("backup written", "why", why, "path", path, "schema_version", meta.SchemaVersion,
-		"took", time.Since(begin).Round(time.Millisecond).String())
-	removed, err := backup.Prune(dir, cfg.Backup.Keep)
-	for _, r := range removed {
-		log.Info("old backup removed (backup.keep)", "path", r)
-	}
+	_, _, err := backup.Now(ctx, pool, backupDir(cfg), cfg.Backup.Keep, program(), why, log)
 	return err
 }
 

@@ -255,3 +255,44 @@ func outDir(t *testing.T) string {
 	}
 	return dir
 }
+
+// TestScheduledBackups: with the embedded database the server writes a backup when the newest in
+// <data_dir>/backups is older than backup.schedule, keeps backup.keep of them, and a restart does
+// not add one while the newest is recent.
+func TestScheduledBackups(t *testing.T) {
+	t.Parallel()
+	dataDir := tempDir(t) + "/data"
+	o := opts{DataDir: dataDir, Env: []string{"HEALTHCARE_BACKUP_SCHEDULE=1m", "HEALTHCARE_BACKUP_KEEP=1"}}
+	p, _ := serve(t, o)
+	register(t, p, "sched")
+	waitLog := func(p *proc, n int) {
+		t.Helper()
+		for deadline := time.Now().Add(90 * time.Second); strings.Count(p.out.String(), `"msg":"backup written"`) < n; time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no scheduled backup within 90 s:\n%s", p.out.String())
+			}
+		}
+	}
+	waitLog(p, 1)
+	if !strings.Contains(p.out.String(), `"why":"scheduled"`) {
+		t.Errorf("the backup is not logged as scheduled:\n%s", p.out.String())
+	}
+	files, _ := filepath.Glob(filepath.Join(dataDir, "backups", "healthcare-*.backup"))
+	if len(files) != 1 {
+		t.Fatalf("backups: %v", files)
+	}
+	if st, _ := os.Stat(files[0]); st == nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("backup mode: %v", st)
+	}
+	stopAndCheck(t, p)
+	// A restart within the schedule adds none (the first run of the job comes within 30 s).
+	p, _ = serve(t, o)
+	time.Sleep(35 * time.Second)
+	if n := strings.Count(p.out.String(), `"msg":"backup written"`); n != 0 {
+		t.Errorf("a restart wrote %d backups although the newest is recent", n)
+	}
+	stopAndCheck(t, p)
+	if code, out := run(t, opts{DataDir: dataDir}, "backup", "--list"); code != 0 || !strings.Contains(out, filepath.Base(files[0])) {
+		t.Errorf("backup --list: %d\n%s", code, out)
+	}
+}

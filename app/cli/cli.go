@@ -1,4 +1,5 @@
-// Package cli is the command line: serve (the default), migrate, config, healthcheck and version.
+// Package cli is the command line: serve (the default), migrate, backup, restore, upgrade-postgres,
+// admin, import, audit, config, healthcheck and version.
 package cli
 
 import (
@@ -53,11 +54,11 @@ func Run(args []string, a Assets) int {
 	// Output may be a pipe that dies with its terminal (healthcare serve | tee log): a log write
 	// then fails instead of killing the process (SIGPIPE) before PostgreSQL is stopped.
 	signal.Ignore(syscall.SIGPIPE)
-	return run(args, a, os.Stdout, os.Stderr)
+	return run(args, a, os.Stdin, os.Stdout, os.Stderr)
 }
 
-func run(args []string, a Assets, stdout, stderr io.Writer) int {
-	root := newRoot(a, stdout, stderr)
+func run(args []string, a Assets, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRoot(a, stdin, stdout, stderr)
 	root.SetArgs(args)
 	err := root.Execute()
 	if err == nil {
@@ -89,7 +90,7 @@ func sentence(s string) string {
 // isUsageError recognises cobra's command-line errors (unknown command or flag, bad flag value).
 func isUsageError(err error) bool {
 	m := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "invalid argument", "flag needs an argument", "accepts "} {
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "invalid argument", "flag needs an argument", "accepts ", "required flag"} {
 		if strings.Contains(m, p) {
 			return true
 		}
@@ -97,7 +98,7 @@ func isUsageError(err error) bool {
 	return false
 }
 
-func newRoot(a Assets, stdout, stderr io.Writer) *cobra.Command {
+func newRoot(a Assets, stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "healthcare",
 		Short: "Clinic backend: REST API and admin UI on an embedded or external PostgreSQL",
@@ -127,6 +128,10 @@ func newRoot(a Assets, stdout, stderr io.Writer) *cobra.Command {
 		migrateCommand(a, stdout, stderr),
 		backupCommand(a, stdout, stderr),
 		restoreCommand(a, stdout, stderr),
+		upgradePostgresCommand(a, stdout, stderr),
+		adminCommand(a, stdin, stdout, stderr),
+		importCommand(a, stdout, stderr),
+		auditCommand(a, stdout, stderr),
 		&cobra.Command{
 			Use:   "config",
 			Short: "Print the effective configuration as YAML, secrets redacted",

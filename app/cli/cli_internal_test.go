@@ -2,7 +2,11 @@ package cli
 
 import (
 	"net"
+	"os"
 	"testing"
+	"time"
+
+	"healthcare/app/config"
 )
 
 func TestDialAddr(t *testing.T) {
@@ -50,5 +54,26 @@ func TestSentence(t *testing.T) {
 		if got := sentence(in); got != want {
 			t.Errorf("sentence(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestDefaultStopFitsDockerGrace: with the shipped defaults a stop (requests in flight, then
+// PostgreSQL) ends at least 2 s before Docker's 10 s grace period runs out and it kills the
+// process (issue 16, item 11).
+func TestDefaultStopFitsDockerGrace(t *testing.T) {
+	t.Parallel()
+	defaults, err := os.ReadFile("../../config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(config.Sources{Defaults: defaults, WorkDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// killWait: PostgreSQL still running after its share is killed, waiting up to a second.
+	const dockerGrace, headroom, killWait = 10 * time.Second, 2 * time.Second, time.Second
+	if worst := cfg.Server.ShutdownTimeout + minDatabaseStop + killWait; worst > dockerGrace-headroom {
+		t.Errorf("a stop may take %s (server.shutdown_timeout %s + PostgreSQL's %s + %s to kill it): more than Docker's %s grace period less %s",
+			worst, cfg.Server.ShutdownTimeout, minDatabaseStop, killWait, dockerGrace, headroom)
 	}
 }

@@ -146,7 +146,7 @@ func TestConfigCommand(t *testing.T) {
 		"data_dir: /srv/clinic\n",                           // flag
 		"postgres://django:redacted@db.example:5432/clinic", // DB_* from .env, redacted
 		"  jwt_secret: '[redacted]'\n",
-		"  shutdown_timeout: 10s\n", // defaults, in config.yaml's form
+		"  shutdown_timeout: 6s\n", // defaults, in config.yaml's form
 		"  trusted_proxies: []\n",
 	} {
 		if !strings.Contains(out, want) {
@@ -157,6 +157,43 @@ func TestConfigCommand(t *testing.T) {
 		if strings.Contains(out, secret) {
 			t.Errorf("output shows the secret %q", secret)
 		}
+	}
+}
+
+// TestStrayDBVariables: a DB_* variable alone does not switch to an external database; the config
+// command and every command's log say which database is used, why, and what was ignored (issue
+// 16, item 9).
+func TestStrayDBVariables(t *testing.T) {
+	t.Parallel()
+	stray := opts{DataDir: filepath.Join(tempDir(t), "data"), Env: []string{"DB_NAME=clinic", "HEALTHCARE_LOG_FORMAT=text"}}
+	code, out := run(t, stray, "config")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{
+		"# Database: the embedded PostgreSQL (no database.url is set).\n",
+		"# Warning: ignoring DB_NAME: the original system's DB_* variables select an external PostgreSQL only when DB_NAME, DB_USER, DB_PASSWORD, DB_HOST are all set",
+		"  url: \"\"\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("config output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out = run(t, stray, "backup", "--list")
+	if code != 0 {
+		t.Fatalf("backup --list: exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{`level=WARN msg="configuration: ignoring DB_NAME`, `msg="database: the embedded PostgreSQL in the data directory" because="no database.url is set"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+
+	all := opts{Env: []string{"DB_NAME=clinic", "DB_USER=django", "DB_PASSWORD=hunter2-db", "DB_HOST=db.example"}}
+	code, out = run(t, all, "config")
+	if code != 0 || !strings.Contains(out, "# Database: external, set by the original system's variables DB_NAME, DB_USER, DB_PASSWORD, DB_HOST.\n") ||
+		strings.Contains(out, "# Warning") || strings.Contains(out, "hunter2-db") {
+		t.Errorf("complete DB_*: exit %d:\n%s", code, out)
 	}
 }
 
@@ -174,7 +211,7 @@ func TestHelp(t *testing.T) {
 	if code != 0 {
 		t.Errorf("exit %d", code)
 	}
-	for _, want := range []string{"serve", "migrate", "config", "healthcheck", "version", "--addr", "--data-dir", "--database-url", "--log-format", "--log-level", "--config"} {
+	for _, want := range []string{"serve", "migrate", "import", "config", "healthcheck", "version", "--addr", "--data-dir", "--database-url", "--log-format", "--log-level", "--config"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("help lacks %q:\n%s", want, out)
 		}

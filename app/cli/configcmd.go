@@ -11,7 +11,9 @@ import (
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
+	"healthcare/app/config"
 	"healthcare/app/database"
+	"healthcare/app/policy"
 )
 
 // printConfig writes the effective configuration in config.yaml's shape, secrets redacted.
@@ -23,12 +25,41 @@ func printConfig(cmd *cobra.Command, a Assets, out io.Writer) error {
 	cfg.DataDir = database.DataDir(cfg)
 	node := toYAML(reflect.ValueOf(cfg.Redacted()))
 	fmt.Fprint(out, "# Effective configuration (secrets redacted).\n")
+	if cfg.EmbeddedMode() {
+		fmt.Fprintf(out, "# Database: the embedded PostgreSQL (%s).\n", cfg.DatabaseSource)
+	} else {
+		fmt.Fprintf(out, "# Database: external, set by %s.\n", cfg.DatabaseSource)
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(out, "# Warning: %s.\n", w)
+	}
 	enc := yaml.NewEncoder(out)
 	enc.SetIndent(2)
 	if err := enc.Encode(node); err != nil {
 		return err
 	}
-	return enc.Close()
+	if err := enc.Close(); err != nil {
+		return err
+	}
+	fmt.Fprint(out, policyNotes(cfg))
+	return nil
+}
+
+// policyNotes explains, as YAML comments, which clinic policies the configuration sets (and so
+// locks) and which are left to administrators.
+func policyNotes(cfg *config.Config) string {
+	var b strings.Builder
+	b.WriteString("# Clinic policies: a value set above (config file, .env, environment or flag) is in force and\n" +
+		"# administrators cannot change it; an empty one is chosen by administrators (GET/PUT\n" +
+		"# /api/admin/settings/, kept in the database), and is the default until they do.\n")
+	for _, s := range policy.Settings {
+		if v := policy.Configured(cfg, s.Name); v != "" {
+			fmt.Fprintf(&b, "#   %s = %s: set here (%s), locked\n", s.Name, v, s.ConfigKey)
+		} else {
+			fmt.Fprintf(&b, "#   %s: chosen by administrators; default %s (choices: %s)\n", s.Name, s.Default(), strings.Join(s.Choices, ", "))
+		}
+	}
+	return b.String()
 }
 
 var durationType = reflect.TypeOf(time.Duration(0))
@@ -44,7 +75,7 @@ func toYAML(v reflect.Value) *yaml.Node {
 		for i := 0; i < v.NumField(); i++ {
 			f := v.Type().Field(i)
 			key, _, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
-			if key == "" || !f.IsExported() {
+			if key == "" || key == "-" || !f.IsExported() {
 				continue
 			}
 			n.Content = append(n.Content, scalar("!!str", key), toYAML(v.Field(i)))

@@ -132,7 +132,7 @@ func TestNoAcknowledgedWriteIsLost(t *testing.T) {
 	p, _ := serve(t, o)
 	register(t, p, "writer")
 	token := login(t, p, "writer") // tokens outlive restarts: the secret is in the data directory
-	var acked sync.Map // phone number -> true
+	var acked sync.Map             // phone number -> true
 	var seq atomic.Int64
 	write := func(p *proc, token string, stop <-chan struct{}, wg *sync.WaitGroup) {
 		defer wg.Done()
@@ -257,5 +257,61 @@ func TestServeExitsWhenPostgresCannotComeBack(t *testing.T) {
 	os.Chmod(cluster, 0o700)
 	p, _ = serve(t, opts{DataDir: dataDir})
 	login(t, p, "olga")
+	stopAndCheck(t, p)
+}
+
+// TestSIGKILLDuringInitdb: the app SIGKILLed while initdb creates the cluster takes initdb with it
+// (a surviving initdb kept writing into postgres.initdb while the next start removed and re-created
+// it: that start failed, "could not open file .../postgresql.conf"); the next start initialises
+// afresh and serves, and no copy of the superuser password is left in a temporary file.
+func TestSIGKILLDuringInitdb(t *testing.T) {
+	t.Parallel()
+	dataDir := tempDir(t) + "/data"
+	p := launch(t, opts{DataDir: dataDir, Port: freePort(t)}, "serve")
+	initdb := 0
+	for deadline := time.Now().Add(60 * time.Second); initdb == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("initdb never ran:\n%s", p.out.String())
+		}
+		for _, pi := range allProcs() {
+			if strings.HasSuffix(strings.Fields(pi.Cmdline + " x")[0], "/initdb") && strings.Contains(pi.Cmdline, dataDir) {
+				initdb = pi.PID
+			}
+		}
+	}
+	p.stop(syscall.SIGKILL)
+	for deadline := time.Now().Add(time.Second); alive(initdb); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("initdb (pid %d) still runs 1 s after the app was SIGKILLed", initdb)
+		}
+	}
+	again, _ := serve(t, opts{DataDir: dataDir})
+	register(t, again, "olga")
+	if left, _ := filepath.Glob(filepath.Join(dataDir, ".initdb-pw-*")); len(left) > 0 {
+		t.Errorf("a temporary copy of the superuser password is left: %v", left)
+	}
+	stopAndCheck(t, again)
+}
+
+// TestDeletedLockFileStillRefuses: an operator who removes healthcare.lock ("a stale lock file")
+// while the server runs does not let a second serve in: it refuses, and the first one's
+// PostgreSQL is not stopped as if it were an orphan.
+func TestDeletedLockFileStillRefuses(t *testing.T) {
+	t.Parallel()
+	dataDir := tempDir(t) + "/data"
+	p, _ := serve(t, opts{DataDir: dataDir})
+	register(t, p, "petra")
+	pid := postmasterPID(t, dataDir)
+	if err := os.Remove(filepath.Join(dataDir, "healthcare.lock")); err != nil {
+		t.Fatal(err)
+	}
+	code, out := run(t, opts{DataDir: dataDir, Port: freePort(t)}, "serve")
+	if code != 1 || !strings.Contains(out, "in use by another healthcare process") {
+		t.Errorf("second serve after the lock file was removed: exit %d:\n%s", code, out)
+	}
+	if !alive(pid) || readPostmasterPID(dataDir) != pid {
+		t.Errorf("the running PostgreSQL %d was stopped or replaced", pid)
+	}
+	login(t, p, "petra")
 	stopAndCheck(t, p)
 }

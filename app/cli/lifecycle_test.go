@@ -166,7 +166,8 @@ func TestColdWarmStart(t *testing.T) {
 	t.Logf("MEASURED binary size (go build, no -s -w): %.1f MB", float64(st.Size())/1e6)
 }
 
-// TestSIGTERMLeavesNoPostgres: SIGTERM (and SIGINT) stop the server, the pool and PostgreSQL.
+// TestSIGTERMLeavesNoPostgres: SIGTERM, SIGINT and SIGHUP (a closed terminal) stop the server,
+// the pool and PostgreSQL.
 func TestSIGTERMLeavesNoPostgres(t *testing.T) {
 	t.Parallel()
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} { // SIGHUP: the terminal closed
@@ -436,6 +437,25 @@ func TestExternalDatabase(t *testing.T) {
 		}
 	}
 
+	// Backup and restore work on an external database too (the servers stopped for the restore).
+	file := filepath.Join(outDir(t), "shared.backup")
+	if code, out := run(t, opts{Env: env}, "backup", "--out", file); code != 0 {
+		t.Fatalf("backup of the external database: exit %d\n%s", code, out)
+	}
+	if _, err := conn.Exec(ctx, "DELETE FROM users WHERE username = 'carol'"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	if code, out := run(t, opts{Env: env}, "restore", file, "--yes"); code != 0 || !strings.Contains(out, "shared_before_restore_") {
+		t.Fatalf("restore into the external database: exit %d\n%s", code, out)
+	}
+	conn = embeddedConn(t, hostDir, "shared")
+	var carol int
+	conn.QueryRow(ctx, "SELECT count(*) FROM users WHERE username = 'carol'").Scan(&carol)
+	if carol != 1 {
+		t.Errorf("carol not restored (%d)", carol)
+	}
+
 	// `healthcare migrate` against an external database: status first (it changes nothing), then
 	// migrations applied, nothing kept locally.
 	if _, err := admin.Exec(ctx, "CREATE DATABASE migrated"); err != nil {
@@ -603,6 +623,32 @@ func TestImageLikeRun(t *testing.T) {
 	stopAndCheck(t, p)
 	if code, out := run(t, opts{Env: env, User: u}, "healthcheck"); code != 1 || !strings.Contains(out, "did not answer") {
 		t.Errorf("healthcheck with the server stopped: exit %d: %s", code, out)
+	}
+}
+
+// TestHealthcheckFindsTheServer: `healthcare healthcheck` without flags finds a server started
+// with its own --addr (docker run IMAGE serve --addr ...), whatever server.addr says in its
+// environment; its own --addr is honoured when given (issue 16, item 11).
+func TestHealthcheckFindsTheServer(t *testing.T) {
+	t.Parallel()
+	dataDir := filepath.Join(tempDir(t), "data")
+	envPort, servePort := freePort(t), freePort(t)
+	o := opts{DataDir: dataDir, Port: envPort} // HEALTHCARE_SERVER_ADDR names envPort, where nothing listens
+	p := launch(t, o, "serve", "--addr", "127.0.0.1:"+strconv.Itoa(servePort))
+	p.URL = "http://127.0.0.1:" + strconv.Itoa(servePort)
+	p.waitReady()
+	if code, out := run(t, o, "healthcheck"); code != 0 {
+		t.Errorf("healthcheck without flags: exit %d: %s", code, out)
+	}
+	if code, out := run(t, o, "healthcheck", "--addr", "127.0.0.1:"+strconv.Itoa(servePort)); code != 0 {
+		t.Errorf("healthcheck --addr of the server: exit %d: %s", code, out)
+	}
+	if code, out := run(t, o, "healthcheck", "--addr", "127.0.0.1:"+strconv.Itoa(envPort)); code != 1 || !strings.Contains(out, "did not answer") {
+		t.Errorf("healthcheck --addr elsewhere: exit %d: %s", code, out)
+	}
+	stopAndCheck(t, p)
+	if code, out := run(t, o, "healthcheck"); code != 1 || !strings.Contains(out, strconv.Itoa(envPort)+"/readyz did not answer") {
+		t.Errorf("healthcheck with the server stopped (server.addr again): exit %d: %s", code, out)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestLogsKeepNoSecrets: at debug level, neither the server's log nor PostgreSQL's log in the data
@@ -87,14 +88,20 @@ func TestLogsKeepNoSecrets(t *testing.T) {
 		t.Fatalf("exit code %d", code)
 	}
 
-	pgLog, err := os.ReadFile(filepath.Join(dataDir, "postgres.log"))
-	if err != nil {
-		t.Fatal(err)
+	// PostgreSQL's log: postgres.log (start-up output) and the collector's postgres-<time>.log files.
+	logFiles, _ := filepath.Glob(filepath.Join(dataDir, "postgres-*.log"))
+	var pgLog []byte
+	for _, f := range append([]string{filepath.Join(dataDir, "postgres.log")}, logFiles...) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pgLog = append(pgLog, b...)
 	}
 	if !strings.Contains(string(pgLog), "patients_owner_phone_key") {
-		t.Fatalf("the refused duplicate is not in postgres.log, so this test checks nothing:\n%s", pgLog)
+		t.Fatalf("the refused duplicate is not in PostgreSQL's log, so this test checks nothing:\n%s", pgLog)
 	}
-	for what, log := range map[string]string{"the server's log": p.out.String(), "postgres.log": string(pgLog)} {
+	for what, log := range map[string]string{"the server's log": p.out.String(), "PostgreSQL's log": string(pgLog)} {
 		for _, s := range secrets {
 			if strings.Contains(log, s) {
 				t.Errorf("%s holds %q:\n%s", what, s, log)
@@ -104,3 +111,60 @@ func TestLogsKeepNoSecrets(t *testing.T) {
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// TestLogFile: with log.file, serve's log (request lines included) goes to that file as JSON, not
+// to stderr, which only says where it went; PostgreSQL logs into postgres-<time>.log files in the
+// data directory (issue 16, item 10).
+func TestLogFile(t *testing.T) {
+	t.Parallel()
+	root := tempDir(t)
+	logDir := filepath.Join(root, "log")
+	if err := os.Mkdir(logDir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	giveToServer(t, logDir) // as an operator would: the server runs as embedded.run_as
+	logFile := filepath.Join(logDir, "healthcare.log")
+	dataDir := filepath.Join(root, "data")
+	// Not serve(t, ...): its readiness wait reads the start-up lines from stderr.
+	p := launch(t, opts{DataDir: dataDir, Port: freePort(t), Env: []string{"HEALTHCARE_LOG_FILE=" + logFile, "HEALTHCARE_LOG_FILE_KEEP=3"}}, "serve")
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		b, _ := os.ReadFile(logFile)
+		if strings.Contains(string(b), "ready: open") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready after 90 s; log.file holds:\n%s", b)
+		}
+	}
+	if status, _, body := p.request("GET", "/api/auth/me/", nil, "X-Request-ID", "log-file-1"); status != 401 {
+		t.Fatalf("GET /api/auth/me/: %d %s", status, body)
+	}
+	if code, _ := p.stop(syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit code %d:\n%s", code, p.out.String())
+	}
+	b, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"msg":"request"`, `"request_id":"log-file-1"`, `"msg":"stopped"`, `"msg":"database: the embedded PostgreSQL in the data directory"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("log.file lacks %s:\n%s", want, b)
+		}
+	}
+	out := p.out.String()
+	if !strings.Contains(out, "logging to log.file from now on") || strings.Contains(out, `"msg":"request"`) || strings.Contains(out, "log-file-1") {
+		t.Errorf("stderr:\n%s", out)
+	}
+	if st, err := os.Stat(logFile); err != nil || st.Mode().Perm()&0o077 != 0 {
+		t.Errorf("log.file mode: %v %v", st, err)
+	}
+	pgLogs, _ := filepath.Glob(filepath.Join(dataDir, "postgres-*.log"))
+	var pg strings.Builder
+	for _, f := range pgLogs {
+		b, _ := os.ReadFile(f)
+		pg.Write(b)
+	}
+	if !strings.Contains(pg.String(), "ready to accept connections") {
+		t.Errorf("no PostgreSQL log in %s: %v", dataDir, pgLogs)
+	}
+}

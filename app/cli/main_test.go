@@ -35,10 +35,23 @@ import (
 var binary string // the healthcare binary built by TestMain
 
 func TestMain(m *testing.M) {
-	code, err := buildAndRun(m)
+	// Everything the tests and the binaries they run put in the temp directory is checked for
+	// leftovers at the end (dbtest.PrivateTempDir).
+	done, err := dbtest.PrivateTempDir()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+	code, err := buildAndRun(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	if err := done(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		if code == 0 {
+			code = 1
+		}
 	}
 	os.Exit(code)
 }
@@ -148,6 +161,7 @@ type opts struct {
 	Env     []string // more variables
 	WorkDir string   // where ./config.yaml and .env are read; default: a fresh empty directory
 	User    *user.User
+	Stdin   string // standard input (not a terminal)
 }
 
 // proc is a running (or finished) healthcare process.
@@ -192,6 +206,7 @@ func launch(t *testing.T, o opts, args ...string) *proc {
 	}
 	cmd.Stdout = p.out
 	cmd.Stderr = p.out
+	cmd.Stdin = strings.NewReader(o.Stdin)
 	p.started = time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

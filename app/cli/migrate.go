@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"os/signal"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -54,21 +52,29 @@ func connect(cmd *cobra.Command, a Assets, stderr io.Writer) (ctx context.Contex
 	if err := prepare(cfg, false, log); err != nil {
 		return nil, nil, nil, nil, nil, err
 	}
-	lock, err := lockDataDir(cfg, "migrate")
+	ctx, stop, db, err = connectPrepared(cfg, "migrate", log)
+	return ctx, stop, db, cfg, log, err
+}
+
+// connectPrepared takes the data directory's lock for command and connects to the database
+// (starting the embedded server when configured) without touching its schema; cfg is loaded and
+// prepared. The caller must call stop and close db.
+func connectPrepared(cfg *config.Config, command string, log *slog.Logger) (ctx context.Context, stop func(), db *database.DB, err error) {
+	lock, err := lockDataDir(cfg, command)
 	if err != nil {
-		return nil, nil, nil, nil, nil, err
+		return nil, nil, nil, err
 	}
-	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, stopSignals := signal.NotifyContext(context.Background(), stopSignals...)
 	stop = func() { stopSignals(); lock.Release() }
 	db, err = database.Connect(ctx, cfg, log)
 	if err != nil {
 		stop()
 		if ctx.Err() != nil {
-			return nil, nil, nil, nil, nil, errors.New("interrupted while connecting to the database")
+			return nil, nil, nil, errors.New("interrupted while connecting to the database")
 		}
-		return nil, nil, nil, nil, nil, err
+		return nil, nil, nil, err
 	}
-	return ctx, stop, db, cfg, log, nil
+	return ctx, stop, db, nil
 }
 
 // migrate applies the pending migrations, prints them, and stops the embedded server.

@@ -30,6 +30,11 @@ import (
 	"healthcare/app/store"
 )
 
+// stopSignals end serve and migrate in order. SIGHUP is among them: a closed terminal would
+// otherwise kill the process by Go's default action and leave PostgreSQL (in its own process group)
+// running.
+var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+
 // serve runs the server until SIGINT, SIGTERM or SIGHUP, then stops it in order: HTTP (in-flight requests
 // finish), the pool, PostgreSQL.
 func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
@@ -55,6 +60,14 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	if err := prepare(cfg, true, log); err != nil {
 		return err
 	}
+	log, logFile, err := openLogFile(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	if cfg.Log.File != "" {
+		reportDatabase(log, cfg) // the file's reader sees it too
+	}
 	lock, err := lockDataDir(cfg, "serve")
 	if err != nil {
 		return err
@@ -79,8 +92,8 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 			"listen", ln.Addr().String(), "setting", "server.tls")
 	}
 
-	// SIGHUP too: a closed terminal must not leave PostgreSQL running (SIGPIPE is ignored in Run).
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	// SIGPIPE is ignored in Run.
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	defer stop()
 
 	db, err := openDatabase(ctx, cfg, log)
@@ -96,7 +109,10 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	app := server.New(server.Options{Config: cfg, Pool: db.Pool, Auth: svc, UI: a.UI, Log: log})
+	if err := firstRun(ctx, cfg, store.New(db.Pool, cfg.Database.QueryTimeout), ln.Addr(), log); err != nil {
+		return err
+	}
+	app := server.New(server.Options{Config: cfg, Pool: db.Pool, Auth: svc, UI: a.UI, Log: log, Version: Version})
 	// Start-up garbage goes back to the OS now: the idle footprint is what a small clinic's
 	// laptop sees.
 	debug.FreeOSMemory()
@@ -155,8 +171,9 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 		log.Warn("HTTP shutdown", "error", serveErr)
 	}
 	stopJobs()
-	// The whole stop is bounded by server.shutdown_timeout: PostgreSQL gets what HTTP left.
-	left := max(cfg.Server.ShutdownTimeout-time.Since(begin), 2*time.Second)
+	// The stop is bounded by server.shutdown_timeout: PostgreSQL gets what HTTP left, at least
+	// minDatabaseStop (and then, if it is still running, up to a second to be killed).
+	left := max(cfg.Server.ShutdownTimeout-time.Since(begin), minDatabaseStop)
 	if err := db.CloseWithin(left); err != nil {
 		log.Error("database shutdown", "error", err)
 		return err
@@ -167,6 +184,12 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	log.Info("stopped", "took", time.Since(begin).Round(time.Millisecond).String())
 	return nil
 }
+
+// minDatabaseStop is PostgreSQL's least share of a stop, even when requests in flight used all of
+// server.shutdown_timeout; a PostgreSQL still running after its share is killed within a second
+// more. The default timeout plus both stays well under Docker's 10 s stop grace period (and
+// systemd's 90 s), after which the process is killed.
+const minDatabaseStop = 500 * time.Millisecond
 
 // lockDataDir takes the data directory's lock for command when the embedded server will run in
 // it (with an external database the directory holds only the token secret, and replicas may
@@ -184,6 +207,7 @@ func lockDataDir(cfg *config.Config, command string) (*database.DirLock, error) 
 // opens its listener before, as root. serving says whether the token secret (generated into the
 // data directory when not configured) is needed.
 func prepare(cfg *config.Config, serving bool, log *slog.Logger) error {
+	reportDatabase(log, cfg)
 	cfg.DataDir = database.DataDir(cfg)
 	// The data directory holds the embedded cluster, or the generated JWT secret.
 	needDir := cfg.EmbeddedMode() || (serving && (cfg.Auth.JWTSecret == "" || cfg.Server.TLS == certs.SelfSigned || cfg.Server.TLS == certs.ACME))
@@ -205,6 +229,19 @@ func prepare(cfg *config.Config, serving bool, log *slog.Logger) error {
 		return configError(fmt.Errorf("%v (set data_dir, HEALTHCARE_DATA_DIR or --data-dir to a writable directory)", err))
 	}
 	return nil
+}
+
+// reportDatabase says which database the command uses and which setting chose it, and what in
+// the configuration was ignored: an external database chosen by a stray variable must be visible.
+func reportDatabase(log *slog.Logger, cfg *config.Config) {
+	for _, w := range cfg.Warnings {
+		log.Warn("configuration: " + w)
+	}
+	if cfg.EmbeddedMode() {
+		log.Info("database: the embedded PostgreSQL in the data directory", "because", cfg.DatabaseSource)
+		return
+	}
+	log.Info("database: an external PostgreSQL", "url", config.RedactURL(cfg.Database.URL), "set_by", cfg.DatabaseSource)
 }
 
 // dropRoot switches the process to embedded.run_as. PostgreSQL refuses to run as root, so the
@@ -278,6 +315,14 @@ func announce(log *slog.Logger, cfg *config.Config, info database.Info, addr net
 		log.Info(msg, args...)
 	}
 	log.Info("ready: open "+openURL(scheme, addr), "listen", addr.String())
+}
+
+// scheme is how browsers reach the server: https with server.tls, else http.
+func scheme(cfg *config.Config) string {
+	if cfg.Server.TLSOn() {
+		return "https"
+	}
+	return "http"
 }
 
 // isLoopback reports whether addr only accepts connections from this machine.

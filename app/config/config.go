@@ -29,10 +29,30 @@ type Config struct {
 	Database  Database  `mapstructure:"database"`
 	Embedded  Embedded  `mapstructure:"embedded"`
 	Auth      Auth      `mapstructure:"auth"`
+	Patients  Patients  `mapstructure:"patients"`
+	Doctors   Doctors   `mapstructure:"doctors"`
+	Admin     Admin     `mapstructure:"admin"`
 	RateLimit RateLimit `mapstructure:"rate_limit"`
 	Backup    Backup    `mapstructure:"backup"`
+	Audit     Audit     `mapstructure:"audit"`
 	Log       Log       `mapstructure:"log"`
+
+	// DatabaseSource says which setting chose the database (database.url's source, or why the
+	// embedded server runs), for the start-up log. Not a setting.
+	DatabaseSource string `mapstructure:"-"`
+	// Warnings are problems of the sources that did not stop start-up (ignored DB_* variables),
+	// for the start-up log. Not a setting.
+	Warnings []string `mapstructure:"-"`
 }
+
+// Audit configures the audit trail.
+type Audit struct {
+	Reads     bool          `mapstructure:"reads"`     // record reads of patient data (changes are always recorded)
+	Retention time.Duration `mapstructure:"retention"` // rows older than this are removed (at least a year)
+}
+
+// MinAuditRetention is the shortest audit.retention (PostgreSQL's audit_purge refuses less too).
+const MinAuditRetention = 366 * 24 * time.Hour
 
 // Backup configures the embedded mode's automatic backups.
 type Backup struct {
@@ -77,9 +97,29 @@ type Embedded struct {
 	Port            int    `mapstructure:"port"`
 	RunAs           string `mapstructure:"run_as"`
 	Database        string `mapstructure:"database"`
+	LogMaxSizeMB    int    `mapstructure:"log_max_size_mb"` // PostgreSQL starts a new log file at this size
+	LogKeep         int    `mapstructure:"log_keep"`        // older PostgreSQL log files kept
 }
 
-// Auth configures tokens, registration and password hashing.
+// Patients holds the patients policy; empty leaves it to administrators (see app/policy).
+type Patients struct {
+	Visibility string `mapstructure:"visibility"` // "", owner or clinic
+}
+
+// Doctors holds the doctors policy; empty leaves it to administrators (see app/policy).
+type Doctors struct {
+	Writes string `mapstructure:"writes"` // "", any or admin
+}
+
+// Admin names the administrator created at start when none exists (Docker's first start).
+type Admin struct {
+	Username     string `mapstructure:"username"`
+	Email        string `mapstructure:"email"`
+	Password     string `mapstructure:"password"`
+	PasswordFile string `mapstructure:"password_file"`
+}
+
+// Auth configures tokens, sessions, registration and password hashing.
 type Auth struct {
 	JWTSecret           string        `mapstructure:"jwt_secret"`
 	JWTSecretFile       string        `mapstructure:"jwt_secret_file"`
@@ -88,7 +128,10 @@ type Auth struct {
 	AccessTokenTTL      time.Duration `mapstructure:"access_token_ttl"`
 	RefreshTokenTTL     time.Duration `mapstructure:"refresh_token_ttl"`
 	RotateRefreshTokens bool          `mapstructure:"rotate_refresh_tokens"`
-	Registration        string        `mapstructure:"registration"`
+	RefreshGrace        time.Duration `mapstructure:"refresh_grace"`
+	IdleTimeout         time.Duration `mapstructure:"idle_timeout"`
+	SessionMaxAge       time.Duration `mapstructure:"session_max_age"`
+	Registration        string        `mapstructure:"registration"` // "", open, approval or closed
 	Argon2MemoryKiB     uint32        `mapstructure:"argon2_memory_kib"`
 	Argon2Iterations    uint32        `mapstructure:"argon2_iterations"`
 	Argon2Parallelism   uint8         `mapstructure:"argon2_parallelism"`
@@ -99,6 +142,7 @@ type RateLimit struct {
 	Enabled            bool          `mapstructure:"enabled"`
 	LoginPerUsername   int           `mapstructure:"login_per_username"`
 	LoginPerAddress    int           `mapstructure:"login_per_address"`
+	LoginSlowUsername  int           `mapstructure:"login_slow_per_username"`
 	LoginWindow        time.Duration `mapstructure:"login_window"`
 	RegisterPerAddress int           `mapstructure:"register_per_address"`
 	RegisterWindow     time.Duration `mapstructure:"register_window"`
@@ -106,8 +150,11 @@ type RateLimit struct {
 
 // Log configures log/slog output.
 type Log struct {
-	Format string `mapstructure:"format"`
-	Level  string `mapstructure:"level"`
+	Format        string `mapstructure:"format"`
+	Level         string `mapstructure:"level"`
+	File          string `mapstructure:"file"`             // serve's log goes here instead of stderr
+	FileMaxSizeMB int    `mapstructure:"file_max_size_mb"` // size at which File is rotated
+	FileKeep      int    `mapstructure:"file_keep"`        // rotated files kept
 }
 
 // Embedded reports whether the embedded PostgreSQL server is used.
@@ -188,30 +235,31 @@ func Load(src Sources) (*Config, error) {
 		}
 	}
 
+	dbSource := ""
+	if file != "" && v.GetString("database.url") != "" {
+		dbSource = "database.url in " + file
+	}
+
 	// .env then the real environment: the environment wins over .env.
-	env := map[string]string{}
-	if p := filepath.Join(src.WorkDir, ".env"); fileExists(p) {
-		dotenv, err := readDotEnv(p)
-		if err != nil {
-			return nil, err
-		}
-		for k, val := range dotenv {
-			env[k] = val
-		}
-	}
-	for _, kv := range src.Environ {
-		if k, val, ok := strings.Cut(kv, "="); ok {
-			env[k] = val
-		}
-	}
-	if err := applyEnv(v, env, known); err != nil {
+	env, err := loadEnvironment(src.WorkDir, src.Environ)
+	if err != nil {
 		return nil, err
+	}
+	envSource, warnings, err := applyEnv(v, env, known)
+	if err != nil {
+		return nil, err
+	}
+	if envSource != "" {
+		dbSource = envSource
 	}
 
 	if src.Flags != nil {
 		for flag, key := range Flags {
 			if f := src.Flags.Lookup(flag); f != nil && f.Changed {
 				v.Set(key, f.Value.String())
+				if key == "database.url" {
+					dbSource = "--database-url"
+				}
 			}
 		}
 	}
@@ -227,14 +275,76 @@ func Load(src Sources) (*Config, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
+	c.Warnings = warnings
+	switch {
+	case c.Database.URL != "":
+		c.DatabaseSource = dbSource
+	case dbSource != "":
+		c.DatabaseSource = dbSource + " is empty"
+	default:
+		c.DatabaseSource = "no database.url is set"
+	}
 	return &c, nil
 }
 
+// environment is the merged .env and process environment.
+type environment struct {
+	vars   map[string]string
+	dotenv map[string]bool // names whose value came from .env (not overridden by the environment)
+}
+
+// origin names where variable k came from, for messages.
+func (e environment) origin(names ...string) string {
+	for _, k := range names {
+		if e.dotenv[k] {
+			return " (from .env)"
+		}
+	}
+	return ""
+}
+
+// The original system's variables. They select an external database only all together: a stray
+// DB_NAME in an environment must not switch the appliance away from its own data.
+var (
+	dbRequired = []string{"DB_NAME", "DB_USER", "DB_PASSWORD", "DB_HOST"} // DB_PASSWORD may be empty
+	dbOptional = []string{"DB_PORT"}                                      // default 5432
+)
+
+// loadEnvironment reads a .env file in workDir, overridden by environ (os.Environ() form).
+func loadEnvironment(workDir string, environ []string) (environment, error) {
+	env := environment{vars: map[string]string{}, dotenv: map[string]bool{}}
+	if p := filepath.Join(workDir, ".env"); fileExists(p) {
+		dotenv, err := readDotEnv(p)
+		if err != nil {
+			return env, err
+		}
+		for k, val := range dotenv {
+			env.vars[k] = val
+			env.dotenv[k] = true
+		}
+	}
+	for _, kv := range environ {
+		if k, val, ok := strings.Cut(kv, "="); ok {
+			env.vars[k] = val
+			delete(env.dotenv, k)
+		}
+	}
+	return env, nil
+}
+
+// Environment is the variables the program sees: those of a .env file in workDir, overridden by
+// environ (os.Environ() form), as the original system read its DB_* settings too.
+func Environment(workDir string, environ []string) (map[string]string, error) {
+	env, err := loadEnvironment(workDir, environ)
+	return env.vars, err
+}
+
 // applyEnv maps HEALTHCARE_* variables onto keys, then the conventional DATABASE_URL and the original
-// system's DB_* variables onto database.url (HEALTHCARE_DATABASE_URL wins over both).
-func applyEnv(v *viper.Viper, env map[string]string, known map[string]bool) error {
+// system's DB_* variables onto database.url (HEALTHCARE_DATABASE_URL wins over both). It returns the
+// variable that set database.url ("" when none did) and the warnings to log.
+func applyEnv(v *viper.Viper, env environment, known map[string]bool) (source string, warnings []string, err error) {
 	var unknown []string
-	for k, val := range env {
+	for k, val := range env.vars {
 		rest, ok := strings.CutPrefix(k, "HEALTHCARE_")
 		if !ok {
 			continue
@@ -248,34 +358,50 @@ func applyEnv(v *viper.Viper, env map[string]string, known map[string]bool) erro
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return fmt.Errorf("unknown environment variable %s: remove it or use one of the settings listed in config.yaml", strings.Join(unknown, ", "))
+		return "", nil, fmt.Errorf("unknown environment variable %s: remove it or use one of the settings listed in config.yaml", strings.Join(unknown, ", "))
 	}
-	if _, ok := env["HEALTHCARE_DATABASE_URL"]; ok {
-		return nil
-	}
-	if u := env["DATABASE_URL"]; u != "" {
-		v.Set("database.url", u)
-		return nil
-	}
-	if name := env["DB_NAME"]; name != "" {
-		host, port := env["DB_HOST"], env["DB_PORT"]
-		if host == "" {
-			host = "localhost"
+	var set, missing []string
+	for _, k := range append(dbRequired, dbOptional...) {
+		if _, ok := env.vars[k]; ok {
+			set = append(set, k)
 		}
+	}
+	for _, k := range dbRequired {
+		if val, ok := env.vars[k]; !ok || (val == "" && k != "DB_PASSWORD") {
+			missing = append(missing, k)
+		}
+	}
+	dbURL := ""
+	switch {
+	case len(set) == 0:
+	case len(missing) > 0:
+		warnings = append(warnings, fmt.Sprintf("ignoring %s%s: the original system's DB_* variables select an external "+
+			"PostgreSQL only when %s are all set (%s missing or empty); set them all, or set database.url, or remove them",
+			strings.Join(set, ", "), env.origin(set...), strings.Join(dbRequired, ", "), strings.Join(missing, ", ")))
+	default:
+		host, port := env.vars["DB_HOST"], env.vars["DB_PORT"]
 		if port == "" {
 			port = "5432"
 		}
-		u := url.URL{Scheme: "postgres", Host: net.JoinHostPort(host, port), Path: "/" + name}
-		if user := env["DB_USER"]; user != "" {
-			if pw, ok := env["DB_PASSWORD"]; ok {
-				u.User = url.UserPassword(user, pw)
-			} else {
-				u.User = url.User(user)
-			}
+		u := url.URL{Scheme: "postgres", Host: net.JoinHostPort(host, port), Path: "/" + env.vars["DB_NAME"],
+			User: url.UserPassword(env.vars["DB_USER"], env.vars["DB_PASSWORD"])}
+		if env.vars["DB_PASSWORD"] == "" {
+			u.User = url.User(env.vars["DB_USER"])
 		}
-		v.Set("database.url", u.String())
+		dbURL = u.String()
 	}
-	return nil
+	if _, ok := env.vars["HEALTHCARE_DATABASE_URL"]; ok {
+		return "HEALTHCARE_DATABASE_URL" + env.origin("HEALTHCARE_DATABASE_URL"), warnings, nil
+	}
+	if u := env.vars["DATABASE_URL"]; u != "" {
+		v.Set("database.url", u)
+		return "DATABASE_URL" + env.origin("DATABASE_URL"), warnings, nil
+	}
+	if dbURL != "" {
+		v.Set("database.url", dbURL)
+		return "the original system's variables " + strings.Join(set, ", ") + env.origin(set...), warnings, nil
+	}
+	return "", warnings, nil
 }
 
 // envKey finds the key whose upper-cased, dots-as-underscores form is name ("SERVER_ADDR" ->
@@ -431,6 +557,9 @@ func (c *Config) validate() error {
 	if c.Backup.Keep < 1 {
 		return errors.New("backup.keep must be at least 1")
 	}
+	if c.Audit.Retention < MinAuditRetention {
+		return errors.New("audit.retention must be at least a year (8784h); the default 52596h is six years, HIPAA's documentation period")
+	}
 	if c.Embedded.Port < 0 || c.Embedded.Port > 65535 {
 		return fmt.Errorf("embedded.port %d is out of range: use 0 (pick a free port) or 1-65535", c.Embedded.Port)
 	}
@@ -449,6 +578,9 @@ func (c *Config) validate() error {
 	}
 	if c.Embedded.Database == "" {
 		return errors.New("embedded.database must name a database, e.g. healthcare")
+	}
+	if c.Embedded.LogMaxSizeMB < 1 || c.Embedded.LogMaxSizeMB > 1024*1024 || c.Embedded.LogKeep < 1 {
+		return errors.New("embedded.log_max_size_mb must be from 1 to 1048576 and embedded.log_keep at least 1")
 	}
 	if c.Auth.JWTSecret != "" && len(c.Auth.JWTSecret) < 32 {
 		return errors.New("auth.jwt_secret is too short: use at least 32 random characters, or leave it empty to generate one")
@@ -469,15 +601,44 @@ func (c *Config) validate() error {
 	if c.Auth.Issuer == "" || c.Auth.Audience == "" {
 		return errors.New("auth.issuer and auth.audience must not be empty")
 	}
+	if c.Auth.RefreshGrace < 0 || c.Auth.RefreshGrace > time.Minute {
+		return errors.New("auth.refresh_grace must be between 0 (off) and 1m, e.g. 10s")
+	}
+	if c.Auth.IdleTimeout <= 0 || c.Auth.SessionMaxAge <= 0 {
+		return errors.New("auth.idle_timeout and auth.session_max_age must be positive durations such as 15m and 12h")
+	}
+	if c.Auth.IdleTimeout < c.Auth.AccessTokenTTL {
+		return fmt.Errorf("auth.idle_timeout %s is shorter than auth.access_token_ttl %s: a user who is active would be signed out; raise it or shorten the access tokens",
+			c.Auth.IdleTimeout, c.Auth.AccessTokenTTL)
+	}
+	if c.Auth.SessionMaxAge < c.Auth.IdleTimeout {
+		return errors.New("auth.session_max_age must be at least auth.idle_timeout")
+	}
 	switch c.Auth.Registration {
-	case "open", "closed":
+	case "", "open", "approval", "closed":
 	default:
-		return fmt.Errorf("auth.registration %q is not valid: use open or closed", c.Auth.Registration)
+		return fmt.Errorf("auth.registration %q is not valid: use open, approval or closed (or leave it empty for administrators to choose)", c.Auth.Registration)
+	}
+	switch c.Patients.Visibility {
+	case "", "owner", "clinic":
+	default:
+		return fmt.Errorf("patients.visibility %q is not valid: use owner or clinic (or leave it empty for administrators to choose)", c.Patients.Visibility)
+	}
+	if c.Patients.Visibility == "clinic" && c.Auth.Registration != "approval" && c.Auth.Registration != "closed" {
+		return errors.New("patients.visibility clinic lets every account see every patient, so it needs auth.registration set to approval or closed in the configuration too")
+	}
+	switch c.Doctors.Writes {
+	case "", "any", "admin":
+	default:
+		return fmt.Errorf("doctors.writes %q is not valid: use any or admin (or leave it empty for administrators to choose)", c.Doctors.Writes)
+	}
+	if err := c.validateAdmin(); err != nil {
+		return err
 	}
 	if c.Auth.Argon2MemoryKiB < 8*1024 || c.Auth.Argon2Iterations < 1 || c.Auth.Argon2Parallelism < 1 {
 		return errors.New("auth.argon2_* values are too weak: use at least 8192 KiB memory, 1 iteration and parallelism 1")
 	}
-	if c.RateLimit.LoginPerUsername < 1 || c.RateLimit.LoginPerAddress < 1 || c.RateLimit.RegisterPerAddress < 1 ||
+	if c.RateLimit.LoginPerUsername < 1 || c.RateLimit.LoginPerAddress < 1 || c.RateLimit.RegisterPerAddress < 1 || c.RateLimit.LoginSlowUsername < 1 ||
 		c.RateLimit.LoginWindow <= 0 || c.RateLimit.RegisterWindow <= 0 {
 		return errors.New("rate_limit limits must be at least 1 and windows positive durations; set rate_limit.enabled to false to turn limits off")
 	}
@@ -491,6 +652,43 @@ func (c *Config) validate() error {
 	default:
 		return fmt.Errorf("log.level %q is not valid: use debug, info, warn or error", c.Log.Level)
 	}
+	if c.Log.FileMaxSizeMB < 1 || c.Log.FileKeep < 1 {
+		return errors.New("log.file_max_size_mb and log.file_keep must be at least 1")
+	}
+	if c.Log.File != "" {
+		abs, err := filepath.Abs(c.Log.File)
+		if err != nil || strings.HasSuffix(c.Log.File, "/") {
+			return fmt.Errorf("log.file %q is not a file name: use e.g. /var/log/healthcare/healthcare.log", c.Log.File)
+		}
+		c.Log.File = abs // the working directory of the command that reads it
+	}
+	return nil
+}
+
+// validateAdmin checks the first-start administrator: a username needs a password (from
+// admin.password or admin.password_file, whose contents replace admin.password), and a password
+// needs a username. The password policy is checked when the account is created.
+func (c *Config) validateAdmin() error {
+	a := &c.Admin
+	if a.Password != "" && a.PasswordFile != "" {
+		return errors.New("set admin.password or admin.password_file, not both")
+	}
+	if a.PasswordFile != "" {
+		b, err := os.ReadFile(a.PasswordFile)
+		if err != nil {
+			return fmt.Errorf("cannot read admin.password_file %s: %v", a.PasswordFile, errors.Unwrap(err))
+		}
+		a.Password = strings.TrimRight(string(b), "\r\n")
+		if a.Password == "" {
+			return fmt.Errorf("admin.password_file %s is empty", a.PasswordFile)
+		}
+	}
+	switch {
+	case a.Username == "" && (a.Password != "" || a.Email != ""):
+		return errors.New("admin.password and admin.email need admin.username (HEALTHCARE_ADMIN_USERNAME): the administrator to create at first start")
+	case a.Username != "" && a.Password == "":
+		return errors.New("admin.username needs a password: set admin.password_file (HEALTHCARE_ADMIN_PASSWORD_FILE) or admin.password (HEALTHCARE_ADMIN_PASSWORD)")
+	}
 	return nil
 }
 
@@ -499,15 +697,54 @@ func (c Config) Redacted() Config {
 	if c.Auth.JWTSecret != "" {
 		c.Auth.JWTSecret = "[redacted]"
 	}
+	if c.Admin.Password != "" {
+		c.Admin.Password = "[redacted]"
+	}
 	if c.Database.URL != "" {
-		if u, err := url.Parse(c.Database.URL); err == nil && u.User != nil {
-			if _, ok := u.User.Password(); ok {
-				u.User = url.UserPassword(u.User.Username(), "redacted")
-			}
-			c.Database.URL = u.String()
-		}
+		c.Database.URL = RedactURL(c.Database.URL)
 	}
 	return c
+}
+
+// secretParams are the connection parameters (libpq's and pgx's) whose value is a secret.
+var secretParams = map[string]bool{"password": true, "sslpassword": true, "oauth_client_secret": true}
+
+// SecretParam reports whether a database URL's query parameter holds a secret: a known one, or
+// any whose name says password, secret or token (so a future or misspelt one is not printed).
+func SecretParam(name string) bool {
+	n := strings.ToLower(name)
+	return secretParams[n] || strings.Contains(n, "password") || strings.Contains(n, "secret") || strings.Contains(n, "token")
+}
+
+// RedactURL returns a PostgreSQL URL safe to print and log: the password of its user part and the
+// value of every secret query parameter (password=, sslpassword=...) become "redacted". A value
+// that is not a URL is replaced whole. It is the one redaction of database URLs: the config
+// command, start-up logs and error messages all use it.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" {
+		return "[redacted: not a URL]"
+	}
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "redacted")
+		}
+	}
+	if u.RawQuery != "" {
+		q, err := url.ParseQuery(u.RawQuery)
+		if err != nil {
+			u.RawQuery = "redacted" // unparsable: it may hold anything
+		} else {
+			for k := range q {
+				if SecretParam(k) {
+					q[k] = []string{"redacted"}
+				}
+			}
+			u.RawQuery = q.Encode()
+		}
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return u.String()
 }
 
 func fileExists(p string) bool {

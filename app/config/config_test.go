@@ -1,8 +1,10 @@
 package config
 
 import (
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +54,7 @@ func TestDefaults(t *testing.T) {
 	}{
 		{"server.addr", c.Server.Addr, "127.0.0.1:8080"},
 		{"server.body_limit", c.Server.BodyLimit, 1048576},
-		{"server.shutdown_timeout", c.Server.ShutdownTimeout, 10 * time.Second},
+		{"server.shutdown_timeout", c.Server.ShutdownTimeout, 6 * time.Second},
 		{"server.trusted_proxies", len(c.Server.TrustedProxies), 0},
 		{"data_dir", c.DataDir, ""},
 		{"database.url", c.Database.URL, ""},
@@ -68,7 +70,13 @@ func TestDefaults(t *testing.T) {
 		{"auth.access_token_ttl", c.Auth.AccessTokenTTL, 5 * time.Minute},
 		{"auth.refresh_token_ttl", c.Auth.RefreshTokenTTL, 24 * time.Hour},
 		{"auth.rotate_refresh_tokens", c.Auth.RotateRefreshTokens, true},
-		{"auth.registration", c.Auth.Registration, "open"},
+		{"auth.registration", c.Auth.Registration, ""},
+		{"auth.idle_timeout", c.Auth.IdleTimeout, 15 * time.Minute},
+		{"auth.session_max_age", c.Auth.SessionMaxAge, 12 * time.Hour},
+		{"auth.refresh_grace", c.Auth.RefreshGrace, 10 * time.Second},
+		{"patients.visibility", c.Patients.Visibility, ""},
+		{"doctors.writes", c.Doctors.Writes, ""},
+		{"rate_limit.login_slow_per_username", c.RateLimit.LoginSlowUsername, 100},
 		{"rate_limit.enabled", c.RateLimit.Enabled, true},
 		{"log.format", c.Log.Format, "auto"},
 		{"log.level", c.Log.Level, "info"},
@@ -163,27 +171,45 @@ func TestEveryKeyFromEachSource(t *testing.T) {
 func TestDatabaseURLSources(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
-		Name  string
-		Files map[string]string
-		Env   []string
-		Args  []string
-		Want  string
+		Name   string
+		Files  map[string]string
+		Env    []string
+		Args   []string
+		Want   string
+		Source string // contained in DatabaseSource
+		Warn   string // contained in the one warning; "" means none
 	}{
-		{Name: "none", Want: ""},
-		{Name: "DATABASE_URL", Env: []string{"DATABASE_URL=postgres://u:p@db:5432/app"}, Want: "postgres://u:p@db:5432/app"},
+		{Name: "none", Want: "", Source: "no database.url is set"},
+		{Name: "DATABASE_URL", Env: []string{"DATABASE_URL=postgres://u:p@db:5432/app"}, Want: "postgres://u:p@db:5432/app", Source: "DATABASE_URL"},
 		{Name: "DB_* variables", Env: []string{"DB_NAME=hc", "DB_USER=django", "DB_PASSWORD=p@ss:w/rd", "DB_HOST=db.local", "DB_PORT=6543"},
-			Want: "postgres://django:p%40ss%3Aw%2Frd@db.local:6543/hc"},
-		{Name: "DB_* defaults host and port", Env: []string{"DB_NAME=hc", "DB_USER=django"}, Want: "postgres://django@localhost:5432/hc"},
+			Want: "postgres://django:p%40ss%3Aw%2Frd@db.local:6543/hc", Source: "original system's variables DB_NAME, DB_USER, DB_PASSWORD, DB_HOST, DB_PORT"},
+		{Name: "DB_* defaults the port", Env: []string{"DB_NAME=hc", "DB_USER=django", "DB_PASSWORD=pw", "DB_HOST=db"},
+			Want: "postgres://django:pw@db:5432/hc", Source: "DB_HOST"},
+		{Name: "DB_* with an empty password", Env: []string{"DB_NAME=hc", "DB_USER=django", "DB_PASSWORD=", "DB_HOST=db"},
+			Want: "postgres://django@db:5432/hc", Source: "DB_PASSWORD"},
 		{Name: "DB_* from .env", Files: map[string]string{".env": "DB_NAME=hc\nDB_USER=u\nDB_PASSWORD=pw\nDB_HOST=h\nDB_PORT=5432\n"},
-			Want: "postgres://u:pw@h:5432/hc"},
-		{Name: "DATABASE_URL over DB_*", Env: []string{"DATABASE_URL=postgres://a@x/one", "DB_NAME=two"}, Want: "postgres://a@x/one"},
+			Want: "postgres://u:pw@h:5432/hc", Source: "(from .env)"},
+		// Issue 16, item 9: a stray DB_* variable no longer switches to an external database.
+		{Name: "stray DB_NAME", Env: []string{"DB_NAME=hc"}, Want: "", Source: "no database.url is set",
+			Warn: "ignoring DB_NAME: the original system's DB_* variables select an external PostgreSQL only when DB_NAME, DB_USER, DB_PASSWORD, DB_HOST are all set (DB_USER, DB_PASSWORD, DB_HOST missing or empty)"},
+		{Name: "stray DB_NAME in .env", Files: map[string]string{".env": "DB_NAME=hc\n"}, Want: "", Warn: "ignoring DB_NAME (from .env)"},
+		{Name: "DB_* without a host", Env: []string{"DB_NAME=hc", "DB_USER=django", "DB_PASSWORD=pw"}, Want: "", Warn: "(DB_HOST missing or empty)"},
+		{Name: "DB_* with an empty host", Env: []string{"DB_NAME=hc", "DB_USER=django", "DB_PASSWORD=pw", "DB_HOST="}, Want: "", Warn: "(DB_HOST missing or empty)"},
+		{Name: "DB_* without a password", Env: []string{"DB_NAME=hc", "DB_USER=django", "DB_HOST=db"}, Want: "", Warn: "(DB_PASSWORD missing or empty)"},
+		{Name: "stray DB_PORT", Env: []string{"DB_PORT=5432"}, Want: "", Warn: "ignoring DB_PORT"},
+		{Name: "stray DB_* beside a file's URL", Files: map[string]string{"config.yaml": "database:\n  url: postgres://f@x/file\n"},
+			Env: []string{"DB_NAME=other"}, Want: "postgres://f@x/file", Source: "database.url in ", Warn: "ignoring DB_NAME"},
+		{Name: "DATABASE_URL over DB_*", Env: []string{"DATABASE_URL=postgres://a@x/one", "DB_NAME=two", "DB_USER=u", "DB_PASSWORD=p", "DB_HOST=h"},
+			Want: "postgres://a@x/one", Source: "DATABASE_URL"},
 		{Name: "HEALTHCARE_DATABASE_URL over DATABASE_URL", Env: []string{"HEALTHCARE_DATABASE_URL=postgres://a@x/hc", "DATABASE_URL=postgres://a@x/other"},
-			Want: "postgres://a@x/hc"},
-		{Name: "file", Files: map[string]string{"config.yaml": "database:\n  url: postgres://f@x/file\n"}, Want: "postgres://f@x/file"},
+			Want: "postgres://a@x/hc", Source: "HEALTHCARE_DATABASE_URL"},
+		{Name: "empty HEALTHCARE_DATABASE_URL", Env: []string{"HEALTHCARE_DATABASE_URL=", "DATABASE_URL=postgres://a@x/other"},
+			Want: "", Source: "HEALTHCARE_DATABASE_URL is empty"},
+		{Name: "file", Files: map[string]string{"config.yaml": "database:\n  url: postgres://f@x/file\n"}, Want: "postgres://f@x/file", Source: "config.yaml"},
 		{Name: "DATABASE_URL over file", Files: map[string]string{"config.yaml": "database:\n  url: postgres://f@x/file\n"},
-			Env: []string{"DATABASE_URL=postgres://e@x/env"}, Want: "postgres://e@x/env"},
+			Env: []string{"DATABASE_URL=postgres://e@x/env"}, Want: "postgres://e@x/env", Source: "DATABASE_URL"},
 		{Name: "flag over all", Env: []string{"HEALTHCARE_DATABASE_URL=postgres://a@x/hc"}, Args: []string{"--database-url", "postgresql://f@y/flag"},
-			Want: "postgresql://f@y/flag"},
+			Want: "postgresql://f@y/flag", Source: "--database-url"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.Name, func(t *testing.T) {
@@ -197,6 +223,15 @@ func TestDatabaseURLSources(t *testing.T) {
 			}
 			if c.EmbeddedMode() != (tc.Want == "") {
 				t.Errorf("EmbeddedMode() = %v", c.EmbeddedMode())
+			}
+			if !strings.Contains(c.DatabaseSource, tc.Source) {
+				t.Errorf("DatabaseSource = %q, want it to contain %q", c.DatabaseSource, tc.Source)
+			}
+			switch {
+			case tc.Warn == "" && len(c.Warnings) > 0:
+				t.Errorf("warnings %q, want none", c.Warnings)
+			case tc.Warn != "" && (len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], tc.Warn)):
+				t.Errorf("warnings %q, want one containing %q", c.Warnings, tc.Warn)
 			}
 		})
 	}
@@ -245,6 +280,16 @@ func TestInvalidValues(t *testing.T) {
 		{Name: "ttl", Env: []string{"HEALTHCARE_AUTH_ACCESS_TOKEN_TTL=0s"}, Want: "auth.access_token_ttl and auth.refresh_token_ttl must be positive"},
 		{Name: "issuer", Env: []string{"HEALTHCARE_AUTH_ISSUER="}, Want: "auth.issuer and auth.audience must not be empty"},
 		{Name: "registration", Env: []string{"HEALTHCARE_AUTH_REGISTRATION=invite"}, Want: `auth.registration "invite" is not valid`},
+		{Name: "idle shorter than access", Env: []string{"HEALTHCARE_AUTH_IDLE_TIMEOUT=1m"}, Want: "auth.idle_timeout 1m0s is shorter than auth.access_token_ttl"},
+		{Name: "max age shorter than idle", Env: []string{"HEALTHCARE_AUTH_SESSION_MAX_AGE=10m"}, Want: "auth.session_max_age must be at least auth.idle_timeout"},
+		{Name: "grace", Env: []string{"HEALTHCARE_AUTH_REFRESH_GRACE=5m"}, Want: "auth.refresh_grace must be between 0"},
+		{Name: "visibility", Env: []string{"HEALTHCARE_PATIENTS_VISIBILITY=all"}, Want: `patients.visibility "all" is not valid`},
+		{Name: "clinic with open registration", Env: []string{"HEALTHCARE_PATIENTS_VISIBILITY=clinic"}, Want: "needs auth.registration set to approval or closed"},
+		{Name: "doctors writes", Env: []string{"HEALTHCARE_DOCTORS_WRITES=staff"}, Want: `doctors.writes "staff" is not valid`},
+		{Name: "admin without password", Env: []string{"HEALTHCARE_ADMIN_USERNAME=boss"}, Want: "admin.username needs a password"},
+		{Name: "admin password without username", Env: []string{"HEALTHCARE_ADMIN_PASSWORD=Secret-Pass-1"}, Want: "need admin.username"},
+		{Name: "admin password twice", Env: []string{"HEALTHCARE_ADMIN_USERNAME=boss", "HEALTHCARE_ADMIN_PASSWORD=x", "HEALTHCARE_ADMIN_PASSWORD_FILE=/x"}, Want: "not both"},
+		{Name: "admin password file missing", Env: []string{"HEALTHCARE_ADMIN_USERNAME=boss", "HEALTHCARE_ADMIN_PASSWORD_FILE=/nonexistent/pw"}, Want: "cannot read admin.password_file"},
 		{Name: "argon2", Env: []string{"HEALTHCARE_AUTH_ARGON2_MEMORY_KIB=1024"}, Want: "auth.argon2_* values are too weak"},
 		{Name: "rate limit", Env: []string{"HEALTHCARE_RATE_LIMIT_LOGIN_PER_USERNAME=0"}, Want: "rate_limit limits must be at least 1"},
 		{Name: "log format", Args: []string{"--log-format", "xml"}, Want: `log.format "xml" is not valid`},
@@ -307,5 +352,77 @@ func TestRedacted(t *testing.T) {
 	}
 	if c.Auth.JWTSecret != secret || !strings.Contains(c.Database.URL, "hunter2") {
 		t.Error("Redacted changed the original")
+	}
+}
+
+// TestRedactURLKnownKeys: every connection parameter libpq (PostgreSQL 17/18) and pgx know is
+// either a secret, whose value never appears in the redacted URL, or kept as is; the user part's
+// password is always replaced (issue 16, item 3).
+func TestRedactURLKnownKeys(t *testing.T) {
+	t.Parallel()
+	secrets := []string{"password", "sslpassword", "oauth_client_secret"}
+	plain := []string{
+		// libpq
+		"host", "hostaddr", "port", "dbname", "user", "passfile", "require_auth", "channel_binding", "connect_timeout",
+		"client_encoding", "options", "application_name", "fallback_application_name", "keepalives", "keepalives_idle",
+		"keepalives_interval", "keepalives_count", "tcp_user_timeout", "replication", "gssencmode", "sslmode",
+		"requiressl", "sslnegotiation", "sslcompression", "sslcert", "sslkey", "sslkeylogfile", "sslcertmode",
+		"sslrootcert", "sslcrl", "sslcrldir", "sslsni", "requirepeer", "ssl_min_protocol_version",
+		"ssl_max_protocol_version", "krbsrvname", "gsslib", "gssdelegation", "service", "target_session_attrs",
+		"load_balance_hosts", "oauth_issuer", "oauth_client_id", "oauth_scope", "max_protocol_version", "min_protocol_version",
+		// pgx and pgxpool
+		"pool_max_conns", "pool_min_conns", "pool_min_idle_conns", "pool_max_conn_lifetime", "pool_max_conn_idle_time",
+		"pool_health_check_period", "pool_max_conn_lifetime_jitter", "statement_cache_capacity",
+		"description_cache_capacity", "default_query_exec_mode", "servicefile", "search_path",
+	}
+	for _, k := range secrets {
+		if !SecretParam(k) {
+			t.Errorf("%s is not treated as a secret", k)
+		}
+	}
+	for _, k := range plain {
+		if SecretParam(k) {
+			t.Errorf("%s is treated as a secret", k)
+		}
+	}
+	// Spellings no driver knows are still hidden when their name says what they hold.
+	secrets = append(secrets, "Password", "SSLPASSWORD", "db_password", "api_token", "client_secret")
+	for _, k := range append(secrets, plain...) {
+		raw := "postgres://app:userinfo-Secret-1@db.example:5432/hc?sslmode=require&" + url.QueryEscape(k) + "=value-of-" + k
+		got := RedactURL(raw)
+		if strings.Contains(got, "userinfo-Secret-1") || !strings.Contains(got, "app:redacted@db.example:5432/hc") {
+			t.Errorf("%s: the user's password is not redacted: %s", k, got)
+		}
+		hidden := !strings.Contains(got, "value-of-"+k)
+		if want := slices.Contains(secrets, k); hidden != want {
+			t.Errorf("%s: hidden=%v, want %v: %s", k, hidden, want, got)
+		}
+		if !strings.Contains(got, "sslmode=require") {
+			t.Errorf("%s: other parameters lost: %s", k, got)
+		}
+	}
+	for raw, bad := range map[string]string{
+		"postgres://db/hc?password=a&password=b-Secret": "b-Secret",
+		"postgres://db/hc?sslpassword=%zz-Secret":       "zz-Secret", // unparsable query
+		"::not a url sslpassword=x-Secret":              "x-Secret",
+		"postgres://db/hc#password=frag-Secret":         "frag-Secret",
+	} {
+		if got := RedactURL(raw); strings.Contains(got, bad) {
+			t.Errorf("%q → %q", raw, got)
+		}
+	}
+}
+
+// TestConfigRedactsQuerySecrets: the configuration the config command prints hides password= and
+// sslpassword= in database.url (issue 16, item 3).
+func TestConfigRedactsQuerySecrets(t *testing.T) {
+	t.Parallel()
+	c, err := Load(src(t, nil, []string{"DATABASE_URL=postgres://app@db:5432/hc?sslmode=verify-full&password=query-Secret-1&sslpassword=key-Secret-2"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Redacted()
+	if strings.Contains(r.Database.URL, "Secret") || !strings.Contains(r.Database.URL, "sslmode=verify-full") {
+		t.Errorf("not redacted: %s", r.Database.URL)
 	}
 }

@@ -38,7 +38,7 @@ type Info struct {
 	BinariesSource string // embedded: "embedded.binaries_path", "pg_config", "/usr/lib/postgresql", "PATH" or "downloaded"
 	BinDir         string // embedded: the bin/ directory used
 	DataDir        string // embedded: the cluster directory (<data_dir>/postgres)
-	LogFile        string // embedded: PostgreSQL's log (<data_dir>/postgres.log)
+	LogFile        string // embedded: PostgreSQL's log files (<data_dir>/postgres-*.log; start-up failures in postgres.log)
 	Port           int    // embedded: the port on 127.0.0.1; external: the URL's port
 	URL            string // connection URL with the password redacted
 }
@@ -142,6 +142,7 @@ func Connect(ctx context.Context, cfg *config.Config, log *slog.Logger) (*DB, er
 		Port:            cfg.Embedded.Port,
 		Database:        cfg.Embedded.Database,
 		MaxConnections:  max(100, maxConns+20),
+		LogRotationKB:   cfg.Embedded.LogMaxSizeMB * 1024,
 	}, log)
 	if err != nil {
 		return nil, err
@@ -303,26 +304,15 @@ func serverVersion(ctx context.Context, conn *pgx.Conn) string {
 	return v
 }
 
-// redactURL replaces the password in a URL (or key=value DSN) so it can be logged.
+// redactURL makes a URL (config.RedactURL) or key=value DSN safe to log.
 func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme == "" {
-		if c, err := pgconn.ParseConfig(raw); err == nil {
-			return fmt.Sprintf("host=%s port=%d user=%s dbname=%s", c.Host, c.Port, c.User, c.Database)
-		}
-		return "[unparseable database URL]"
+	if u, err := url.Parse(raw); err == nil && u.Scheme != "" {
+		return config.RedactURL(raw)
 	}
-	if u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "redacted")
-		}
+	if c, err := pgconn.ParseConfig(raw); err == nil {
+		return fmt.Sprintf("host=%s port=%d user=%s dbname=%s", c.Host, c.Port, c.User, c.Database)
 	}
-	q := u.Query()
-	if q.Has("password") {
-		q.Set("password", "redacted")
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
+	return "[unparseable database URL]"
 }
 
 func checkWritable(dir string) error { return privilege.CheckWritable(dir) }

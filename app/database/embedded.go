@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"healthcare/app/privilege"
 )
 
 // Files and directories the embedded server keeps inside the data directory.
@@ -56,7 +58,11 @@ type EmbeddedOptions struct {
 	Port            int    // 0: a free port chosen at start
 	Database        string // application database, owned by AppRole; empty: none (tools, tests)
 	MaxConnections  int    // PostgreSQL max_connections; 0: 100
+	LogRotationKB   int    // size at which PostgreSQL starts a new log file; 0: DefaultLogRotationKB
 	Command         string // what the data directory's lock names as its owner ("serve"); empty: "start"
+	// Upgrading is set by upgrade-postgres only: it starts the new cluster while the marker of
+	// its unfinished upgrade is present, which makes every other start refuse.
+	Upgrading bool
 	// NoSync turns fsync, full_page_writes and synchronous_commit off. For throw-away test
 	// servers only: acknowledged writes may be lost on power failure.
 	NoSync bool
@@ -130,6 +136,13 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (_ 
 	if err := checkWritable(dataDir); err != nil {
 		return nil, err
 	}
+	// While an upgrade has the old cluster moved aside, postgres/ is missing or incomplete: a
+	// start would create or serve an empty database.
+	if !o.Upgrading {
+		if err := pendingUpgradeError(dataDir); err != nil {
+			return nil, err
+		}
+	}
 	cluster := filepath.Join(dataDir, clusterDirName)
 	logPath := filepath.Join(dataDir, logFileName)
 
@@ -158,6 +171,9 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (_ 
 			return nil, err
 		}
 	} else {
+		if err := privilege.SecureFile(pwFile, log); err != nil {
+			return nil, err
+		}
 		b, err := os.ReadFile(pwFile)
 		password = strings.TrimSpace(string(b))
 		if err != nil || password == "" {
@@ -182,6 +198,13 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (_ 
 	if maxConns <= 0 {
 		maxConns = 100
 	}
+	logRotationKB := o.LogRotationKB
+	if logRotationKB <= 0 {
+		logRotationKB = DefaultLogRotationKB
+	}
+	if err := capStderrLog(logPath); err != nil {
+		return nil, err
+	}
 	params := map[string]string{
 		"listen_addresses":        "127.0.0.1",
 		"unix_socket_directories": "", // no socket: nothing outside the data dir, no /var/run/postgresql
@@ -190,13 +213,15 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (_ 
 		"synchronous_commit":      "on",
 		"full_page_writes":        "on",
 		"max_connections":         strconv.Itoa(maxConns),
-		// The running server's output goes to <data_dir>/postgres.log.
+		// The running server's output goes to <data_dir>/postgres-<time>.log, a new file at every
+		// start and every LogRotationKB; PruneLogs (the maintenance loop) removes old ones.
 		"logging_collector":        "on",
 		"log_directory":            filepath.ToSlash(dataDir),
-		"log_filename":             logFileName,
+		"log_filename":             rotatedLogFilename,
 		"log_file_mode":            "0600",
+		"log_timezone":             "UTC", // file names and lines in one zone: no DST jumps
 		"log_rotation_age":         "0",
-		"log_rotation_size":        "0",
+		"log_rotation_size":        strconv.Itoa(logRotationKB) + "kB",
 		"log_truncate_on_rotation": "off",
 		// A refused row's DETAIL ("Failing row contains (...)", "Key (...)=(...) already exists")
 		// and the failing statement would put patient fields into the log: keep only the error.
@@ -223,7 +248,7 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (_ 
 			}
 		}
 		startErr = pm.start(ctx, 60*time.Second)
-		if startErr == nil || o.Port != 0 || !strings.Contains(logTail(logPath, 5), "could not bind") {
+		if startErr == nil || o.Port != 0 || !strings.Contains(logTail(newestLog(dataDir), 5), "could not bind") {
 			break
 		}
 		log.Warn("embedded PostgreSQL: port taken at start, retrying with another", "port", pm.port)
@@ -232,8 +257,13 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (_ 
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		if errors.Is(startErr, errWrongPassword) {
+			return nil, fmt.Errorf("the password in %s is not the superuser password of the embedded PostgreSQL cluster %s (%v; nothing was changed): put back the %s that belongs to this cluster, from a copy of the data directory, or restore a backup made with 'healthcare backup' into a new data directory",
+				pwFile, cluster, startErr, passwordName)
+		}
+		lastLog := newestLog(dataDir)
 		return nil, fmt.Errorf("the embedded PostgreSQL server in %s did not start: %v; its log %s ends with: %q; fix what it says (a full disk, permissions, a port) and start again (the data was not changed)",
-			cluster, startErr, logPath, logTail(logPath, 5))
+			cluster, startErr, lastLog, logTail(lastLog, 5))
 	}
 
 	e := &Embedded{pm: pm, lock: lock, password: password, database: o.Database, log: log}
@@ -243,7 +273,7 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (_ 
 		BinariesSource: bin.Source,
 		BinDir:         bin.BinDir,
 		DataDir:        cluster,
-		LogFile:        logPath,
+		LogFile:        filepath.Join(dataDir, RotatedLogGlob),
 		Port:           pm.port,
 	}
 	if err := e.firstBoot(ctx, dataDir, cluster); err != nil {
@@ -369,6 +399,12 @@ func initCluster(ctx context.Context, bin binaries, dataDir, password string, lo
 	if err := os.RemoveAll(tmp); err != nil {
 		return fmt.Errorf("cannot remove the unfinished %s of an interrupted first start: %v", tmp, unwrapPath(err))
 	}
+	// The superuser's password handed to an initdb that was interrupted.
+	if old, _ := filepath.Glob(filepath.Join(dataDir, ".initdb-pw-*")); len(old) > 0 {
+		for _, f := range old {
+			os.Remove(f)
+		}
+	}
 	pwf, err := os.CreateTemp(dataDir, ".initdb-pw-*")
 	if err != nil {
 		return fmt.Errorf("cannot write in %s: %v", dataDir, unwrapPath(err))
@@ -386,7 +422,13 @@ func initCluster(ctx context.Context, bin binaries, dataDir, password string, lo
 		"--encoding=UTF8", "--data-checksums"}, localeArgs(bin.Major)...)
 	cmd := exec.CommandContext(ictx, filepath.Join(bin.BinDir, "initdb"+exeSuffix), args...)
 	cmd.Env = append(os.Environ(), "LC_MESSAGES=C")
+	// initdb dies with this process: a SIGKILLed first start must not leave an initdb writing into
+	// postgres.initdb while the next start removes and re-creates it. The death signal is tied to
+	// the thread that forks, so that thread is kept for the goroutine until initdb has exited.
+	cmd.SysProcAttr = initdbProcAttr()
+	runtime.LockOSThread()
 	out, err := cmd.CombinedOutput()
+	runtime.UnlockOSThread()
 	if err != nil {
 		os.RemoveAll(tmp)
 		return fmt.Errorf("initdb could not create the PostgreSQL cluster (%v): %s", err, lastLines(string(out), 5))
@@ -415,7 +457,16 @@ func (e *Embedded) firstBoot(ctx context.Context, dataDir, cluster string) error
 		e.info.Version = v
 	}
 	if e.database != "" && e.database != "postgres" {
-		appPw, err := readOrCreateSecret(filepath.Join(dataDir, appPasswordName))
+		// The application role's password is set again at every start, so a damaged file (empty,
+		// not a generated password) is simply replaced.
+		appFile := filepath.Join(dataDir, appPasswordName)
+		if b, err := os.ReadFile(appFile); err == nil && !isHex(strings.TrimSpace(string(b))) {
+			e.log.Warn("the application role's password file is damaged; generating a new one", "path", appFile)
+			if err := os.Remove(appFile); err != nil {
+				return fmt.Errorf("cannot replace the damaged %s: %v", appFile, unwrapPath(err))
+			}
+		}
+		appPw, err := readOrCreateSecret(appFile)
 		if err != nil {
 			return err
 		}

@@ -229,7 +229,9 @@ func TestLiveUnrelatedPostgresIsLeftAlone(t *testing.T) {
 	port := freeTCPPort(t)
 	pgCtl(t, db, "start", "-w", "-D", other, "-l", filepath.Join(t.TempDir(), "other.log"),
 		"-o", fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories=''", port))
-	t.Cleanup(func() { exec.Command(filepath.Join(db.Info.BinDir, "pg_ctl"), "stop", "-m", "immediate", "-D", other).Run() })
+	t.Cleanup(func() {
+		exec.Command(filepath.Join(db.Info.BinDir, "pg_ctl"), "stop", "-m", "immediate", "-D", other).Run()
+	})
 	otherPID := postmasterPID(t, other)
 	cluster := filepath.Join(cfg.DataDir, "postgres")
 	stale := fmt.Sprintf("%d\n%s\n1700000000\n%d\n\n127.0.0.1\n", otherPID, cluster, port)
@@ -286,7 +288,7 @@ func TestDeadPostgresIsRestarted(t *testing.T) {
 		t.Fatal("data lost")
 	}
 	if !strings.Contains(logTailOf(cfg.DataDir), "ready to accept connections") {
-		t.Fatal("postgres.log does not show the restart")
+		t.Fatal("PostgreSQL's log does not show the restart")
 	}
 	select {
 	case <-db.Failed():
@@ -314,9 +316,16 @@ func waitRestarted(t *testing.T, db *database.DB, cluster string, old int) int {
 	}
 }
 
+// logTailOf is all of PostgreSQL's logs in dataDir: postgres.log (start-up output) and the
+// collector's postgres-<time>.log files.
 func logTailOf(dataDir string) string {
-	b, _ := os.ReadFile(filepath.Join(dataDir, "postgres.log"))
-	return string(b)
+	files, _ := filepath.Glob(filepath.Join(dataDir, "postgres-*.log"))
+	var all strings.Builder
+	for _, f := range append([]string{filepath.Join(dataDir, "postgres.log")}, files...) {
+		b, _ := os.ReadFile(f)
+		all.Write(b)
+	}
+	return all.String()
 }
 
 func TestSupervisionGivesUpWhenPostgresCannotStart(t *testing.T) {
@@ -460,9 +469,123 @@ func TestStartErrorsSayWhatToDo(t *testing.T) {
 	if err == nil {
 		t.Fatal("started on a taken port")
 	}
-	for _, want := range []string{"did not start", "postgres.log", "could not", "start again"} {
+	for _, want := range []string{"did not start", filepath.Join(cfg.DataDir, "postgres-"), ".log ends with", "could not", "start again"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}
+	}
+}
+
+// TestMovedDataDirWithLiveOrphan: the app was SIGKILLed (its postmaster kept running) and the
+// operator then moved the data directory. The orphan's postmaster.pid names the old path, but the
+// orphan serves this very cluster (its working directory is it): its postmaster.pid must not be
+// removed as "stale" and no second postmaster may be started on the cluster. The start is refused
+// in a sentence naming the pid, and nothing is changed.
+func TestMovedDataDirWithLiveOrphan(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	cfg := embeddedConfig(filepath.Join(base, "old"))
+	db, _ := open(t, cfg)
+	insertUser(t, db, "ivan")
+	info := db.Info
+	db.Close()
+	cluster := filepath.Join(cfg.DataDir, "postgres")
+	port := freeTCPPort(t)
+	pgCtl(t, db, "start", "-w", "-D", cluster, "-l", filepath.Join(t.TempDir(), "orphan.log"),
+		"-o", fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories=''", port))
+	pid := postmasterPID(t, cluster)
+	moved := filepath.Join(base, "new")
+	if err := os.Rename(cfg.DataDir, moved); err != nil {
+		t.Fatal(err)
+	}
+	cluster = filepath.Join(moved, "postgres")
+	t.Cleanup(func() {
+		if !gone(pid) {
+			syscall.Kill(pid, syscall.SIGQUIT)
+		}
+	})
+	cfg.DataDir = moved
+	before := snapshot(t, moved)
+	_, err := database.Open(context.Background(), cfg, nil)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprint(pid)) || !strings.Contains(err.Error(), "nothing was changed") {
+		t.Fatalf("start next to a live postmaster of the same cluster: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(cluster, "postmaster.pid")); err != nil {
+		t.Fatalf("the live postmaster's postmaster.pid was removed: %v", err)
+	}
+	if snapshot(t, moved) != before {
+		t.Fatal("the refused data directory was modified")
+	}
+	if gone(pid) {
+		t.Fatal("the orphan was signalled although its postmaster.pid names another directory")
+	}
+	// Once the operator stops it, the cluster starts with its data.
+	exec.Command(filepath.Join(info.BinDir, "pg_ctl"), "stop", "-m", "fast", "-D", cluster).Run()
+	db2, _ := open(t, cfg)
+	if !hasUser(t, db2, "ivan") {
+		t.Fatal("data lost")
+	}
+}
+
+// TestDamagedPostmasterPIDIsReplaced: an empty or garbled postmaster.pid (what a crash of the
+// machine can leave) with no PostgreSQL running on the cluster does not keep the appliance down:
+// PostgreSQL itself refuses such a file ("lock file is empty", "bogus data"), so it is removed and
+// the cluster starts with its data.
+func TestDamagedPostmasterPIDIsReplaced(t *testing.T) {
+	t.Parallel()
+	for name, content := range map[string]string{"empty": "", "garbled": "abc\n", "zero": "0\n"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cfg := embeddedConfig(t.TempDir())
+			db, _ := open(t, cfg)
+			insertUser(t, db, "judy")
+			db.Close()
+			pidFile := filepath.Join(cfg.DataDir, "postgres", "postmaster.pid")
+			if err := os.WriteFile(pidFile, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			db2, _ := open(t, cfg)
+			if !hasUser(t, db2, "judy") {
+				t.Fatal("data lost")
+			}
+		})
+	}
+}
+
+// TestWrongSuperuserPasswordIsNamed: a postgres.secret that does not match the cluster (edited, or
+// copied from another data directory) is refused at once with a sentence naming the file, not
+// after a minute of failed logins as "did not accept connections"; the file is not rewritten.
+func TestWrongSuperuserPasswordIsNamed(t *testing.T) {
+	t.Parallel()
+	cfg := embeddedConfig(t.TempDir())
+	db, _ := open(t, cfg)
+	db.Close()
+	secret := filepath.Join(cfg.DataDir, "postgres.secret")
+	if err := os.WriteFile(secret, []byte("0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err := database.Open(context.Background(), cfg, nil)
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("the refusal took %v", took)
+	}
+	if err == nil || !strings.Contains(err.Error(), "postgres.secret") || !strings.Contains(err.Error(), "password") {
+		t.Fatalf("err = %v", err)
+	}
+	if b, _ := os.ReadFile(secret); string(b) != "0123456789abcdef\n" {
+		t.Fatal("postgres.secret was rewritten")
+	}
+}
+
+func TestDamagedAppPasswordFileIsReplaced(t *testing.T) {
+	t.Parallel()
+	cfg := embeddedConfig(t.TempDir())
+	db, _ := open(t, cfg)
+	insertUser(t, db, "quinn")
+	db.Close()
+	os.WriteFile(filepath.Join(cfg.DataDir, "postgres-app.secret"), []byte("\n"), 0o600)
+	db2, _ := open(t, cfg)
+	if !hasUser(t, db2, "quinn") {
+		t.Fatal("data lost")
 	}
 }

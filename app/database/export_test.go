@@ -29,6 +29,14 @@ func StatusWith(ctx context.Context, pool *pgxpool.Pool, all []Migration) ([]Mig
 // ParseMigrations reads migration files from dir of fsys.
 func ParseMigrations(fsys fs.FS, dir string) ([]Migration, error) { return parseMigrations(fsys, dir) }
 
+// DownloadBinariesFrom is downloadBinaries with the library's binary repository at repoURL.
+func DownloadBinariesFrom(ctx context.Context, repoURL string, major int, dataDir, downloadDir string) error {
+	old := binaryRepositoryURL
+	binaryRepositoryURL = repoURL
+	defer func() { binaryRepositoryURL = old }()
+	return downloadBinaries(ctx, major, dataDir, downloadDir)
+}
+
 // SetBundle makes meta and data (a zstd-compressed tar) the PostgreSQL inside the program, as a
 // bundle_pg build does (nil meta: none); it returns a function restoring the previous one.
 func SetBundle(meta, data []byte) func() {

@@ -31,6 +31,7 @@ type LockInfo struct {
 type DirLock struct {
 	dir  string
 	f    *os.File
+	d    *os.File // the directory itself, locked too: removing the lock file must not free it
 	info LockInfo
 	refs int
 	// serving is set while this process runs the embedded server on the directory, so that a
@@ -64,21 +65,41 @@ func LockDataDir(dir, command string) (*DirLock, error) {
 	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("cannot create data directory %s: %v", abs, unwrapPath(err))
 	}
+	// The directory is locked first: an operator may remove healthcare.lock as "stale" while its
+	// owner runs, and a lock on a new file of that name would then let a second owner in.
+	// (Windows has no lock on a directory, but there a file open in another process cannot be
+	// removed.)
+	d, err := openDir(abs)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open the data directory %s: %v", abs, unwrapPath(err))
+	}
+	if d != nil {
+		if err := lockFile(d, true); err != nil {
+			d.Close()
+			if errors.Is(err, errWouldBlock) {
+				return nil, lockedError(abs)
+			}
+			return nil, fmt.Errorf("cannot lock the data directory %s: %v", abs, err)
+		}
+	}
 	path := filepath.Join(abs, LockFileName)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|openNoFollow, 0o600)
 	if err != nil {
+		d.Close()
 		return nil, fmt.Errorf("cannot open the lock file %s: %v", path, unwrapPath(err))
 	}
 	if err := lockFile(f, true); err != nil {
 		f.Close()
+		d.Close()
 		if errors.Is(err, errWouldBlock) {
 			return nil, lockedError(abs)
 		}
 		return nil, fmt.Errorf("cannot lock the data directory %s: %v", abs, err)
 	}
-	l := &DirLock{dir: abs, f: f, refs: 1, info: LockInfo{PID: os.Getpid(), Command: command, StartedAt: time.Now().UTC().Truncate(time.Second)}}
+	l := &DirLock{dir: abs, f: f, d: d, refs: 1, info: LockInfo{PID: os.Getpid(), Command: command, StartedAt: time.Now().UTC().Truncate(time.Second)}}
 	if err := l.write(); err != nil {
 		l.f.Close()
+		l.d.Close()
 		return nil, err
 	}
 	locks[abs] = l
@@ -108,8 +129,8 @@ func ReadLockInfo(dir string) (LockInfo, error) {
 	return info, nil
 }
 
-// Owner reports the process that holds dir's lock now, if any (probing with a shared lock that is
-// released at once). A directory without a lock file has no owner.
+// Owner reports the process that holds dir's lock now, if any (probing the directory and the lock
+// file with a shared lock that is released at once).
 func Owner(dir string) (LockInfo, bool, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -121,22 +142,36 @@ func Owner(dir string) (LockInfo, bool, error) {
 	if mine != nil {
 		return mine.info, true, nil
 	}
-	f, err := os.OpenFile(filepath.Join(abs, LockFileName), os.O_RDONLY|openNoFollow, 0)
-	if errors.Is(err, os.ErrNotExist) {
-		return LockInfo{}, false, nil
+	for _, path := range []string{abs, filepath.Join(abs, LockFileName)} {
+		var f *os.File
+		if path == abs {
+			f, err = openDir(abs) // the data directory itself may be a symbolic link
+			if err == nil && f == nil {
+				continue // Windows: no directory lock
+			}
+		} else {
+			f, err = os.OpenFile(path, os.O_RDONLY|openNoFollow, 0)
+		}
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return LockInfo{}, false, fmt.Errorf("cannot open %s: %v", path, unwrapPath(err))
+		}
+		err = lockFile(f, false)
+		if err == nil {
+			unlockFile(f)
+		}
+		f.Close()
+		if errors.Is(err, errWouldBlock) {
+			info, err := ReadLockInfo(abs)
+			return info, true, err
+		}
+		if err != nil {
+			return LockInfo{}, false, err
+		}
 	}
-	if err != nil {
-		return LockInfo{}, false, fmt.Errorf("cannot open the lock file of %s: %v", abs, unwrapPath(err))
-	}
-	defer f.Close()
-	if err := lockFile(f, false); err == nil {
-		unlockFile(f)
-		return LockInfo{}, false, nil
-	} else if !errors.Is(err, errWouldBlock) {
-		return LockInfo{}, false, err
-	}
-	info, err := ReadLockInfo(abs)
-	return info, true, err
+	return LockInfo{}, false, nil
 }
 
 // Dir is the locked directory.
@@ -189,4 +224,8 @@ func (l *DirLock) Release() {
 	l.info.HTTP = ""
 	unlockFile(l.f)
 	l.f.Close()
+	if l.d != nil {
+		unlockFile(l.d)
+		l.d.Close()
+	}
 }

@@ -45,3 +45,6 @@ func stopOrphan(cluster string, log *slog.Logger) error {
 	pgctl := filepath.Join(filepath.Dir(exe), "pg_ctl.exe")
 	return fmt.Errorf("a PostgreSQL server (pid %d, %s) may still be running on %s: stop it with '\"%s\" stop -D \"%s\" -m fast' and start again (nothing was changed)", pid, exe, cluster, pgctl, cluster)
 }
+
+// serverStaysIn: on Windows no PostgreSQL outlives the program (job object), so none is looked for.
+func serverStaysIn(cluster string) int { return 0 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // The postmaster is started by this process itself, as its child, instead of through
@@ -129,11 +130,22 @@ func (p *postmaster) start(ctx context.Context, timeout time.Duration) error {
 			return ctx.Err()
 		default:
 		}
-		if p.ping(ctx) == nil {
+		err := p.ping(ctx)
+		if err == nil {
 			p.mu.Lock()
 			p.up = true
 			p.mu.Unlock()
 			return nil
+		}
+		if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && (pe.Code == "28P01" || pe.Code == "28000") {
+			// The server runs but refuses the password: waiting would not help.
+			p.mu.Lock()
+			cmd := p.cmd
+			p.mu.Unlock()
+			if !p.sigWait(cmd, exited, shutdownFast, 10*time.Second) {
+				p.kill(5 * time.Second)
+			}
+			return fmt.Errorf("%w (%s)", errWrongPassword, pe.Message)
 		}
 		if time.Now().After(deadline) {
 			p.kill(5 * time.Second)
@@ -142,6 +154,9 @@ func (p *postmaster) start(ctx context.Context, timeout time.Duration) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// errWrongPassword: the server refused the superuser password kept in postgres.secret.
+var errWrongPassword = errors.New("PostgreSQL refused the superuser password")
 
 // ping connects once as the superuser.
 func (p *postmaster) ping(ctx context.Context) error {
@@ -176,9 +191,9 @@ func (p *postmaster) supervise() {
 			deaths = deaths[1:]
 		}
 		p.log.Error("embedded PostgreSQL stopped unexpectedly; restarting it (API requests answer 503 meanwhile)",
-			"exit", describeExit(waitErr), "postgres_log", p.logPath, "log_tail", logTail(p.logPath, 5))
+			"exit", describeExit(waitErr), "postgres_log", p.lastLog(), "log_tail", logTail(p.lastLog(), 5))
 		if len(deaths) > maxRestarts {
-			p.giveUp(fmt.Errorf("the embedded PostgreSQL server stopped %d times within %s; giving up so that the service manager restarts the program (see %s)", len(deaths), restartWindow, p.logPath))
+			p.giveUp(fmt.Errorf("the embedded PostgreSQL server stopped %d times within %s; giving up so that the service manager restarts the program (see %s)", len(deaths), restartWindow, p.lastLog()))
 			return
 		}
 		var err error
@@ -194,10 +209,16 @@ func (p *postmaster) supervise() {
 				p.log.Warn("embedded PostgreSQL restarted; service resumes", "attempt", i+1, "port", p.port)
 				break
 			}
-			p.log.Error("embedded PostgreSQL did not restart; trying again", "attempt", i+1, "error", err, "log_tail", logTail(p.logPath, 5))
+			p.mu.Lock()
+			stopping = p.stopping
+			p.mu.Unlock()
+			if stopping {
+				return // the program is stopping: not a failed restart
+			}
+			p.log.Error("embedded PostgreSQL did not restart; trying again", "attempt", i+1, "error", err, "log_tail", logTail(p.lastLog(), 5))
 		}
 		if err != nil {
-			p.giveUp(fmt.Errorf("the embedded PostgreSQL server could not be restarted after %d attempts (%v); see %s", len(restartDelays), err, p.logPath))
+			p.giveUp(fmt.Errorf("the embedded PostgreSQL server could not be restarted after %d attempts (%v); see %s", len(restartDelays), err, p.lastLog()))
 			return
 		}
 	}
@@ -228,15 +249,19 @@ func (p *postmaster) stop(timeout time.Duration) error {
 	if cmd == nil {
 		return nil
 	}
+	// Fast shutdown gets three quarters of the budget, immediate shutdown (which only has to stop
+	// processes) the rest; the SIGKILL after them adds at most a second.
 	fast := timeout * 3 / 4
-	if p.sigWait(cmd, exited, shutdownFast, fast) {
+	if fast >= 100*time.Millisecond {
+		if p.sigWait(cmd, exited, shutdownFast, fast) {
+			return nil
+		}
+		p.log.Warn("embedded PostgreSQL did not stop in time; immediate shutdown", "waited", fast.String())
+	}
+	if p.sigWait(cmd, exited, shutdownImmediate, max(timeout-fast, 250*time.Millisecond)) {
 		return nil
 	}
-	p.log.Warn("embedded PostgreSQL did not stop in time; immediate shutdown", "waited", fast.String())
-	if p.sigWait(cmd, exited, shutdownImmediate, max(timeout-fast, time.Second)) {
-		return nil
-	}
-	return p.kill(5 * time.Second)
+	return p.kill(time.Second)
 }
 
 // kill ends the postmaster and its children at once.
@@ -320,6 +345,9 @@ func connURL(user, password string, port int, database string) string {
 	}
 	return u.String()
 }
+
+// lastLog is the PostgreSQL log file written last (start-up output or the collector's current file).
+func (p *postmaster) lastLog() string { return newestLog(filepath.Dir(p.logPath)) }
 
 // logTail returns the last n non-empty lines of the file at path (at most 64 KiB are read), for
 // error messages: with log_error_verbosity terse PostgreSQL's log holds no row contents.

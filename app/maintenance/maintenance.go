@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"healthcare/app/config"
+	"healthcare/app/database"
 	"healthcare/app/store"
 )
 
@@ -95,17 +96,36 @@ func jittered(every time.Duration) time.Duration {
 
 // Jobs are the appliance's clean-ups: logins (refresh-token families) that ended a day ago, and
 // rate-limit windows older than twice the longest window. Deleting rows another replica already
-// deleted is harmless, so every replica runs them.
+// deleted is harmless, so every replica runs them. With the embedded database, PostgreSQL's
+// rotated log files beyond embedded.log_keep are removed too (PostgreSQL never removes them).
 func Jobs(cfg *config.Config, st *store.Store, log *slog.Logger) []Job {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	windowAge := max(2*max(cfg.RateLimit.LoginWindow, cfg.RateLimit.RegisterWindow), time.Minute)
-	return []Job{
+	var jobs []Job
+	if cfg.EmbeddedMode() {
+		jobs = append(jobs, Job{Name: "old PostgreSQL logs", Every: 15 * time.Minute, Run: func(context.Context) error {
+			n, err := database.PruneLogs(cfg.DataDir, cfg.Embedded.LogKeep)
+			if n > 0 {
+				log.Debug("maintenance: old PostgreSQL log files removed", "files", n)
+			}
+			return err
+		}})
+	}
+	return append(jobs, []Job{
 		{Name: "expired logins", Every: time.Hour, Run: func(ctx context.Context) error {
 			n, err := st.DeleteExpiredFamilies(ctx, 24*time.Hour)
 			if n > 0 {
 				log.Debug("maintenance: expired logins deleted", "rows", n)
+			}
+			return err
+		}},
+		{Name: "audit retention", Every: 6 * time.Hour, Run: func(ctx context.Context) error {
+			// Through audit_purge(), the one way rows leave the trail (see migration 0003).
+			n, err := st.PurgeAudit(ctx, cfg.Audit.Retention)
+			if n > 0 {
+				log.Info("maintenance: audit rows past audit.retention removed", "rows", n, "retention", cfg.Audit.Retention.String())
 			}
 			return err
 		}},
@@ -116,5 +136,5 @@ func Jobs(cfg *config.Config, st *store.Store, log *slog.Logger) []Job {
 			}
 			return err
 		}},
-	}
+	}...)
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -79,9 +81,12 @@ func TestJobsCleanUp(t *testing.T) {
 			('login:now', now(), 1);`); err != nil {
 		t.Fatal(err)
 	}
-	cfg := &config.Config{RateLimit: config.RateLimit{LoginWindow: 5 * time.Minute, RegisterWindow: time.Hour}}
+	// An external database: no PostgreSQL log files of ours to prune, only the three table clean-ups
+	// (the audit retention finds nothing to remove here).
+	cfg := &config.Config{Database: config.Database{URL: "postgres://db.example/hc"},
+		RateLimit: config.RateLimit{LoginWindow: 5 * time.Minute, RegisterWindow: time.Hour}}
 	jobs := maintenance.Jobs(cfg, store.New(pool, 5*time.Second), nil)
-	if len(jobs) != 2 {
+	if len(jobs) != 3 {
 		t.Fatalf("%d jobs", len(jobs))
 	}
 	for i := range jobs {
@@ -107,6 +112,62 @@ func TestJobsCleanUp(t *testing.T) {
 	}
 	if n := count("SELECT count(*) FROM rate_limits WHERE bucket = 'login:now'"); n != 1 {
 		t.Fatal("the current rate-limit window was deleted")
+	}
+}
+
+// TestPostgresLogsPruned: with the embedded database, the loop removes PostgreSQL's rotated log
+// files beyond embedded.log_keep (plus the current one), newest kept, nothing else touched (issue
+// 16, item 10).
+func TestPostgresLogsPruned(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	base := time.Now().Add(-time.Hour)
+	var rotated []string
+	for i := range 6 {
+		name := fmt.Sprintf("postgres-20261130-0%d0000.log", i)
+		rotated = append(rotated, name)
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte("log"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		at := base.Add(time.Duration(i) * time.Minute)
+		if err := os.Chtimes(path, at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	others := []string{"postgres.log", "postgres.secret", "postgres-notes.log", "backup-postgres-20261130-000000.log"}
+	for _, name := range others {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("keep"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := &config.Config{DataDir: dir, Embedded: config.Embedded{LogKeep: 2},
+		RateLimit: config.RateLimit{LoginWindow: 5 * time.Minute, RegisterWindow: time.Hour}}
+	var prune []maintenance.Job
+	for _, j := range maintenance.Jobs(cfg, nil, nil) {
+		if strings.Contains(j.Name, "PostgreSQL logs") {
+			if j.Every < time.Minute || j.Every > time.Hour {
+				t.Errorf("job %q runs every %v", j.Name, j.Every)
+			}
+			j.Every = 50 * time.Millisecond
+			prune = append(prune, j)
+		}
+	}
+	if len(prune) != 1 {
+		t.Fatalf("no job prunes PostgreSQL's logs in embedded mode")
+	}
+	start(t, nil, prune)
+	exists := func(name string) bool { _, err := os.Stat(filepath.Join(dir, name)); return err == nil }
+	eventually(t, "old log files are removed", func() bool { return !exists(rotated[2]) })
+	for i, name := range rotated {
+		if want := i >= 3; exists(name) != want {
+			t.Errorf("%s exists=%v, want %v", name, !want, want)
+		}
+	}
+	for _, name := range others {
+		if !exists(name) {
+			t.Errorf("%s was removed", name)
+		}
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -46,10 +45,8 @@ func makeDirs(dir string, uid, gid int) error {
 	for i := len(missing) - 1; i >= 0; i-- {
 		name := missing[i]
 		path = filepath.Join(path, name)
-		err := unix.Mkdirat(fd, name, 0o700)
-		made := err == nil
-		if err != nil && err != unix.EEXIST { // EEXIST: another copy starting at the same time
-			return fmt.Errorf("cannot create directory %s: %v", path, err)
+		if err := makeDirAt(fd, name, path, uid, gid); err != nil {
+			return err
 		}
 		next, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
@@ -57,23 +54,47 @@ func makeDirs(dir string, uid, gid int) error {
 		}
 		unix.Close(fd)
 		fd = next
-		if !made {
-			waitHandedOver(fd, uid)
-			continue
+	}
+	return nil
+}
+
+// makeDirAt creates name in the directory fd, already owned by uid:gid with mode 0700: it is made
+// under a temporary name, handed over, and renamed into place without replacing anything. So no
+// other process ever sees it owned by root (two copies starting at once on a new data directory
+// used to: the second refused the first's directory as "belonging to root"). When another copy
+// made it first, its directory is used and ours is removed.
+func makeDirAt(fd int, name, path string, uid, gid int) error {
+	tmp := fmt.Sprintf(".%s.creating-%d", name, os.Getpid())
+	if err := unix.Mkdirat(fd, tmp, 0o700); err != nil {
+		return fmt.Errorf("cannot create directory %s: %v", path, err)
+	}
+	tfd, err := unix.Openat(fd, tmp, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("cannot create directory %s: %v", path, err)
+	}
+	var st unix.Stat_t
+	err = unix.Fstat(tfd, &st)
+	if err == nil && st.Uid != uint32(os.Geteuid()) {
+		err = fmt.Errorf("it was replaced by another user's while being created: check who can write to %s", filepath.Dir(path))
+	}
+	if err == nil {
+		err = unix.Fchown(tfd, uid, gid)
+	}
+	if err == nil {
+		err = unix.Fchmod(tfd, 0o700) // the umask may have taken bits away
+	}
+	unix.Close(tfd)
+	if err == nil {
+		err = renameNoReplace(fd, tmp, name)
+		if errors.Is(err, unix.EEXIST) {
+			err = nil // another copy starting at the same time made it: use that one
+		} else if err == nil {
+			return nil
 		}
-		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err != nil {
-			return fmt.Errorf("cannot create directory %s: %v", path, err)
-		}
-		if st.Uid != uint32(os.Geteuid()) {
-			return fmt.Errorf("directory %s was replaced by another user's while being created: check who can write to %s", path, filepath.Dir(path))
-		}
-		if err := unix.Fchown(fd, uid, gid); err != nil {
-			return fmt.Errorf("cannot hand directory %s to uid %d: %v", path, uid, err)
-		}
-		if err := unix.Fchmod(fd, 0o700); err != nil { // the umask may have taken bits away
-			return fmt.Errorf("cannot set the mode of directory %s: %v", path, err)
-		}
+	}
+	unix.Unlinkat(fd, tmp, unix.AT_REMOVEDIR)
+	if err != nil {
+		return fmt.Errorf("cannot create directory %s: %v", path, err)
 	}
 	return nil
 }
@@ -88,40 +109,3 @@ func ownerOf(st fs.FileInfo) int {
 
 // currentUser is the name of the user the process runs as now.
 func currentUser() string { return nameOf(os.Geteuid()) }
-
-// waitHandedOver waits (up to 2 s) while the directory fd, found made by someone else a moment
-// ago, still belongs to this process's user (root): another copy starting at the same time is
-// between its mkdir and its chown. Nothing is changed here; the caller's owner check decides.
-func waitHandedOver(fd, uid int) {
-	for i := 0; i < 100; i++ {
-		var st unix.Stat_t
-		if unix.Fstat(fd, &st) != nil || int(st.Uid) == uid || st.Uid != uint32(os.Geteuid()) {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// settledOwner returns dir's file info once an empty dir that still belongs to this process's
-// user (root) has been handed to uid by another copy starting at the same time, which made it
-// a moment ago and is between its mkdir and its chown; after 2 s, or for a directory with
-// anything in it, it returns st as it was. Nothing is changed here.
-func settledOwner(dir string, uid int, st fs.FileInfo) fs.FileInfo {
-	if ownerOf(st) != os.Geteuid() || ownerOf(st) == uid {
-		return st
-	}
-	for i := 0; i < 100; i++ {
-		if entries, err := os.ReadDir(dir); err != nil || len(entries) > 0 {
-			return st
-		}
-		time.Sleep(20 * time.Millisecond)
-		now, err := os.Stat(dir)
-		if err != nil {
-			return st
-		}
-		if ownerOf(now) == uid {
-			return now
-		}
-	}
-	return st
-}

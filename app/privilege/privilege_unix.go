@@ -61,7 +61,6 @@ func DropIfRoot(runAs string, dirs ...string) (userName string, dropped bool, er
 		if !st.IsDir() {
 			return "", false, fmt.Errorf("data directory %s is not a directory: set data_dir to a directory", d)
 		}
-		st = settledOwner(d, uid, st)
 		if owner := ownerOf(st); owner != uid {
 			return "", false, notOwner(d, "", owner, u.Username)
 		}

@@ -73,21 +73,29 @@ func securityHeaders(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// PermissionsPolicy turns off the browser features the UI never uses, for its pages and anything
+// that would frame or open them.
+const PermissionsPolicy = "accelerometer=(), autoplay=(), camera=(), display-capture=(), geolocation=(), " +
+	"gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), usb=()"
+
 func setSecurityHeaders(c *fiber.Ctx) {
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
 	c.Set(fiber.HeaderXFrameOptions, "DENY")
 	c.Set(fiber.HeaderContentSecurityPolicy, ContentSecurityPolicy)
+	c.Set(fiber.HeaderPermissionsPolicy, PermissionsPolicy)
+	c.Set("Cross-Origin-Opener-Policy", "same-origin")
+	c.Set(fiber.HeaderCrossOriginResourcePolicy, "same-origin")
 	// Over HTTPS only (server.tls): browsers then refuse plain HTTP to this host for a year.
 	// They ignore it on a connection with a certificate warning, so a self-signed certificate
 	// not yet trusted never locks staff out.
 	if c.Context().IsTLS() {
 		c.Set(fiber.HeaderStrictTransportSecurity, HSTS)
 	}
-	// API answers hold patient data: no browser or proxy may keep them.
-	if p := c.Path(); p == "/api" || strings.HasPrefix(p, "/api/") || p == "/healthz" || p == "/readyz" {
-		c.Set(fiber.HeaderCacheControl, "no-store")
-	}
+	// Every answer is uncacheable unless its route says otherwise (the UI's and the API reference's
+	// files revalidate with their ETag): API answers hold patient data and tokens, whatever the
+	// spelling of the path that reached them.
+	c.Set(fiber.HeaderCacheControl, "no-store")
 }
 
 // accessLog writes one line per request: method, path without the query string (search terms may
@@ -155,9 +163,7 @@ func errorHandler(next fiber.ErrorHandler, log *slog.Logger) fiber.ErrorHandler 
 			return next(c, err)
 		}
 		setRequestID(c)
-		setSecurityHeaders(c)
-		// fasthttp may have discarded the request (a chunked body too large): never cache the error.
-		c.Set(fiber.HeaderCacheControl, "no-store")
+		setSecurityHeaders(c) // no-store included: fasthttp may have discarded the request
 		herr := next(c, err)
 		logRequest(c, log, 0)
 		return herr

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"healthcare/app/api"
+	"healthcare/app/audit"
 	"healthcare/app/auth"
 	"healthcare/app/config"
 	"healthcare/app/store"
@@ -27,6 +28,11 @@ type Options struct {
 	Auth   *auth.Service
 	UI     fs.FS // nil for a headless (no_ui) build
 	Log    *slog.Logger
+	// Version is the release, written into the backups the admin API makes ("" is "dev").
+	Version string
+	// Audit writes the audit rows of reads; nil: New starts one, flushed and stopped when the
+	// application shuts down.
+	Audit *audit.Recorder
 }
 
 // New builds the Fiber application: middleware, /healthz and /readyz, the /api routes and the UI.
@@ -35,7 +41,10 @@ func New(o Options) *fiber.App {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	cfg := fiber.Config{
-		AppName:               "healthcare",
+		AppName: "healthcare",
+		// As Django's URL patterns: /API/patients/ is not /api/patients/ (404), so no spelling of a
+		// path reaches a route under rules meant for another.
+		CaseSensitive:         true,
 		BodyLimit:             o.Config.Server.BodyLimit,
 		DisableStartupMessage: true,
 		ErrorHandler:          errorHandler(api.ErrorHandler(o.Log, o.Pool.Ping), o.Log),
@@ -56,7 +65,7 @@ func New(o Options) *fiber.App {
 	app.Server().CloseOnShutdown = true
 
 	// Outermost first: every response, errors included, gets an id, headers and a log line.
-	app.Use(requestID, securityHeaders, accessLog(o.Log), recoverPanics(o.Log))
+	app.Use(requestID, securityHeaders, accessLog(o.Log), recoverPanics(o.Log), wellFormed)
 
 	app.Get("/healthz", func(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"status": "ok"})
@@ -71,11 +80,19 @@ func New(o Options) *fiber.App {
 		return c.JSON(fiber.Map{"status": "ok"})
 	})
 
+	st := store.New(o.Pool, o.Config.Database.QueryTimeout)
+	if o.Audit == nil {
+		o.Audit = audit.New(st, o.Log)
+		// After the last request finished: what is queued is written before the pool closes.
+		app.Hooks().OnShutdown(func() error { o.Audit.Close(); return nil })
+	}
 	a := &api.API{
-		Store:  store.New(o.Pool, o.Config.Database.QueryTimeout),
-		Auth:   o.Auth,
-		Config: o.Config,
-		Log:    o.Log,
+		Audit:   o.Audit,
+		Store:   st,
+		Auth:    o.Auth,
+		Config:  o.Config,
+		Log:     o.Log,
+		Version: o.Version,
 	}
 	a.Register(app)
 	if err := mountUI(app, o.UI); err != nil {
@@ -88,7 +105,7 @@ func New(o Options) *fiber.App {
 // timeout. It returns the listener's error if serving stops by itself.
 func Serve(ctx context.Context, app *fiber.App, ln net.Listener, timeout time.Duration) error {
 	errc := make(chan error, 1)
-	go func() { errc <- app.Listener(ln) }()
+	go func() { errc <- app.Listener(strictListener{ln}) }()
 	select {
 	case err := <-errc:
 		if err == nil {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -422,4 +423,134 @@ func TestServeWaitsForInFlight(t *testing.T) {
 	if body := <-got; body != "done" {
 		t.Errorf("in-flight request got %q, want done", body)
 	}
+}
+
+// TestPathCaseAndCaching: routing is case-sensitive as in Django, so /API/... reaches no route, and
+// no answer can be cached unless its route allows it (issue 16, item 1).
+func TestPathCaseAndCaching(t *testing.T) {
+	t.Parallel()
+	app, _ := newApp(t)
+	for _, s := range []scenario{
+		{Name: "upper-case api prefix", URL: "/API/patients/", ExpectedStatus: 404, ExpectedJSON: `{"detail":"Not found."}`,
+			ExpectedHeader: map[string]string{"Cache-Control": "no-store"}},
+		{Name: "mixed-case api path", URL: "/Api/auth/me/", ExpectedStatus: 404, ExpectedJSON: `{"detail":"Not found."}`,
+			ExpectedHeader: map[string]string{"Cache-Control": "no-store"}},
+		{Name: "upper-case health", URL: "/HEALTHZ", ExpectedStatus: 404, ExpectedHeader: map[string]string{"Cache-Control": "no-store"}},
+		{Name: "upper-case UI file", URL: "/APP.JS", ExpectedStatus: 404, ExpectedHeader: map[string]string{"Cache-Control": "no-store"}},
+		{Name: "api answer", URL: "/api/auth/me/", ExpectedStatus: 401, ExpectedHeader: map[string]string{"Cache-Control": "no-store"}},
+		{Name: "UI file keeps its own caching", URL: "/app.js", ExpectedStatus: 200, ExpectedHeader: map[string]string{"Cache-Control": "no-cache"}},
+	} {
+		t.Run(s.Name, func(t *testing.T) { s.run(t, app) })
+	}
+}
+
+// TestIsolationHeaders: every answer, errors included, turns off unused browser features and
+// refuses cross-origin embedding and openers (issue 16, item 7).
+func TestIsolationHeaders(t *testing.T) {
+	t.Parallel()
+	app, _ := newApp(t)
+	want := map[string]string{"Permissions-Policy": PermissionsPolicy,
+		"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Resource-Policy": "same-origin"}
+	for _, s := range []scenario{
+		{Name: "health", URL: "/healthz", ExpectedStatus: 200, ExpectedHeader: want},
+		{Name: "UI", URL: "/", ExpectedStatus: 200, ExpectedHeader: want},
+		{Name: "404", URL: "/nope", ExpectedStatus: 404, ExpectedHeader: want},
+		{Name: "api 401", URL: "/api/patients/", ExpectedStatus: 401, ExpectedHeader: want},
+	} {
+		t.Run(s.Name, func(t *testing.T) { s.run(t, app) })
+	}
+	if !strings.Contains(PermissionsPolicy, "camera=()") || !strings.Contains(PermissionsPolicy, "geolocation=()") {
+		t.Errorf("Permissions-Policy leaves camera or geolocation on: %s", PermissionsPolicy)
+	}
+}
+
+// TestMalformedRequestsRefused: over a real connection, a request head with a bare LF (request
+// line or header) or an HTTP/1.1 request without Host is a JSON 400 and the connection closes;
+// CRLF requests, HTTP/1.0 without Host and keep-alive sequences are served (issue 16, item 7).
+func TestMalformedRequestsRefused(t *testing.T) {
+	t.Parallel()
+	app, logs := newApp(t)
+	base := serve(t, app)
+	addr := strings.TrimPrefix(base, "http://")
+	for _, tc := range []struct {
+		Name   string
+		Raw    string
+		Status int
+		Detail string
+	}{
+		{"well formed", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 200, ""},
+		{"empty line before the request line", "\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 200, ""},
+		{"HTTP/1.0 without Host", "GET /healthz HTTP/1.0\r\n\r\n", 200, ""},
+		{"bare LF after the request line", "GET /healthz HTTP/1.1\nHost: x\r\n\r\n", 400, msgBareLF},
+		{"bare LF after a header", "GET /healthz HTTP/1.1\r\nHost: x\nX-A: 1\r\n\r\n", 400, msgBareLF},
+		{"bare LF everywhere", "GET /healthz HTTP/1.1\nHost: x\n\n", 400, msgBareLF},
+		{"bare LF ending the head", "GET /healthz HTTP/1.1\r\nHost: x\r\n\n", 400, msgBareLF},
+		{"HTTP/1.1 without Host", "GET /healthz HTTP/1.1\r\nX-A: 1\r\n\r\n", 400, msgNoHost},
+		{"a body may hold bare LFs", "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\n{\n\"a\"\n}", 405, ""},
+	} {
+		t.Run(tc.Name, func(t *testing.T) {
+			t.Parallel()
+			resp, body := rawRequest(t, addr, tc.Raw)
+			if resp.StatusCode != tc.Status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.Status, body)
+			}
+			if tc.Detail != "" {
+				if want := `{"detail":"` + tc.Detail + `"}`; body != want {
+					t.Errorf("body %s, want %s", body, want)
+				}
+				if !resp.Close {
+					t.Error("the connection stays open after a malformed request")
+				}
+				if resp.Header.Get("X-Request-ID") == "" || resp.Header.Get("Cache-Control") != "no-store" {
+					t.Errorf("the 400 lacks the usual headers: %v", resp.Header)
+				}
+			}
+		})
+	}
+	// A keep-alive connection: a well-formed request, then a malformed one, on the same socket.
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReader(conn)
+	for i, raw := range []string{"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "GET /healthz HTTP/1.1\nHost: x\r\n\r\n"} {
+		if _, err := conn.Write([]byte(raw)); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if want := []int{200, 200, 400}[i]; resp.StatusCode != want {
+			t.Errorf("keep-alive request %d: status %d, want %d", i, resp.StatusCode, want)
+		}
+	}
+	if !strings.Contains(logs.String(), `"status":400`) {
+		t.Errorf("the 400s are not in the access log:\n%s", logs.String())
+	}
+}
+
+// rawRequest sends raw bytes on a new connection and reads one response.
+func rawRequest(t *testing.T, addr, raw string) (*http.Response, string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := conn.Write([]byte(raw)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Assignment assigns a doctor to one of a user's patients. Every query here takes the owner's id
-// and only sees assignments of that owner's patients. Field order is the JSON order.
+// Assignment assigns a doctor to a patient. Every query here takes a PatientScope and only sees the
+// assignments of the patients the scope sees. Field order is the JSON order.
 type Assignment struct {
 	ID          int64     `json:"id"`
 	Patient     int64     `json:"patient"`
@@ -62,13 +62,13 @@ func assignmentDest(m *Assignment) []any {
 	return []any{&m.ID, &m.Patient, &m.Doctor, &m.PatientName, &m.DoctorName, &m.AssignedAt.Time}
 }
 
-// ListAssignments returns one page of the assignments of owner's patients (one query, names
+// ListAssignments returns one page of the assignments of the scope's patients (one query, names
 // joined in) and how many there are. Filters["patient"] and Filters["doctor"] are ids (decimal
-// text, validated by the caller) that match exactly; they only narrow owner's own assignments.
-func (s *Store) ListAssignments(ctx context.Context, owner int64, q ListQuery) ([]Assignment, int64, error) {
+// text, validated by the caller) that match exactly; they only narrow the scope's assignments.
+func (s *Store) ListAssignments(ctx context.Context, scope PatientScope, q ListQuery) ([]Assignment, int64, error) {
 	var args sqlArgs
 	cond := where(
-		"p.managed_by = "+args.add(owner),
+		scope.visible(&args, "p.managed_by"),
 		eqClause(&args, "a.patient_id", q.Filters["patient"]),
 		eqClause(&args, "a.doctor_id", q.Filters["doctor"]),
 	)
@@ -85,34 +85,39 @@ func (s *Store) ListAssignments(ctx context.Context, owner int64, q ListQuery) (
 	return out, total, err
 }
 
-// GetAssignment returns an assignment of one of owner's patients, or ErrNotFound.
-func (s *Store) GetAssignment(ctx context.Context, owner, id int64) (Assignment, error) {
+// GetAssignment returns an assignment of one of the scope's patients, or ErrNotFound.
+func (s *Store) GetAssignment(ctx context.Context, scope PatientScope, id int64) (Assignment, error) {
 	var m Assignment
-	err := s.db.QueryRow(ctx, "SELECT "+assignmentCols+" FROM "+assignmentFrom+
-		" WHERE a.id = $2 AND p.managed_by = $1", owner, id).Scan(assignmentDest(&m)...)
+	var args sqlArgs
+	cond := where("a.id = "+args.add(id), scope.visible(&args, "p.managed_by"))
+	err := s.db.QueryRow(ctx, "SELECT "+assignmentCols+" FROM "+assignmentFrom+cond, args...).Scan(assignmentDest(&m)...)
 	return m, notFound(err)
 }
 
-// CreateAssignment assigns doctorID to owner's patient patientID in one statement that checks the
-// ownership itself. Errors: *RefError when the patient is not owner's or either row does not exist
-// (also when one is deleted concurrently); a unique violation of AssignmentPairKey for a pair that
-// is already assigned.
-func (s *Store) CreateAssignment(ctx context.Context, owner, patientID, doctorID int64) (Assignment, error) {
+// CreateAssignment assigns doctorID to patient patientID, made by the scope's actor, in one
+// statement that checks the scope itself. Errors: *RefError when the scope does not see the patient
+// or either row does not exist (also when one is deleted concurrently); a unique violation of
+// AssignmentPairKey for a pair that is already assigned.
+func (s *Store) CreateAssignment(ctx context.Context, scope PatientScope, patientID, doctorID int64) (Assignment, error) {
 	var (
 		m                     Assignment
 		patientName, doctorNm *string
 		id                    *int64
 		at                    *time.Time
 	)
+	if scope.actor <= 0 {
+		return m, ErrNoActor
+	}
+	args := sqlArgs{scope.actor, patientID, doctorID}
 	err := s.db.QueryRow(ctx, `WITH
-		np AS (SELECT id, name FROM patients WHERE id = $2 AND managed_by = $1),
+		np AS (SELECT id, name FROM patients`+where("id = $2", scope.visible(&args, "managed_by"))+`),
 		nd AS (SELECT id, name FROM doctors WHERE id = $3),
-		ins AS (INSERT INTO assignments (patient_id, doctor_id) SELECT np.id, nd.id FROM np, nd
+		ins AS (INSERT INTO assignments (patient_id, doctor_id, assigned_by) SELECT np.id, nd.id, $1::bigint FROM np, nd
 			RETURNING id, assigned_at)
 		SELECT np.name, nd.name, ins.id, ins.assigned_at
 		FROM (VALUES (1)) AS one (x)
 		LEFT JOIN np ON true LEFT JOIN nd ON true LEFT JOIN ins ON true`,
-		owner, patientID, doctorID).Scan(&patientName, &doctorNm, &id, &at)
+		args...).Scan(&patientName, &doctorNm, &id, &at)
 	if err != nil {
 		return m, refFromFK(err)
 	}
@@ -126,29 +131,34 @@ func (s *Store) CreateAssignment(ctx context.Context, owner, patientID, doctorID
 		DoctorName: *doctorNm, AssignedAt: Timestamp{*at}}, nil
 }
 
-// UpdateAssignment repoints an assignment of owner's patients to patientID and/or doctorID (nil
-// keeps the current one), in one statement. Errors: ErrNotFound when the assignment is not one of
-// owner's; *RefError when the new patient is not owner's or either row does not exist; a unique
-// violation of AssignmentPairKey when the new pair is already assigned.
-func (s *Store) UpdateAssignment(ctx context.Context, owner, id int64, patientID, doctorID *int64) (Assignment, error) {
+// UpdateAssignment repoints an assignment of the scope's patients to patientID and/or doctorID (nil
+// keeps the current one), in one statement; the scope's actor becomes the one who made it. Errors:
+// ErrNotFound when the scope does not see the assignment; *RefError when it does not see the new
+// patient or either row does not exist; a unique violation of AssignmentPairKey when the new pair
+// is already assigned.
+func (s *Store) UpdateAssignment(ctx context.Context, scope PatientScope, id int64, patientID, doctorID *int64) (Assignment, error) {
 	var (
 		found                 bool
 		patientName, doctorNm *string
 		newID, pid, did       *int64
 		at                    *time.Time
 	)
+	if scope.actor <= 0 {
+		return Assignment{}, ErrNoActor
+	}
+	args := sqlArgs{scope.actor, id, patientID, doctorID}
 	err := s.db.QueryRow(ctx, `WITH
 		cur AS (SELECT a.id, a.patient_id, a.doctor_id FROM assignments a JOIN patients op ON op.id = a.patient_id
-			WHERE a.id = $2 AND op.managed_by = $1),
+			`+where("a.id = $2", scope.visible(&args, "op.managed_by"))+`),
 		np AS (SELECT p.id, p.name FROM patients p, cur
-			WHERE p.id = COALESCE($3::bigint, cur.patient_id) AND p.managed_by = $1),
+			`+where("p.id = COALESCE($3::bigint, cur.patient_id)", scope.visible(&args, "p.managed_by"))+`),
 		nd AS (SELECT d.id, d.name FROM doctors d, cur WHERE d.id = COALESCE($4::bigint, cur.doctor_id)),
-		upd AS (UPDATE assignments a SET patient_id = np.id, doctor_id = nd.id FROM cur, np, nd
+		upd AS (UPDATE assignments a SET patient_id = np.id, doctor_id = nd.id, assigned_by = $1 FROM cur, np, nd
 			WHERE a.id = cur.id RETURNING a.id, a.patient_id, a.doctor_id, a.assigned_at)
 		SELECT cur.id IS NOT NULL, np.name, nd.name, upd.id, upd.patient_id, upd.doctor_id, upd.assigned_at
 		FROM (VALUES (1)) AS one (x)
 		LEFT JOIN cur ON true LEFT JOIN np ON true LEFT JOIN nd ON true LEFT JOIN upd ON true`,
-		owner, id, patientID, doctorID).Scan(&found, &patientName, &doctorNm, &newID, &pid, &did, &at)
+		args...).Scan(&found, &patientName, &doctorNm, &newID, &pid, &did, &at)
 	if err != nil {
 		return Assignment{}, refFromFK(err)
 	}
@@ -165,10 +175,11 @@ func (s *Store) UpdateAssignment(ctx context.Context, owner, id int64, patientID
 		DoctorName: *doctorNm, AssignedAt: Timestamp{*at}}, nil
 }
 
-// DeleteAssignment removes an assignment of owner's patients; ErrNotFound otherwise.
-func (s *Store) DeleteAssignment(ctx context.Context, owner, id int64) error {
-	tag, err := s.db.Exec(ctx, `DELETE FROM assignments a USING patients p
-		WHERE a.id = $2 AND p.id = a.patient_id AND p.managed_by = $1`, owner, id)
+// DeleteAssignment removes an assignment of the scope's patients; ErrNotFound otherwise.
+func (s *Store) DeleteAssignment(ctx context.Context, scope PatientScope, id int64) error {
+	var args sqlArgs
+	cond := where("a.id = "+args.add(id), "p.id = a.patient_id", scope.visible(&args, "p.managed_by"))
+	tag, err := s.db.Exec(ctx, `DELETE FROM assignments a USING patients p`+cond, args...)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -97,16 +98,34 @@ func (s *Store) UpdateDoctor(ctx context.Context, id int64, f DoctorFields) (Doc
 	return d, notFound(err)
 }
 
-// DeleteDoctor removes a doctor and, by cascade, its assignments; ErrNotFound when absent.
-func (s *Store) DeleteDoctor(ctx context.Context, id int64) error {
-	tag, err := s.db.Exec(ctx, "DELETE FROM doctors WHERE id = $1", id)
-	if err != nil {
+// ErrDoctorAssignedByOthers: a non-administrator tried to delete a doctor that another account
+// assigned to a patient; the delete would take that account's assignments with it.
+var ErrDoctorAssignedByOthers = errors.New("the doctor has assignments made by other accounts")
+
+// DeleteDoctor removes a doctor and, by cascade, its assignments; ErrNotFound when absent. Unless
+// actor is an administrator, a doctor with an assignment another account made (or whose maker was
+// deleted) is refused with ErrDoctorAssignedByOthers: nobody deletes data they did not make.
+// The doctor's row is locked first, so no assignment can be added between the check and the delete.
+func (s *Store) DeleteDoctor(ctx context.Context, actor Actor, id int64) error {
+	return s.InTx(ctx, func(tx *Store) error {
+		var one int
+		if err := tx.db.QueryRow(ctx, "SELECT 1 FROM doctors WHERE id = $1 FOR UPDATE", id).Scan(&one); err != nil {
+			return notFound(err)
+		}
+		if !actor.Admin() {
+			// A statement of its own: it sees every assignment committed before the lock was granted.
+			var others bool
+			if err := tx.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM assignments
+				WHERE doctor_id = $1 AND assigned_by IS DISTINCT FROM $2)`, id, actor.UserID).Scan(&others); err != nil {
+				return err
+			}
+			if others {
+				return ErrDoctorAssignedByOthers
+			}
+		}
+		_, err := tx.db.Exec(ctx, "DELETE FROM doctors WHERE id = $1", id)
 		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return ErrNotFound
-	}
-	return nil
+	})
 }
 
 // DoctorContactTaken reports whether another doctor (not exceptID; 0 for none) has contactInfo.

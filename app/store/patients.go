@@ -2,12 +2,14 @@ package store
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
 
-// Patient belongs to the user who created it (managed_by); every query here takes that user's id.
+// Patient was entered by the account managed_by names; every query here takes a PatientScope.
 // Field order is the JSON order.
 type Patient struct {
 	ID          int64     `json:"id"`
@@ -45,13 +47,14 @@ func patientDest(p *Patient) []any {
 		&p.CreatedAt.Time, &p.UpdatedAt.Time}
 }
 
-// ListPatients returns one page of owner's patients and how many match. Search covers name,
-// phone_number and address; Filters["gender"] matches exactly.
-func (s *Store) ListPatients(ctx context.Context, owner int64, q ListQuery) ([]Patient, int64, error) {
+// ListPatients returns one page of the scope's patients and how many match. Search covers name,
+// phone_number and address, and a term that reads as a phone number also matches by its digits;
+// Filters["gender"] matches exactly.
+func (s *Store) ListPatients(ctx context.Context, scope PatientScope, q ListQuery) ([]Patient, int64, error) {
 	var args sqlArgs
 	cond := where(
-		"p.managed_by = "+args.add(owner),
-		searchClause(&args, q.Search, "p.name", "p.phone_number", "p.address"),
+		scope.visible(&args, "p.managed_by"),
+		patientSearch(&args, q.Search),
 		eqClause(&args, "p.gender", q.Filters["gender"]),
 	)
 	out := make([]Patient, 0, min(q.Limit, 64))
@@ -68,6 +71,34 @@ func (s *Store) ListPatients(ctx context.Context, owner int64, q ListQuery) ([]P
 	return out, total, err
 }
 
+// patientSearch is the search clause of ListPatients: the term anywhere in name, phone_number or
+// address, or, for a phone-like term, its digits anywhere in the phone number's digits, so
+// "555200" and "(555) 200" both find "+1 555 200 1000" whichever way either was typed.
+func patientSearch(args *sqlArgs, term string) string {
+	text := searchClause(args, term, "p.name", "p.phone_number", "p.address")
+	d := phoneDigits(term)
+	if d == "" {
+		return text
+	}
+	return "(" + text + " OR regexp_replace(p.phone_number, '[^0-9]', '', 'g') LIKE " + args.add("%"+d+"%") + ")"
+}
+
+// phoneDigits returns the digits of a term made only of digits and the punctuation people put in
+// phone numbers (spaces, + - . / and brackets), or "" for any other term (a name, an address).
+func phoneDigits(term string) string {
+	var b strings.Builder
+	for _, r := range term {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case strings.ContainsRune(" +-./()[]", r):
+		default:
+			return ""
+		}
+	}
+	return b.String()
+}
+
 // eqClause is "col = $n" for a non-empty value, else "".
 func eqClause(args *sqlArgs, col, v string) string {
 	if v == "" {
@@ -76,49 +107,59 @@ func eqClause(args *sqlArgs, col, v string) string {
 	return col + " = " + args.add(v)
 }
 
-// GetPatient returns owner's patient id, or ErrNotFound (also when it is someone else's).
-func (s *Store) GetPatient(ctx context.Context, owner, id int64) (Patient, error) {
+// GetPatient returns patient id when the scope sees it, else ErrNotFound.
+func (s *Store) GetPatient(ctx context.Context, scope PatientScope, id int64) (Patient, error) {
 	var p Patient
-	err := s.db.QueryRow(ctx, "SELECT "+patientCols+
-		" FROM patients p JOIN users u ON u.id = p.managed_by WHERE p.id = $2 AND p.managed_by = $1", owner, id).
+	var args sqlArgs
+	cond := where("p.id = "+args.add(id), scope.visible(&args, "p.managed_by"))
+	err := s.db.QueryRow(ctx, "SELECT "+patientCols+" FROM patients p JOIN users u ON u.id = p.managed_by"+cond, args...).
 		Scan(patientDest(&p)...)
 	return p, notFound(err)
 }
 
-// CreatePatient inserts a patient owned by owner; every field must be set. A phone number the
-// owner already uses is a unique violation of PatientOwnerPhoneKey.
-func (s *Store) CreatePatient(ctx context.Context, owner int64, f PatientFields) (Patient, error) {
+// ErrNoActor is the error of a write in the zero scope, which may create nothing.
+var ErrNoActor = errors.New("store: no actor in the patient scope")
+
+// CreatePatient inserts a patient entered by the scope's actor (its managed_by); every field must be
+// set. A phone number the actor already uses is a unique violation of PatientOwnerPhoneKey.
+func (s *Store) CreatePatient(ctx context.Context, scope PatientScope, f PatientFields) (Patient, error) {
 	var p Patient
+	if scope.actor <= 0 {
+		return p, ErrNoActor
+	}
 	err := s.db.QueryRow(ctx, `WITH p AS (
 			INSERT INTO patients (managed_by, name, age, gender, address, phone_number)
 			VALUES ($1, $2, $3, $4, $5, $6) RETURNING *)
 		SELECT `+patientCols+` FROM p JOIN users u ON u.id = p.managed_by`,
-		owner, f.Name, f.Age, f.Gender, f.Address, f.PhoneNumber).Scan(patientDest(&p)...)
+		scope.actor, f.Name, f.Age, f.Gender, f.Address, f.PhoneNumber).Scan(patientDest(&p)...)
 	return p, err
 }
 
-// UpdatePatient sets the non-nil fields and updated_at on owner's patient id; ErrNotFound when
-// there is no such patient of owner's.
-func (s *Store) UpdatePatient(ctx context.Context, owner, id int64, f PatientFields) (Patient, error) {
+// UpdatePatient sets the non-nil fields and updated_at on patient id; ErrNotFound when the scope
+// does not see it. managed_by never changes.
+func (s *Store) UpdatePatient(ctx context.Context, scope PatientScope, id int64, f PatientFields) (Patient, error) {
 	var p Patient
+	args := sqlArgs{f.Name, f.Age, f.Gender, f.Address, f.PhoneNumber}
+	cond := where("id = "+args.add(id), scope.visible(&args, "managed_by"))
 	err := s.db.QueryRow(ctx, `WITH p AS (
 			UPDATE patients SET
-				name = COALESCE($3, name),
-				age = COALESCE($4, age),
-				gender = COALESCE($5, gender),
-				address = COALESCE($6, address),
-				phone_number = COALESCE($7, phone_number),
+				name = COALESCE($1, name),
+				age = COALESCE($2, age),
+				gender = COALESCE($3, gender),
+				address = COALESCE($4, address),
+				phone_number = COALESCE($5, phone_number),
 				updated_at = now()
-			WHERE id = $2 AND managed_by = $1 RETURNING *)
-		SELECT `+patientCols+` FROM p JOIN users u ON u.id = p.managed_by`,
-		owner, id, f.Name, f.Age, f.Gender, f.Address, f.PhoneNumber).Scan(patientDest(&p)...)
+			`+cond+` RETURNING *)
+		SELECT `+patientCols+` FROM p JOIN users u ON u.id = p.managed_by`, args...).Scan(patientDest(&p)...)
 	return p, notFound(err)
 }
 
-// DeletePatient removes owner's patient id and, by cascade, its assignments; ErrNotFound when
-// there is no such patient of owner's.
-func (s *Store) DeletePatient(ctx context.Context, owner, id int64) error {
-	tag, err := s.db.Exec(ctx, "DELETE FROM patients WHERE id = $2 AND managed_by = $1", owner, id)
+// DeletePatient removes patient id and, by cascade, its assignments; ErrNotFound when the scope
+// does not see it.
+func (s *Store) DeletePatient(ctx context.Context, scope PatientScope, id int64) error {
+	var args sqlArgs
+	cond := where("id = "+args.add(id), scope.visible(&args, "managed_by"))
+	tag, err := s.db.Exec(ctx, "DELETE FROM patients"+cond, args...)
 	if err != nil {
 		return err
 	}
@@ -128,34 +169,42 @@ func (s *Store) DeletePatient(ctx context.Context, owner, id int64) error {
 	return nil
 }
 
-// PatientExists reports whether owner has a patient id.
-func (s *Store) PatientExists(ctx context.Context, owner, id int64) (bool, error) {
+// PatientExists reports whether the scope sees patient id.
+func (s *Store) PatientExists(ctx context.Context, scope PatientScope, id int64) (bool, error) {
 	var ok bool
-	err := s.db.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM patients WHERE id = $2 AND managed_by = $1)", owner, id).Scan(&ok)
+	var args sqlArgs
+	cond := where("id = "+args.add(id), scope.visible(&args, "managed_by"))
+	err := s.db.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM patients"+cond+")", args...).Scan(&ok)
 	return ok, err
 }
 
-// PatientPhoneTaken reports whether another of owner's patients (not exceptID; 0 for none) has
-// phone. Used only to report every failing field at once when a request fails validation anyway;
-// the unique constraint is what actually guards the data.
-func (s *Store) PatientPhoneTaken(ctx context.Context, owner int64, phone string, exceptID int64) (bool, error) {
+// PatientPhoneTaken reports whether phone is taken where the unique constraint would find it: among
+// the patients of the account that entered patient exceptID (when the scope sees it), or of the
+// scope's actor for a new patient (exceptID 0). Used only to report every failing field at once
+// when a request fails validation anyway; the unique constraint is what actually guards the data.
+func (s *Store) PatientPhoneTaken(ctx context.Context, scope PatientScope, phone string, exceptID int64) (bool, error) {
 	var taken bool
+	args := sqlArgs{scope.actor, phone, exceptID}
+	cond := where("e.id = $3", scope.visible(&args, "e.managed_by"))
 	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM patients
-		WHERE managed_by = $1 AND phone_number = $2 AND id <> $3)`, owner, phone, exceptID).Scan(&taken)
+		WHERE managed_by = COALESCE((SELECT e.managed_by FROM patients e`+cond+`), $1)
+		AND phone_number = $2 AND id <> $3)`, args...).Scan(&taken)
 	return taken, err
 }
 
-// PatientDoctors returns the doctors assigned to owner's patient id, by doctor id, in one query;
-// ErrNotFound when owner has no such patient (an existing patient with no doctors is an empty list).
-func (s *Store) PatientDoctors(ctx context.Context, owner, id int64) ([]Doctor, error) {
+// PatientDoctors returns the doctors assigned to patient id, by doctor id, in one query;
+// ErrNotFound when the scope does not see it (an existing patient with no doctors is an empty list).
+func (s *Store) PatientDoctors(ctx context.Context, scope PatientScope, id int64) ([]Doctor, error) {
+	var args sqlArgs
+	cond := where("p.id = "+args.add(id), scope.visible(&args, "p.managed_by"))
 	// The LEFT JOINs keep one all-NULL row for a patient without doctors, which tells "no doctors"
 	// apart from "no such patient" (no row at all) without a second query.
 	rows, err := s.db.Query(ctx, `SELECT d.id, d.name, d.specialization, d.contact_info, d.created_at, d.updated_at
 		FROM patients p
 		LEFT JOIN assignments a ON a.patient_id = p.id
 		LEFT JOIN doctors d ON d.id = a.doctor_id
-		WHERE p.id = $2 AND p.managed_by = $1
-		ORDER BY d.id`, owner, id)
+		`+cond+`
+		ORDER BY d.id`, args...)
 	if err != nil {
 		return nil, err
 	}

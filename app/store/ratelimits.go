@@ -31,3 +31,21 @@ func (s *Store) SweepRateLimits(ctx context.Context, age time.Duration) (int64, 
 	tag, err := s.db.Exec(ctx, `DELETE FROM rate_limits WHERE window_start < now() - make_interval(secs => $1)`, age.Seconds())
 	return tag.RowsAffected(), err
 }
+
+// Unhit takes back one request counted in bucket's current window (a login that succeeded does not
+// count against the limits). A window that already ended is left alone.
+func (s *Store) Unhit(ctx context.Context, bucket string, window time.Duration) error {
+	secs := math.Max(1, math.Round(window.Seconds()))
+	_, err := s.db.Exec(ctx,
+		`UPDATE rate_limits SET hits = hits - 1
+		 WHERE bucket = $1 AND window_start = to_timestamp(floor(extract(epoch FROM now()) / $2) * $2) AND hits > 0`,
+		bucket, secs)
+	return err
+}
+
+// ClearLoginLimits forgets the failed logins counted for a username (its digest, as the auth
+// service names its buckets), from every address: an administrator reset its password.
+func (s *Store) ClearLoginLimits(ctx context.Context, digest string) error {
+	_, err := s.db.Exec(ctx, `DELETE FROM rate_limits WHERE bucket = 'login:user:' || $1 OR bucket LIKE 'login:pair:' || $1 || ':%'`, digest)
+	return err
+}

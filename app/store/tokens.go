@@ -3,60 +3,181 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 )
 
-// ErrFamilyRevoked means a refresh token's login (family) is revoked, expired, unknown, or the token
-// is not the family's current one.
+// ErrFamilyRevoked means a refresh token's login (family) is revoked (logged out, reused token,
+// ended with every login of its account), unknown, or the token is not the family's current one.
 var ErrFamilyRevoked = errors.New("refresh token family revoked")
 
-// CreateFamily records a new login: its id, owner, the SHA-256 of its first refresh token and
-// when that token expires.
-func (s *Store) CreateFamily(ctx context.Context, id uuid.UUID, userID int64, tokenHash []byte, expires time.Time) error {
-	_, err := s.db.Exec(ctx,
-		`INSERT INTO refresh_families (id, user_id, current_hash, expires_at) VALUES ($1, $2, $3, $4)`,
-		id, userID, tokenHash, expires)
+// ErrSessionExpired means a login ended by time: its refresh token expired, it was not used for
+// the idle timeout, or it is older than the absolute lifetime.
+var ErrSessionExpired = errors.New("login expired")
+
+// SessionLimits are the automatic logoff rules: a login ends when unused (not refreshed) for
+// IdleTimeout or older than MaxAge. Zero turns a rule off.
+type SessionLimits struct {
+	IdleTimeout time.Duration
+	MaxAge      time.Duration
+}
+
+// timely is the condition that family f has not timed out (token expiry, idle timeout, lifetime).
+func (l SessionLimits) timely(args *sqlArgs, f string) string {
+	conds := []string{f + ".expires_at > now()"}
+	if l.IdleTimeout > 0 {
+		conds = append(conds, f+".last_used_at > now() - make_interval(secs => "+args.add(l.IdleTimeout.Seconds())+")")
+	}
+	if l.MaxAge > 0 {
+		conds = append(conds, f+".created_at > now() - make_interval(secs => "+args.add(l.MaxAge.Seconds())+")")
+	}
+	return "(" + strings.Join(conds, " AND ") + ")"
+}
+
+// live is the condition that family f of account u is live: not revoked, of the account's current
+// token generation, and timely.
+func (l SessionLimits) live(args *sqlArgs, f, u string) string {
+	return f + ".revoked_at IS NULL AND " + f + ".generation = " + u + ".token_generation AND " + l.timely(args, f)
+}
+
+// endsAt is when family f ends by time if it is not used again.
+func (l SessionLimits) endsAt(args *sqlArgs, f string) string {
+	parts := []string{f + ".expires_at"}
+	if l.IdleTimeout > 0 {
+		parts = append(parts, f+".last_used_at + make_interval(secs => "+args.add(l.IdleTimeout.Seconds())+")")
+	}
+	if l.MaxAge > 0 {
+		parts = append(parts, f+".created_at + make_interval(secs => "+args.add(l.MaxAge.Seconds())+")")
+	}
+	return "LEAST(" + strings.Join(parts, ", ") + ")"
+}
+
+// RefreshToken is what the database keeps of a refresh token: its SHA-256, and the claims that,
+// with the family and account, sign exactly the same token again (for the grace window).
+type RefreshToken struct {
+	Hash     []byte
+	JTI      string
+	IssuedAt time.Time
+	Expires  time.Time
+}
+
+// NewFamily is a login to record.
+type NewFamily struct {
+	ID        uuid.UUID
+	UserID    int64
+	Token     RefreshToken // its first refresh token
+	Address   string       // client address, shown in "my sessions"
+	UserAgent string
+}
+
+// CreateFamily records a new login at the account's current token generation and notes the
+// account's last login; ErrNotFound when the account does not exist.
+func (s *Store) CreateFamily(ctx context.Context, f NewFamily) error {
+	tag, err := s.db.Exec(ctx, `WITH u AS (UPDATE users SET last_login = now() WHERE id = $2 RETURNING token_generation)
+		INSERT INTO refresh_families (id, user_id, current_hash, expires_at, current_jti, current_issued_at,
+			generation, client_address, user_agent)
+		SELECT $1, $2, $3, $4, $5, $6, u.token_generation, $7, $8 FROM u`,
+		f.ID, f.UserID, f.Token.Hash, f.Token.Expires, f.Token.JTI, f.Token.IssuedAt, f.Address, f.UserAgent)
+	if err == nil && tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
 	return err
 }
 
-// RotateFamily replaces the family's current token hash oldHash by newHash in one statement, so of
-// two concurrent refreshes with the same token only one wins. When oldHash is not current (a
-// retired token presented again, or the loser of such a race) the whole family is revoked and
-// ErrFamilyRevoked returned: whoever holds the newer token must log in again.
-func (s *Store) RotateFamily(ctx context.Context, id uuid.UUID, userID int64, oldHash, newHash []byte, expires time.Time) error {
-	tag, err := s.db.Exec(ctx,
-		`UPDATE refresh_families SET current_hash = $4, rotated_at = now(), expires_at = $5
-		 WHERE id = $1 AND user_id = $2 AND current_hash = $3 AND revoked_at IS NULL AND expires_at > now()`,
-		id, userID, oldHash, newHash, expires)
-	if err != nil {
-		return err
+// RotateFamily replaces the family's current refresh token (oldHash) by next. Of concurrent
+// refreshes with one token, the first rotates and the others wait for it (the family's row is
+// locked). The token replaced last (previous_hash), presented again within grace, is not reuse: a
+// client whose answer was lost (or a second tab) gets the same successor, returned as replay
+// (nil when the family was rotated to next). Any other token that is not current revokes the
+// whole family (ErrFamilyRevoked): whoever holds the newer token must log in again. A family that
+// timed out is ErrSessionExpired.
+func (s *Store) RotateFamily(ctx context.Context, id uuid.UUID, userID int64, oldHash []byte, next RefreshToken,
+	grace time.Duration, limits SessionLimits) (replay *RefreshToken, err error) {
+	err = s.InTx(ctx, func(tx *Store) error {
+		st, err := tx.lockFamily(ctx, id, userID, grace, limits)
+		if err != nil {
+			return err
+		}
+		switch {
+		case st.dead:
+			return ErrFamilyRevoked
+		case !st.timely:
+			return ErrSessionExpired
+		case equalBytes(st.current.Hash, oldHash):
+			_, err := tx.db.Exec(ctx, `UPDATE refresh_families SET previous_hash = current_hash, current_hash = $2,
+				current_jti = $3, current_issued_at = $4, expires_at = $5, rotated_at = now(), last_used_at = now()
+				WHERE id = $1`, id, next.Hash, next.JTI, next.IssuedAt, next.Expires)
+			return err
+		case st.inGrace && equalBytes(st.previous, oldHash) && st.current.JTI != "":
+			replay = &st.current
+			_, err := tx.db.Exec(ctx, `UPDATE refresh_families SET last_used_at = now() WHERE id = $1`, id)
+			return err
+		}
+		return errReuse
+	})
+	if errors.Is(err, errReuse) {
+		// Outside the transaction, which rolled back: the revocation must stick.
+		if err := s.revoke(ctx, id, userID); err != nil {
+			return nil, err
+		}
+		return nil, ErrFamilyRevoked
 	}
-	if tag.RowsAffected() == 1 {
-		return nil
-	}
-	if err := s.revoke(ctx, id, userID); err != nil {
-		return err
-	}
-	return ErrFamilyRevoked
+	return replay, err
 }
 
-// CheckFamily reports whether tokenHash is the current token of a live family (no rotation mode).
-func (s *Store) CheckFamily(ctx context.Context, id uuid.UUID, userID int64, tokenHash []byte) error {
-	var ok bool
-	err := s.db.QueryRow(ctx,
-		`SELECT EXISTS (SELECT 1 FROM refresh_families
-		 WHERE id = $1 AND user_id = $2 AND current_hash = $3 AND revoked_at IS NULL AND expires_at > now())`,
-		id, userID, tokenHash).Scan(&ok)
-	if err != nil {
+var errReuse = errors.New("refresh token reused")
+
+// CheckFamily accepts tokenHash when it is the current token of a live family (no rotation mode)
+// and counts the use for the idle timeout.
+func (s *Store) CheckFamily(ctx context.Context, id uuid.UUID, userID int64, tokenHash []byte, limits SessionLimits) error {
+	return s.InTx(ctx, func(tx *Store) error {
+		st, err := tx.lockFamily(ctx, id, userID, 0, limits)
+		switch {
+		case err != nil:
+			return err
+		case st.dead || !equalBytes(st.current.Hash, tokenHash):
+			return ErrFamilyRevoked
+		case !st.timely:
+			return ErrSessionExpired
+		}
+		_, err = tx.db.Exec(ctx, `UPDATE refresh_families SET last_used_at = now() WHERE id = $1`, id)
 		return err
-	}
-	if !ok {
-		return ErrFamilyRevoked
-	}
-	return nil
+	})
 }
+
+type familyState struct {
+	current  RefreshToken
+	previous []byte
+	dead     bool // revoked, or of an earlier token generation of its account
+	timely   bool
+	inGrace  bool // rotated less than the grace window ago
+}
+
+// lockFamily reads family id of userID and locks its row until the transaction ends.
+func (s *Store) lockFamily(ctx context.Context, id uuid.UUID, userID int64, grace time.Duration, limits SessionLimits) (familyState, error) {
+	var st familyState
+	var jti *string
+	var issued *time.Time
+	args := sqlArgs{id, userID, grace.Seconds()}
+	err := s.db.QueryRow(ctx, `SELECT f.current_hash, f.previous_hash, f.current_jti, f.current_issued_at, f.expires_at,
+			f.revoked_at IS NOT NULL OR f.generation <> u.token_generation, `+limits.timely(&args, "f")+`,
+			f.rotated_at > now() - make_interval(secs => $3)
+		FROM refresh_families f JOIN users u ON u.id = f.user_id
+		WHERE f.id = $1 AND f.user_id = $2 FOR UPDATE OF f`, args...).
+		Scan(&st.current.Hash, &st.previous, &jti, &issued, &st.current.Expires, &st.dead, &st.timely, &st.inGrace)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return st, ErrFamilyRevoked
+	}
+	if jti != nil && issued != nil {
+		st.current.JTI, st.current.IssuedAt = *jti, *issued
+	}
+	return st, err
+}
+
+func equalBytes(a, b []byte) bool { return len(a) > 0 && string(a) == string(b) }
 
 // RevokeFamily ends a login (logout). Revoking an already revoked family is not an error.
 func (s *Store) RevokeFamily(ctx context.Context, id uuid.UUID, userID int64) error {
@@ -69,9 +190,82 @@ func (s *Store) revoke(ctx context.Context, id uuid.UUID, userID int64) error {
 	return err
 }
 
-// DeleteExpiredFamilies removes logins that ended more than grace ago (housekeeping).
+// Session is a live login of an account, as "my sessions" lists it.
+type Session struct {
+	ID         uuid.UUID
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+	ExpiresAt  time.Time // when it ends if not used again
+	Address    string
+	UserAgent  string
+}
+
+// ListSessions returns the live logins of account userID, newest first.
+func (s *Store) ListSessions(ctx context.Context, userID int64, limits SessionLimits) ([]Session, error) {
+	args := sqlArgs{userID}
+	rows, err := s.db.Query(ctx, `SELECT f.id, f.created_at, f.last_used_at, `+limits.endsAt(&args, "f")+`,
+			f.client_address, f.user_agent
+		FROM refresh_families f JOIN users u ON u.id = f.user_id
+		WHERE f.user_id = $1 AND `+limits.live(&args, "f", "u")+`
+		ORDER BY f.created_at DESC, f.id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	out := []Session{}
+	for rows.Next() {
+		var x Session
+		if err := rows.Scan(&x.ID, &x.CreatedAt, &x.LastUsedAt, &x.ExpiresAt, &x.Address, &x.UserAgent); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, x)
+	}
+	return out, rows.Err()
+}
+
+// EndSession ends live login id of account userID; ErrNotFound when it has no such live login.
+func (s *Store) EndSession(ctx context.Context, userID int64, id uuid.UUID, limits SessionLimits) error {
+	args := sqlArgs{id, userID}
+	tag, err := s.db.Exec(ctx, `UPDATE refresh_families f SET revoked_at = now() FROM users u
+		WHERE f.id = $1 AND f.user_id = $2 AND u.id = f.user_id AND `+limits.live(&args, "f", "u"), args...)
+	if err == nil && tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return err
+}
+
+// EndOtherSessions ends every login of account userID but keep and returns how many it ended.
+func (s *Store) EndOtherSessions(ctx context.Context, userID int64, keep uuid.UUID) (int64, error) {
+	tag, err := s.db.Exec(ctx, `UPDATE refresh_families SET revoked_at = now()
+		WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL`, userID, keep)
+	return tag.RowsAffected(), err
+}
+
+// DeleteExpiredFamilies removes logins that ended (expired, or revoked) more than grace ago
+// (housekeeping). Logins of an earlier token generation or past the idle timeout end with their
+// refresh token's expiry at the latest.
 func (s *Store) DeleteExpiredFamilies(ctx context.Context, grace time.Duration) (int64, error) {
 	tag, err := s.db.Exec(ctx,
-		`DELETE FROM refresh_families WHERE expires_at < now() - make_interval(secs => $1)`, grace.Seconds())
+		`DELETE FROM refresh_families WHERE expires_at < now() - make_interval(secs => $1)
+		 OR revoked_at < now() - make_interval(secs => $1)`, grace.Seconds())
 	return tag.RowsAffected(), err
+}
+
+// UserSession finds account id and reports whether its login family is live, and reads the clinic
+// policies administrators chose (the settings table, key → value), all in the one query behind
+// every authenticated request.
+func (s *Store) UserSession(ctx context.Context, id int64, family uuid.UUID, limits SessionLimits) (*User, bool, map[string]string, error) {
+	u := &User{}
+	var live bool
+	settings := map[string]string{}
+	args := sqlArgs{id, family}
+	err := s.db.QueryRow(ctx, `SELECT `+userColumns+`,
+		EXISTS (SELECT 1 FROM refresh_families f WHERE f.id = $2 AND f.user_id = users.id AND `+limits.live(&args, "f", "users")+`),
+		(SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM settings)
+		FROM users WHERE id = $1`, args...).
+		Scan(append(userDest(u), &live, &settings)...)
+	if err != nil {
+		return nil, false, nil, notFound(err)
+	}
+	return u, live, settings, nil
 }

@@ -1,10 +1,15 @@
 // The JSON API client: tokens, transparent refresh with rotation, DRF-style errors, reachability.
-// Tokens live in sessionStorage (per tab, gone when the tab closes), never in localStorage.
+// Tokens live in sessionStorage (this tab; it survives reloads, gone when the tab closes), never in
+// localStorage, and are shared with the other tabs of this origin over a BroadcastChannel: a new tab
+// asks for them, every change (sign-in, refresh, sign-out) is told to the others, and a Web Lock lets
+// one tab at a time refresh (see README.md, "Sessions across tabs").
 
 const TOKENS_KEY = 'hc.tokens';
 const REFRESH_EARLY_MS = 30_000; // refresh the access token this long before it expires
 
 let tokens = readTokens();
+const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel('hc.auth') : null;
+const ASK_MS = 300; // how long a new tab waits for another tab to hand over the login
 let refreshing = null; // the one refresh in flight, shared by everyone who needs it
 let refreshTimer = 0;
 // Bumped when someone signs in or out: answers that arrive late for an older login (a refresh or a
@@ -18,7 +23,113 @@ export const state = {
   unreachable: false,
   sessionEnded: '', // message shown on the sign-in screen after an expired login
   signedOut: false, // the user signed out on purpose (no "return to" page then)
+  booting: !tokens && !!channel, // a new tab asking the others for their login
+  mustChange: false, // a 403 password_change_required arrived: only the password screen until changed
+  meVersion: 0, // bumped when /api/auth/me/ says something else now (password changed, policies saved)
 };
+
+/** The user id a token pair belongs to (its access token's user_id claim), or null. */
+function userOf(t) {
+  if (!t) return null;
+  try {
+    const part = t.access.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const id = JSON.parse(atob(part + '='.repeat((4 - (part.length % 4)) % 4))).user_id;
+    return id === undefined || id === null ? null : String(id);
+  } catch {
+    return null;
+  }
+}
+
+function post(msg) {
+  try {
+    if (channel) channel.postMessage(msg);
+  } catch {
+    // A closed channel (the page is going away): nothing to tell.
+  }
+}
+
+// What the other tabs of this browser say: their login (after a sign-in or a refresh, or for a new
+// tab that asked), a sign-out, an ended login, user activity (for the idle timeout).
+if (channel) {
+  channel.onmessage = ({ data: m }) => {
+    if (!m || typeof m !== 'object') return;
+    if (m.t === 'ask') {
+      if (tokens) post({ t: 'tokens', tokens });
+    } else if (m.t === 'tokens' && m.tokens && m.tokens.access && m.tokens.refresh) {
+      state.booting = false;
+      if (tokens && tokens.refresh === m.tokens.refresh) return emit();
+      if (userOf(tokens) !== userOf(m.tokens)) {
+        generation++; // another account: answers for the old login must not touch this one
+        refreshing = null;
+      }
+      state.sessionEnded = '';
+      state.signedOut = false;
+      refreshedAt = Date.now();
+      writeTokens(m.tokens, { share: false });
+    } else if (m.t === 'out') {
+      forgetDrafts();
+      forgetLogin({ signedOut: true });
+    } else if (m.t === 'ended') {
+      forgetLogin({ ended: m.message || 'Your session has ended. Sign in again to continue where you were.' });
+    } else if (m.t === 'active' && typeof m.at === 'number') {
+      lastActivity = Math.max(lastActivity, Math.min(m.at, Date.now()));
+    } else if (m.t === 'me') {
+      state.meVersion++;
+      state.mustChange = false;
+      emit();
+    }
+  };
+  if (!tokens) {
+    post({ t: 'ask' });
+    setTimeout(() => {
+      if (!state.booting) return;
+      state.booting = false;
+      emit();
+    }, ASK_MS);
+  }
+}
+
+function forgetLogin({ signedOut = false, ended = '' }) {
+  generation++;
+  refreshing = null;
+  state.signedOut = signedOut;
+  state.sessionEnded = ended;
+  state.mustChange = false;
+  writeTokens(null, { share: false });
+}
+
+/** Tell the other tabs to load /api/auth/me/ again (and do so here). */
+export function meChanged() {
+  state.meVersion++;
+  state.mustChange = false;
+  post({ t: 'me' });
+  emit();
+}
+
+// ---- user activity, for the idle timeout (auth.idle_timeout) ----
+// The server ends a login that was not refreshed for auth.idle_timeout, so the tabs refresh only
+// when someone used one of them since the last refresh: an unattended screen signs itself out.
+
+let lastActivity = Date.now(); // loading the page counts
+let refreshedAt = 0;
+let toldActivity = 0;
+
+/** The last time the user did something in any tab of this browser (milliseconds). */
+export function lastActive() {
+  return lastActivity;
+}
+
+/** Record user activity (a key, a click, a touch, the wheel) and tell the other tabs now and then. */
+export function noteActivity() {
+  const now = Date.now();
+  lastActivity = now;
+  if (now - toldActivity > 5000) {
+    toldActivity = now;
+    post({ t: 'active', at: now });
+  }
+  // The access token ran out while nobody was here: refresh now, so the server sees the activity.
+  if (tokens && !refreshing && msUntilStale(tokens.access) <= 0 && state.signedIn) refreshAccess().catch(() => {});
+}
 
 export function subscribe(fn) {
   listeners.add(fn);
@@ -38,13 +149,15 @@ function readTokens() {
   }
 }
 
-function writeTokens(t) {
+function writeTokens(t, { share = true } = {}) {
   tokens = t;
   if (t) sessionStorage.setItem(TOKENS_KEY, JSON.stringify(t));
   else sessionStorage.removeItem(TOKENS_KEY);
   state.signedIn = !!t;
+  if (t) state.booting = false;
   scheduleRefresh();
   emit();
+  if (share && t) post({ t: 'tokens', tokens: t });
 }
 
 /** Seconds-since-epoch expiry of a JWT, read without verifying (the server verifies). */
@@ -68,8 +181,12 @@ function msUntilStale(jwt) {
 function scheduleRefresh() {
   clearTimeout(refreshTimer);
   if (!tokens) return;
-  const wait = Math.max(msUntilStale(tokens.access), 1000);
+  // A little jitter: tabs loaded together do not all ask for the lock at the same moment.
+  const wait = Math.max(msUntilStale(tokens.access), 1000) + Math.floor(Math.random() * 500);
   refreshTimer = setTimeout(() => {
+    // Nobody did anything since the last refresh: let the login idle out (noteActivity refreshes
+    // as soon as someone comes back).
+    if (lastActivity <= refreshedAt) return;
     refreshAccess().catch(() => {}); // failures end the session or mark the server unreachable
   }, wait);
 }
@@ -129,8 +246,11 @@ function pollReachability() {
     } catch {
       pollReachability();
     }
-  }, 4000);
+  }, RETRY_MS);
 }
+
+/** How often, in milliseconds, the server is asked again while it cannot be reached. */
+export const RETRY_MS = 4000;
 
 /** Check now whether the server answers (the banner's "Try again"). */
 export async function checkReachable() {
@@ -174,10 +294,43 @@ async function send(method, path, body, access) {
   return { res, data };
 }
 
+/** The signed-in user's id (the token's user_id claim, a number or a string), or null. */
+export function currentUserId() {
+  if (!tokens) return null;
+  try {
+    const part = tokens.access.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const id = JSON.parse(atob(part + '='.repeat((4 - (part.length % 4)) % 4))).user_id;
+    return id === undefined || id === null ? null : String(id);
+  } catch {
+    return null;
+  }
+}
+
+/** Forget every unsaved form kept in this tab (form.js keeps them under hc.draft:…). */
+export function forgetDrafts() {
+  for (const k of Object.keys(sessionStorage)) if (k.startsWith('hc.draft:')) sessionStorage.removeItem(k);
+}
+
 function endSession(message) {
-  state.signedOut = false;
-  state.sessionEnded = message;
-  writeTokens(null);
+  forgetLogin({ ended: message });
+  post({ t: 'ended', message });
+}
+
+/**
+ * Sign out because nobody used the app for auth.idle_timeout (every tab): revoke the login on the
+ * server (best effort) and say why on the sign-in screen.
+ */
+export function endIdle(message) {
+  const t = tokens;
+  endSession(message);
+  if (t) send('POST', '/api/auth/logout/', { refresh: t.refresh }, t.access).catch(() => {});
+}
+
+// One refresh at a time across the tabs: Web Locks where the browser has them (secure contexts:
+// https, localhost). Elsewhere two tabs may refresh at once; the server's refresh grace window
+// gives both the same successor, so neither is signed out.
+function oneAtATime(fn) {
+  return typeof navigator !== 'undefined' && navigator.locks ? navigator.locks.request('hc.refresh', fn) : fn();
 }
 
 /** Exchange the refresh token for a new pair; keep the NEW refresh token (rotation). */
@@ -187,11 +340,16 @@ export function refreshAccess() {
     const current = tokens;
     const gen = generation;
     const stale = () => new SessionEnded(401, null, 'The login changed. Try again.');
-    refreshing = (async () => {
-      const { res, data } = await send('POST', '/api/auth/login/refresh/', { refresh: current.refresh });
+    refreshing = oneAtATime(async () => {
+      if (gen !== generation || !tokens) throw stale();
+      // Another tab refreshed while this one waited for the lock: its tokens are already here.
+      if (tokens.refresh !== current.refresh && msUntilStale(tokens.access) > 0) return tokens.access;
+      const latest = tokens;
+      const { res, data } = await send('POST', '/api/auth/login/refresh/', { refresh: latest.refresh });
       if (gen !== generation) throw stale();
       if (res.ok && data && data.access) {
-        writeTokens({ access: data.access, refresh: data.refresh || current.refresh });
+        refreshedAt = Date.now();
+        writeTokens({ access: data.access, refresh: data.refresh || latest.refresh });
         return tokens.access;
       }
       if (res.status === 401 || res.status === 400 || res.status === 403) {
@@ -199,7 +357,7 @@ export function refreshAccess() {
         throw new SessionEnded(res.status, data, 'Your session has ended. Sign in again.');
       }
       throw new ApiError(res.status, data, messageFor(res.status, data, res.headers));
-    })().finally(() => {
+    }).finally(() => {
       if (gen === generation) refreshing = null;
     });
   }
@@ -239,6 +397,10 @@ export async function api(method, path, { body, query, auth = true } = {}) {
     if (gen === generation) endSession('Your session has ended. Sign in again to continue where you were.');
     throw new SessionEnded(401, data, 'Your session has ended. Sign in again.');
   }
+  if (auth && res.status === 403 && data && data.code === 'password_change_required' && !state.mustChange) {
+    state.mustChange = true; // the app shows the password screen and nothing else
+    emit();
+  }
   if (!res.ok) throw new ApiError(res.status, data, messageFor(res.status, data, res.headers));
   const total = res.headers.get('X-Total-Count');
   const link = res.headers.get('Link') || '';
@@ -266,11 +428,41 @@ export async function listAll(path, query = {}) {
 export async function signIn(username, password) {
   const { res, data } = await send('POST', '/api/auth/login/', { username, password });
   if (!res.ok || !data || !data.access) throw new ApiError(res.status, data, messageFor(res.status, data, res.headers));
+  adoptTokens(data);
+}
+
+/** A new login from the API (sign-in, first-run setup, password change): keep it, tell the tabs. */
+export function adoptTokens(data) {
   state.sessionEnded = '';
   state.signedOut = false;
-  generation++;
-  refreshing = null;
+  if (userOf(tokens) !== userOf(data)) {
+    generation++;
+    refreshing = null;
+  }
+  refreshedAt = Date.now();
   writeTokens({ access: data.access, refresh: data.refresh });
+}
+
+/** Download an API file (a backup) with this login's token; resolves to a Blob. */
+export async function apiBlob(path) {
+  const access = await freshAccess();
+  let res;
+  try {
+    res = await fetch(path, { headers: { Authorization: `Bearer ${access}` }, cache: 'no-store', credentials: 'omit' });
+  } catch {
+    setUnreachable(true);
+    throw new ApiError(0, null, messageFor(0));
+  }
+  if (!res.ok) {
+    let data = null;
+    try {
+      data = await res.json();
+    } catch {
+      data = null;
+    }
+    throw new ApiError(res.status, data, messageFor(res.status, data, res.headers));
+  }
+  return res.blob();
 }
 
 export async function register(fields) {
@@ -286,11 +478,9 @@ export async function register(fields) {
 /** Sign out: revoke the login on the server (best effort), forget the tokens here. */
 export async function signOut() {
   const t = tokens;
-  state.sessionEnded = '';
-  state.signedOut = true;
-  generation++;
-  refreshing = null;
-  writeTokens(null);
+  forgetDrafts(); // signing out on purpose leaves nothing behind for the next person at this screen
+  forgetLogin({ signedOut: true });
+  post({ t: 'out' });
   if (!t) return;
   try {
     await send('POST', '/api/auth/logout/', { refresh: t.refresh }, t.access);

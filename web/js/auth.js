@@ -2,11 +2,12 @@
 import { signIn, register, state } from './api.js';
 import { html, navigate, usePageTitle } from './ui.js';
 import { useForm, SubmitButton, Field, FormError } from './form.js';
+import { SetupHint } from './setup.js';
 
 /** Where to go after signing in: the page the user was on, if it was a page of the app. */
 function nextFrom(route) {
   const next = route.query.get('next') || '';
-  return next.startsWith('/') && !next.startsWith('/login') && !next.startsWith('/register') ? next : '/patients';
+  return next.startsWith('/') && !next.startsWith('/login') && !next.startsWith('/register') ? next : '/home';
 }
 
 export function Login({ route }) {
@@ -25,6 +26,7 @@ export function Login({ route }) {
         <p class="muted">Clinic admin: doctors, patients and their assignments.</p>
       </header>
       ${state.sessionEnded ? html`<p class="banner-info" role="status">${state.sessionEnded}</p>` : null}
+      <${SetupHint} />
       ${registered ? html`<p class="banner-ok" role="status">Your account is ready. Sign in with it.</p>` : null}
       ${state.signedOut && !registered ? html`<p class="banner-ok" role="status">You are signed out.</p>` : null}
       <form ...${form.props} aria-describedby="login-help">

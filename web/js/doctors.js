@@ -2,7 +2,7 @@
 import { useState, useEffect } from '../vendor/preact-htm/standalone.module.js';
 import { api } from './api.js';
 import { html, navigate, notify, Loading, ErrorState, Empty, ConfirmDialog, useLoad, usePageTitle } from './ui.js';
-import { useForm, SubmitButton, Field, FormError } from './form.js';
+import { useForm, SubmitButton, Field, FormError, DraftNote } from './form.js';
 import { useResourceList, ResourceTable, SearchBox, SortHeader, PageSize, SortSelect } from './list.js';
 
 const FIELDS = ['name', 'specialization', 'contact_info'];
@@ -60,7 +60,7 @@ export function DoctorsList({ route }) {
       head=${html`<${SortHeader} field="name" label="Name" ordering=${params.ordering} onSort=${sort} />
         <${SortHeader} field="specialization" label="Specialization" ordering=${params.ordering} onSort=${sort} />
         <th scope="col">Contact</th>`}
-      cells=${(d) => html`<td data-label="Name" class="primary-cell">${d.name}</td>
+      cells=${(d) => html`<td data-label="Name" class="primary-cell wrap">${d.name}</td>
         <td data-label="Specialization">${d.specialization}</td>
         <td data-label="Contact" class="wrap">${d.contact_info}</td>`}
       deleteDialog=${(d, onClose) => html`<${DeleteDoctor} doctor=${d} onClose=${onClose} />`} />
@@ -112,7 +112,7 @@ export function DoctorForm({ id }) {
     const r = editing ? await api('PUT', `/api/doctors/${id}/`, { body }) : await api('POST', '/api/doctors/', { body });
     notify(editing ? `Saved ${r.data.name}.` : `Added ${r.data.name} to the directory.`);
     navigate('/doctors');
-  });
+  }, { draftKey: editing ? `doctor-${id}` : 'doctor-new' });
   const load = useLoad(async () => {
     if (!editing) return null;
     const r = await api('GET', `/api/doctors/${id}/`);
@@ -130,6 +130,7 @@ export function DoctorForm({ id }) {
       : editing && load.loading
         ? html`<${Loading} label="Loading the doctor…" />`
         : html`<form ...${form.props} id="doctor-form">
+            <${DraftNote} form=${form} />
             <${FormError} error=${form.error} fields=${FIELDS} />
             <${Field} id="doctor-name" name="name" label="Name" errors=${errors} value=${f.name} onInput=${set('name')} required maxlength="255" autocomplete="off" />
             <${Field} id="doctor-specialization" name="specialization" label="Specialization" errors=${errors} value=${f.specialization}

@@ -113,6 +113,17 @@ export function useResourceList(route, { base, url, filter }) {
 export function ResourceTable({ list, id, caption, noun, empty, head, cells, deleteDialog }) {
   const { base, params, go, load, rows, total, filtered } = list;
   const [toDelete, setToDelete] = useState(null);
+  // After a delete, once the list has loaded again, focus goes to the row that took the deleted
+  // row's place (or the one before it, or the page's Add button when none is left), not to <body>.
+  const [refocus, setRefocus] = useState(null); // {index, after: the load.value before the delete}
+  useEffect(() => {
+    if (!refocus || load.loading || load.value === refocus.after) return;
+    setRefocus(null);
+    const trs = document.querySelectorAll(`#${id} tbody tr`);
+    const tr = trs[Math.min(refocus.index, trs.length - 1)];
+    const el = (tr && tr.querySelector('a, button')) || document.querySelector('#main .page-head [role="button"]') || document.getElementById('page-title');
+    if (el) el.focus();
+  }, [refocus, load.loading, load.value]);
   const pagesLabel = `${noun[0].toUpperCase()}${noun.slice(1)} pages`;
   return html`<div class="results" aria-busy=${load.loading ? 'true' : 'false'}>
       ${load.error
@@ -150,7 +161,10 @@ export function ResourceTable({ list, id, caption, noun, empty, head, cells, del
     ${toDelete
       ? deleteDialog(toDelete, (deleted) => {
           setToDelete(null);
-          if (deleted) list.refresh();
+          if (deleted) {
+            setRefocus({ index: Math.max(0, rows.findIndex((r) => r.id === toDelete.id)), after: load.value });
+            list.refresh();
+          }
           else requestAnimationFrame(() => document.getElementById('page-title')?.focus());
         })
       : null}`;

@@ -1,25 +1,34 @@
 // "My patients": list, search, sort, paginate, add, edit, delete; a patient's page with the doctors
 // assigned to them, where doctors are assigned (searchable picker) and unassigned.
-import { useState, useRef } from '../vendor/preact-htm/standalone.module.js';
-import { api, listAll } from './api.js';
+import { useState, useRef, useEffect } from '../vendor/preact-htm/standalone.module.js';
+import { api, listAll, state as apiState } from './api.js';
 import {
   html, navigate, notify, Loading, ErrorState, Empty, ConfirmDialog, useLoad, usePageTitle, useDebounced, GENDERS, genderLabel,
-  formatDate,
+  formatDate, patientsTitle,
 } from './ui.js';
-import { useForm, SubmitButton, Field, FormError } from './form.js';
+import { useForm, SubmitButton, Field, FormError, DraftNote } from './form.js';
 import { useResourceList, ResourceTable, SearchBox, SortHeader, PageSize, SortSelect } from './list.js';
 
 const FIELDS = ['name', 'age', 'gender', 'address', 'phone_number'];
 
+/**
+ * A phone number as people type it, made compact before it is sent: spaces, dashes, dots, slashes
+ * and brackets go ("+44 (20) 7946-0958" is "+442079460958"), so more numbers fit the API's 15
+ * characters. Anything else (letters) is left for the API to judge.
+ */
+export function normalisePhone(s) {
+  return String(s).replace(/[\s\-.()/[\]]/g, '');
+}
+
 export function PatientsList({ route }) {
-  usePageTitle('My patients');
+  usePageTitle(patientsTitle());
   const list = useResourceList(route, { base: '/patients', url: '/api/patients/', filter: 'gender' });
   const { params, go } = list;
   const sort = (o) => go({ ordering: o, offset: 0 });
 
   return html`<main id="main" class="container" aria-labelledby="page-title">
     <div class="page-head">
-      <h1 id="page-title" tabindex="-1">My patients</h1>
+      <h1 id="page-title" tabindex="-1">${patientsTitle()}</h1>
       <a href="#/patients/new" role="button" id="add-patient">Add patient</a>
     </div>
     <p class="muted lead">Only you can see the patients you add.</p>
@@ -37,7 +46,7 @@ export function PatientsList({ route }) {
         options=${[['name', 'Name A–Z'], ['-name', 'Name Z–A'], ['age', 'Youngest first'], ['-age', 'Oldest first'], ['-created_at', 'Newest first']]} />
       <${PageSize} id="patient-page-size" value=${params.limit} onChange=${(n) => go({ limit: n, offset: 0 })} />
     </form></search>`}
-    <${ResourceTable} list=${list} id="patients-table" caption="My patients" noun="patients"
+    <${ResourceTable} list=${list} id="patients-table" caption=${patientsTitle()} noun="patients"
       empty=${html`<${Empty} title="No patients yet">
         <p>Add your first patient. Then open them to assign doctors from the directory.</p>
         <a href="#/patients/new" role="button">Add your first patient</a>
@@ -48,10 +57,10 @@ export function PatientsList({ route }) {
         <th scope="col">Phone</th>
         <${SortHeader} field="created_at" label="Added" ordering=${params.ordering} onSort=${sort} />`}
       cells=${(p) => html`<td data-label="Name" class="primary-cell"><a href=${`#/patients/${p.id}`}>${p.name}</a></td>
-        <td data-label="Age" class="num">${p.age}</td>
+        <td data-label="Age" class="num keep-label">${p.age}</td>
         <td data-label="Gender">${genderLabel(p.gender)}</td>
         <td data-label="Phone" class="nowrap">${p.phone_number}</td>
-        <td data-label="Added" class="nowrap">${formatDate(p.created_at)}</td>`}
+        <td data-label="Added" class="nowrap date">${formatDate(p.created_at)}</td>`}
       deleteDialog=${(p, onClose) => html`<${DeletePatient} patient=${p} onClose=${onClose} />`} />
   </main>`;
 }
@@ -94,12 +103,12 @@ export function PatientForm({ id }) {
   const form = useForm({ name: '', age: '', gender: '', address: '', phone_number: '' }, async (f) => {
     // Send age as a number when it is one; anything else goes as typed so the server explains.
     const age = /^\s*-?\d+\s*$/.test(f.age) ? Number(f.age) : f.age;
-    const body = { ...f, age };
+    const body = { ...f, age, phone_number: normalisePhone(f.phone_number) };
     if (!body.gender) delete body.gender; // "This field is required." reads better than '"" is not a valid choice.'
     const r = editing ? await api('PUT', `/api/patients/${id}/`, { body }) : await api('POST', '/api/patients/', { body });
     notify(editing ? `Saved ${r.data.name}.` : `Added patient ${r.data.name}.`);
     navigate(`/patients/${r.data.id}`);
-  });
+  }, { draftKey: editing ? `patient-${id}` : 'patient-new' });
   const load = useLoad(async () => {
     if (!editing) return null;
     const r = await api('GET', `/api/patients/${id}/`);
@@ -111,7 +120,7 @@ export function PatientForm({ id }) {
 
   return html`<main id="main" class="container narrow" aria-labelledby="page-title">
     <nav aria-label="Breadcrumb" class="crumbs"><ul>
-      <li><a href="#/patients">My patients</a></li>
+      <li><a href="#/patients">${patientsTitle()}</a></li>
       ${editing && load.value ? html`<li><a href=${`#/patients/${id}`}>${load.value.name}</a></li>` : null}
       <li aria-current="page">${editing ? 'Edit' : 'Add'}</li>
     </ul></nav>
@@ -121,16 +130,18 @@ export function PatientForm({ id }) {
       : editing && load.loading
         ? html`<${Loading} label="Loading the patient…" />`
         : html`<form ...${form.props} id="patient-form">
+            <${DraftNote} form=${form} />
             <${FormError} error=${form.error} fields=${FIELDS} />
             <${Field} id="patient-name" name="name" label="Full name" errors=${errors} value=${f.name} onInput=${set('name')} required maxlength="255" autocomplete="off" />
             <div class="grid two">
               <${Field} id="patient-age" name="age" label="Age (years)" errors=${errors} value=${f.age} onInput=${set('age')} required
-                inputmode="numeric" autocomplete="off" />
+                inputmode="numeric" autocomplete="off" hint="0 to 150." />
               <${Field} id="patient-gender" name="gender" label="Gender" as="select" errors=${errors} value=${f.gender} onInput=${set('gender')}
                 required options=${[['', 'Choose…'], ...GENDERS]} />
             </div>
             <${Field} id="patient-phone" name="phone_number" label="Phone number" type="tel" errors=${errors} value=${f.phone_number}
-              onInput=${set('phone_number')} required autocomplete="off" hint="Up to 15 characters; unique among your patients." />
+              onInput=${set('phone_number')} required autocomplete="off"
+              hint="Type it as you like: spaces, dashes and brackets are removed. Up to 15 characters after that; unique among your patients." />
             <${Field} id="patient-address" name="address" label="Address" as="textarea" errors=${errors} value=${f.address}
               onInput=${set('address')} required autocomplete="off" />
             <div class="form-actions">
@@ -144,6 +155,9 @@ export function PatientForm({ id }) {
 export function PatientDetail({ id }) {
   const [version, setVersion] = useState(0);
   const [deleting, setDeleting] = useState(false);
+  // The last assign/unassign, said under the picker (never above it: nothing there may move under
+  // the pointer), with Undo for an assignment: {text, undo?}.
+  const [status, setStatus] = useState(null);
   const patient = useLoad(async () => (await api('GET', `/api/patients/${id}/`)).data, [id]);
   // Doctors assigned, and the assignment ids (needed to unassign): only this patient's mappings.
   const assigned = useLoad(async () => {
@@ -154,12 +168,24 @@ export function PatientDetail({ id }) {
     const byDoctor = new Map(maps.map((m) => [m.doctor, m]));
     return docs.map((d) => ({ doctor: d, mapping: byDoctor.get(d.id) }));
   }, [id, version]);
+  // The rows on screen: the loaded list, where an unassigned doctor keeps its row (with Undo) until
+  // the list loads again, so the rows under the pointer do not move up.
+  const [rows, setRows] = useState(null);
+  useEffect(() => {
+    if (assigned.value) setRows(assigned.value.map((a) => ({ ...a, gone: false })));
+  }, [assigned.value]);
+  const [printedAt, setPrintedAt] = useState(() => new Date());
+  useEffect(() => {
+    const on = () => setPrintedAt(new Date());
+    window.addEventListener('beforeprint', on);
+    return () => window.removeEventListener('beforeprint', on);
+  }, []);
   const p = patient.value;
   usePageTitle(p ? p.name : 'Patient');
 
   if (patient.error) {
     return html`<main id="main" class="container" aria-labelledby="page-title">
-      <nav aria-label="Breadcrumb" class="crumbs"><ul><li><a href="#/patients">My patients</a></li></ul></nav>
+      <nav aria-label="Breadcrumb" class="crumbs"><ul><li><a href="#/patients">${patientsTitle()}</a></li></ul></nav>
       <h1 id="page-title" tabindex="-1">Patient</h1>
       ${patient.error.status === 404
         ? html`<${Empty} title="Patient not found"><p>This patient does not exist or is not one of yours.</p>
@@ -168,13 +194,18 @@ export function PatientDetail({ id }) {
     </main>`;
   }
   if (!p) return html`<main id="main" class="container"><${Loading} label="Loading the patient…" /></main>`;
+  const reload = () => setVersion((v) => v + 1);
+  const current = (rows || []).filter((r) => !r.gone);
+  const me = apiState.me;
 
-  return html`<main id="main" class="container" aria-labelledby="page-title">
-    <nav aria-label="Breadcrumb" class="crumbs"><ul><li><a href="#/patients">My patients</a></li><li aria-current="page">${p.name}</li></ul></nav>
+  return html`<main id="main" class="container patient-page" aria-labelledby="page-title">
+    <nav aria-label="Breadcrumb" class="crumbs"><ul><li><a href="#/patients">${patientsTitle()}</a></li><li aria-current="page">${p.name}</li></ul></nav>
+    <p class="print-only print-head">Patient summary · Clinic admin</p>
     <div class="page-head">
       <h1 id="page-title" tabindex="-1">${p.name}</h1>
       <div class="head-actions">
         <a href=${`#/patients/${p.id}/edit`} role="button" class="secondary outline" id="edit-patient">Edit</a>
+        <button type="button" class="secondary outline" id="print-patient" onClick=${() => window.print()}>Print</button>
         <button type="button" class="danger outline" id="delete-patient" onClick=${() => setDeleting(true)}>Delete</button>
       </div>
     </div>
@@ -190,13 +221,20 @@ export function PatientDetail({ id }) {
           <dt>Updated</dt><dd>${formatDate(p.updated_at)}</dd>
         </dl>
       </section>
-      <section aria-labelledby="doctors-title" class="card">
-        <h2 id="doctors-title">Assigned doctors</h2>
-        <${AssignedDoctors} load=${assigned} patient=${p} onChange=${() => setVersion((v) => v + 1)} />
-        <${DoctorPicker} patient=${p} assignedIds=${new Set((assigned.value || []).map((a) => a.doctor.id))}
-          onAssigned=${() => setVersion((v) => v + 1)} />
+      <section aria-labelledby="doctors-title" class="card doctors-card">
+        <h2 id="doctors-title">Doctors</h2>
+        <${DoctorPicker} patient=${p} assignedIds=${new Set(current.map((a) => a.doctor.id))} onStatus=${setStatus} onAssigned=${reload} />
+        <div id="assign-status" class=${status ? 'assign-status shown' : 'assign-status'}>
+          <p role="status" aria-live="polite" aria-atomic="true">${status ? status.text : ''}</p>
+          ${status && status.undo
+            ? html`<button type="button" class="link undo" aria-label=${status.undoLabel} onClick=${status.undo}>Undo</button>`
+            : null}
+        </div>
+        <h3 class="assigned-title" id="assigned-title">Assigned doctors${rows ? ` (${current.length})` : ''}</h3>
+        <${AssignedDoctors} load=${assigned} rows=${rows} setRows=${setRows} patient=${p} onStatus=${setStatus} />
       </section>
     </div>
+    <p class="print-only printed-by">Printed ${printedAt.toLocaleString()}${me ? ` by ${me.username}` : ''}.</p>
     ${deleting
       ? html`<${DeletePatient} patient=${p} onClose=${(deleted) => {
           setDeleting(false);
@@ -206,27 +244,36 @@ export function PatientDetail({ id }) {
   </main>`;
 }
 
-function AssignedDoctors({ load, patient, onChange }) {
+function AssignedDoctors({ load, rows, setRows, patient, onStatus }) {
   const [busyId, setBusyId] = useState(0);
   const [error, setError] = useState(null);
-  if (load.error) return html`<${ErrorState} error=${load.error} onRetry=${load.reload} />`;
-  if (!load.value) return html`<${Loading} label="Loading assigned doctors…" />`;
-  const list = load.value;
+  if (load.error && !rows) return html`<${ErrorState} error=${load.error} onRetry=${load.reload} />`;
+  if (!rows) return html`<${Loading} label="Loading assigned doctors…" />`;
+  const mark = (doctorId, change) => setRows((rs) => rs.map((r) => (r.doctor.id === doctorId ? { ...r, ...change } : r)));
 
-  async function unassign(a) {
+  // Unassign keeps the row (it turns into "unassigned" with Undo, and keeps focus); Undo assigns
+  // the doctor again. The button is never disabled while busy, so focus never falls to the page.
+  async function toggle(a) {
+    if (busyId) return;
     setError(null);
     setBusyId(a.doctor.id);
     try {
-      let mapping = a.mapping;
-      if (!mapping) {
-        // Assigned after the page loaded: the filters find the one mapping of this pair.
-        const r = await api('GET', '/api/mappings/', { query: { patient: patient.id, doctor: a.doctor.id, limit: 1 } });
-        mapping = (r.data || [])[0];
+      if (a.gone) {
+        const r = await api('POST', '/api/mappings/', { body: { patient: patient.id, doctor: a.doctor.id } });
+        mark(a.doctor.id, { gone: false, mapping: r.data });
+        onStatus({ text: `Assigned ${a.doctor.name} to ${patient.name} again.` });
+      } else {
+        let mapping = a.mapping;
+        if (!mapping) {
+          // Assigned after the page loaded: the filters find the one mapping of this pair.
+          const r = await api('GET', '/api/mappings/', { query: { patient: patient.id, doctor: a.doctor.id, limit: 1 } });
+          mapping = (r.data || [])[0];
+        }
+        if (!mapping) throw new Error('That assignment no longer exists.');
+        await api('DELETE', `/api/mappings/${mapping.id}/`);
+        mark(a.doctor.id, { gone: true, mapping: null });
+        onStatus({ text: `Unassigned ${a.doctor.name} from ${patient.name}.` });
       }
-      if (!mapping) throw new Error('That assignment no longer exists.');
-      await api('DELETE', `/api/mappings/${mapping.id}/`);
-      notify(`Unassigned ${a.doctor.name} from ${patient.name}.`);
-      onChange();
     } catch (err) {
       setError(err);
     } finally {
@@ -236,15 +283,17 @@ function AssignedDoctors({ load, patient, onChange }) {
 
   return html`<div>
     ${error ? html`<p class="field-error" role="alert">${error.message}</p>` : null}
-    ${list.length === 0
-      ? html`<p class="empty-inline" id="no-doctors">No doctors assigned yet. Find one below and assign them.</p>`
-      : html`<ul class="assigned" id="assigned-doctors" aria-busy=${load.loading ? 'true' : 'false'}>
-          ${list.map(
-            (a) => html`<li key=${a.doctor.id}>
+    ${rows.length === 0
+      ? html`<p class="empty-inline" id="no-doctors">No doctors assigned yet. Find one above and assign them.</p>`
+      : html`<ul class="assigned" id="assigned-doctors" aria-labelledby="assigned-title" aria-busy=${load.loading ? 'true' : 'false'}>
+          ${rows.map(
+            (a) => html`<li key=${a.doctor.id} class=${a.gone ? 'gone' : ''}>
               <span class="who"><strong>${a.doctor.name}</strong> <span class="muted">${a.doctor.specialization}</span>
-                ${a.mapping ? html`<small class="muted since">since ${formatDate(a.mapping.assigned_at)}</small>` : null}</span>
+                ${a.gone
+                  ? html`<small class="muted since">unassigned just now</small>`
+                  : a.mapping ? html`<small class="muted since">since ${formatDate(a.mapping.assigned_at)}</small>` : null}</span>
               <button type="button" class="secondary outline small" aria-busy=${busyId === a.doctor.id ? 'true' : 'false'}
-                disabled=${busyId === a.doctor.id} aria-label=${`Unassign ${a.doctor.name}`} onClick=${() => unassign(a)}>Unassign</button>
+                aria-label=${a.gone ? `Undo unassigning ${a.doctor.name}` : `Unassign ${a.doctor.name}`} onClick=${() => toggle(a)}>${a.gone ? 'Undo' : 'Unassign'}</button>
             </li>`,
           )}
         </ul>`}
@@ -252,12 +301,13 @@ function AssignedDoctors({ load, patient, onChange }) {
 }
 
 /** Search the directory and assign a doctor: type, then pick from the results (Tab or arrow keys). */
-function DoctorPicker({ patient, assignedIds, onAssigned }) {
+function DoctorPicker({ patient, assignedIds, onAssigned, onStatus }) {
   const [q, setQ] = useState('');
   const query = useDebounced(q, 250);
   const [busyId, setBusyId] = useState(0);
   const [error, setError] = useState(null);
   const list = useRef(null);
+  const search = useRef(null);
   const results = useLoad(
     async () => (await api('GET', '/api/doctors/', { query: { search: query.trim(), limit: 8, ordering: 'name' } })),
     [query],
@@ -265,13 +315,36 @@ function DoctorPicker({ patient, assignedIds, onAssigned }) {
   const rows = results.value ? results.value.data || [] : [];
   const total = results.value ? results.value.total : null;
 
-  async function assign(d) {
+  // After an assignment the button becomes "Assigned" (disabled): focus goes back to the search box
+  // when the keyboard did it (ready for the next doctor), to the notice's Undo when the pointer did.
+  async function assign(d, byKeyboard) {
+    if (busyId || assignedIds.has(d.id)) return;
     setError(null);
     setBusyId(d.id);
     try {
-      await api('POST', '/api/mappings/', { body: { patient: patient.id, doctor: d.id } });
-      notify(`Assigned ${d.name} to ${patient.name}.`);
+      const r = await api('POST', '/api/mappings/', { body: { patient: patient.id, doctor: d.id } });
+      const mapping = r.data;
+      onStatus({
+        text: `Assigned ${d.name} to ${patient.name}.`,
+        undoLabel: `Undo assigning ${d.name}`,
+        undo: async () => {
+          try {
+            await api('DELETE', `/api/mappings/${mapping.id}/`);
+            onStatus({ text: `Undone: ${d.name} is no longer assigned to ${patient.name}.` });
+            onAssigned();
+            requestAnimationFrame(() => search.current?.focus());
+          } catch (err) {
+            setError(err);
+          }
+        },
+      });
       onAssigned();
+      requestAnimationFrame(() => {
+        if (byKeyboard) {
+          search.current?.focus();
+          search.current?.select();
+        } else document.querySelector('#assign-status .undo')?.focus({ preventScroll: true });
+      });
     } catch (err) {
       setError(err);
     } finally {
@@ -287,7 +360,7 @@ function DoctorPicker({ patient, assignedIds, onAssigned }) {
     e.preventDefault();
     const i = buttons.indexOf(document.activeElement);
     const next = e.key === 'ArrowDown' ? (i + 1) % buttons.length : i <= 0 ? -1 : i - 1;
-    if (next === -1) document.getElementById('picker-search').focus();
+    if (next === -1) search.current.focus();
     else buttons[next].focus();
   }
 
@@ -295,7 +368,7 @@ function DoctorPicker({ patient, assignedIds, onAssigned }) {
     <h3 class="picker-title">Assign a doctor</h3>
     <div class="field">
       <label for="picker-search">Find a doctor by name or specialization</label>
-      <input id="picker-search" type="search" value=${q} autocomplete="off" aria-controls="picker-results"
+      <input id="picker-search" ref=${search} type="search" value=${q} autocomplete="off" aria-controls="picker-results"
         aria-describedby="picker-help" onInput=${(e) => setQ(e.currentTarget.value)} />
       <small id="picker-help" class="hint">Results update as you type; use Tab or the arrow keys to reach them.</small>
     </div>
@@ -314,9 +387,9 @@ function DoctorPicker({ patient, assignedIds, onAssigned }) {
                   const has = assignedIds.has(d.id);
                   return html`<li key=${d.id}>
                     <span class="who"><strong>${d.name}</strong> <span class="muted">${d.specialization}</span></span>
-                    <button type="button" class="small ${has ? 'secondary outline' : ''}" disabled=${has || busyId === d.id}
+                    <button type="button" class="small ${has ? 'secondary outline' : ''}" disabled=${has}
                       aria-busy=${busyId === d.id ? 'true' : 'false'} aria-label=${has ? `${d.name} is assigned` : `Assign ${d.name}`}
-                      onClick=${() => assign(d)}>${has ? 'Assigned' : 'Assign'}</button>
+                      onClick=${(e) => assign(d, e.detail === 0)}>${has ? 'Assigned' : 'Assign'}</button>
                   </li>`;
                 })}
               </ul>

@@ -1,5 +1,6 @@
 // Shared pieces: the hash router, states, pagination, dialogs, notices (the forms' parts are in form.js).
 import { html, useState, useEffect, useRef, useCallback } from '../vendor/preact-htm/standalone.module.js';
+import { state as apiState, subscribe } from './api.js';
 
 export { html };
 
@@ -92,12 +93,14 @@ export function Loading({ label = 'Loading…' }) {
   return html`<div class="state loading" aria-busy="true" role="status">${label}</div>`;
 }
 
+// A div, not an <article>: role="alert" is not allowed on article (axe: aria-allowed-role).
 export function ErrorState({ error, onRetry }) {
-  return html`<article class="state error-state" role="alert">
-    <h2 class="state-title">${error && error.status === 0 ? 'Cannot reach the server' : 'Something went wrong'}</h2>
-    <p>${error ? error.message : 'Unknown error.'}</p>
+  const away = error && error.status === 0;
+  return html`<div class="state error-state" role="alert">
+    <h2 class="state-title">${away ? 'Cannot reach the server' : 'Something went wrong'}</h2>
+    <p>${away ? 'The server cannot be reached. This loads again by itself as soon as the server answers.' : error ? error.message : 'Unknown error.'}</p>
     ${onRetry ? html`<button type="button" class="secondary" onClick=${onRetry}>Try again</button>` : null}
-  </article>`;
+  </div>`;
 }
 
 export function Empty({ title, children }) {
@@ -171,7 +174,10 @@ export function useDebounced(value, ms) {
   return v;
 }
 
-/** Load data with loading/error state; reload() runs it again. */
+/**
+ * Load data with loading/error state; reload() runs it again. A load that failed because the server
+ * could not be reached runs again by itself when the server answers again (api.js polls for that).
+ */
 export function useLoad(fn, deps) {
   const [st, setSt] = useState({ loading: true, error: null, value: null });
   const seq = useRef(0);
@@ -184,7 +190,30 @@ export function useLoad(fn, deps) {
     );
   }, deps);
   useEffect(run, [run]);
+  const away = !!(st.error && st.error.status === 0);
+  useEffect(() => {
+    if (!away) return undefined;
+    return subscribe(() => !apiState.unreachable && run());
+  }, [away, run]);
   return { ...st, reload: run };
+}
+
+/**
+ * Focus an element once it exists (a page's heading appears after its data loads), unless the user
+ * has already put focus somewhere on the new page. find() returns the element or null.
+ */
+export function focusWhenReady(find, { timeout = 5000 } = {}) {
+  const start = performance.now();
+  const before = document.activeElement;
+  const step = () => {
+    const a = document.activeElement;
+    const userMoved = a && a !== before && a !== document.body && a.isConnected;
+    if (userMoved) return;
+    const el = find();
+    if (el) el.focus();
+    else if (performance.now() - start < timeout) requestAnimationFrame(step);
+  };
+  requestAnimationFrame(step);
 }
 
 /** Give the page a title and move focus to its heading, so screen readers hear the new page. */
@@ -192,6 +221,17 @@ export function usePageTitle(title) {
   useEffect(() => {
     document.title = title ? `${title} · Clinic admin` : 'Clinic admin';
   }, [title]);
+}
+
+/** "Patients" when every account sees every patient (patients.visibility clinic), else "My patients". */
+export function patientsTitle() {
+  return clinicMode() ? 'Patients' : 'My patients';
+}
+
+/** Whether the clinic policy patients.visibility is clinic (from /api/auth/me/). */
+export function clinicMode() {
+  const me = apiState.me;
+  return !!(me && me.policies && me.policies['patients.visibility'] === 'clinic');
 }
 
 export const GENDERS = [

@@ -23,10 +23,12 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"healthcare/app/audit"
 	"healthcare/app/auth"
 	"healthcare/app/config"
 	"healthcare/app/database/dbtest"
 	"healthcare/app/server"
+	"healthcare/app/store"
 )
 
 // Main starts the package's embedded PostgreSQL (see dbtest.Main). It reads config.yaml first,
@@ -61,6 +63,8 @@ type Env struct {
 	// DatabaseTrouble says the test stopped the database or filled its disk on purpose: 503 and
 	// 507 answers are then expected, not server bugs (they are still checked against the document).
 	DatabaseTrouble bool
+	// Audit writes the server's read records; Flush it before reading audit_log.
+	Audit *audit.Recorder
 }
 
 // Config returns the default configuration (the repository's config.yaml) with rate limits off and
@@ -106,14 +110,16 @@ func NewOnPool(t testing.TB, pool *pgxpool.Pool, mutate ...func(*config.Config))
 	}
 	log := slog.New(handler)
 	svc := newAuth(t, cfg, pool, log)
-	app := server.New(server.Options{Config: cfg, Pool: pool, Auth: svc, Log: log})
+	rec := audit.New(store.New(pool, cfg.Database.QueryTimeout), log)
+	app := server.New(server.Options{Config: cfg, Pool: pool, Auth: svc, Log: log, Audit: rec})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	go func() { _ = app.Listener(ln) }()
-	t.Cleanup(func() { _ = app.ShutdownWithTimeout(5 * time.Second) })
+	t.Cleanup(func() { _ = app.ShutdownWithTimeout(5 * time.Second); rec.Close() })
 	return &Env{
+		Audit:  rec,
 		T:      t,
 		URL:    "http://" + ln.Addr().String(),
 		Config: cfg,

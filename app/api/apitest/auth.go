@@ -92,3 +92,30 @@ func (e *Env) UserID(username string) int64 {
 	}
 	return u.ID
 }
+
+// Admin registers username, makes it an administrator (as `healthcare admin create` would) and
+// returns an access token for it.
+func (e *Env) Admin(username string) string {
+	e.T.Helper()
+	e.Register(e.T, username)
+	e.MustExec(`UPDATE users SET role = 'admin' WHERE username = $1`, username)
+	access, _ := e.Login(username)
+	return access
+}
+
+// SetPolicy stores a clinic policy as an administrator's choice (the settings table), as
+// PUT /api/admin/settings/ does; it is in force at the next request.
+func (e *Env) SetPolicy(name, value string) {
+	e.T.Helper()
+	e.MustExec(`INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, name, value)
+}
+
+// SetupToken makes a first-run setup token, as the server does at start while no administrator exists.
+func (e *Env) SetupToken() string {
+	e.T.Helper()
+	tok, err := auth.NewSetupToken(context.Background(), e.Store())
+	if err != nil {
+		e.T.Fatalf("apitest: setup token: %v", err)
+	}
+	return tok
+}

@@ -11,10 +11,11 @@
 //	}
 //
 // Main first drops root privileges to the user "postgres" (PostgreSQL refuses to run as root; CI
-// runs tests as root), so a test package using it must not rely on root. The server is started on
-// first use of Pool or URL, in a temporary directory, on a free port of 127.0.0.1, with fsync off
-// (about 1 s for initdb and start); Main stops it and removes the directory after the tests. The
-// migrations run once, into a template database that each Pool copies. A
+// runs tests as root), so a test package using it must not rely on root. It then gives the
+// package a temporary directory of its own (PrivateTempDir) and fails the run if anything is left
+// in it. The server is started on first use of Pool or URL, in a temporary directory, on a free
+// port of 127.0.0.1, with fsync off (about 1 s for initdb and start); Main stops it and removes the
+// directory after the tests. The migrations run once, into a template database that each Pool copies. A
 // watchdog process stops the server too if the test binary dies without cleaning up (panic,
 // timeout, signal, SIGKILL).
 //
@@ -88,8 +89,22 @@ func Main(m *testing.M) int {
 			return 1
 		}
 	}
-	defer shutdown()
-	return m.Run()
+	done, err := PrivateTempDir()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "dbtest: %v\n", err)
+		return 1
+	}
+	code := func() int {
+		defer shutdown()
+		return m.Run()
+	}()
+	if err := done(); err != nil {
+		fmt.Fprintf(os.Stderr, "dbtest: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
 }
 
 // dropRoot switches to RunAs, first handing the files the go command wants written (test log,

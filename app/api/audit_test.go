@@ -1,0 +1,249 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"healthcare/app/api/apitest"
+	"healthcare/app/config"
+	"healthcare/app/database/dbtest"
+	"healthcare/app/policy"
+	"healthcare/app/store"
+)
+
+// auditRow is what a test checks of a request's audit row.
+type auditRow struct {
+	user, action, resource string
+	status                 int
+}
+
+// auditOf returns the audit rows of the request with id rid (after the recorder wrote them).
+func auditOf(t *testing.T, e *apitest.Env, rid string) []auditRow {
+	t.Helper()
+	e.Audit.Flush()
+	rows, err := e.Store().Pool().Query(context.Background(),
+		`SELECT username, action, resource, status FROM audit_log WHERE request_id = $1 ORDER BY seq`, rid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []auditRow
+	for rows.Next() {
+		var r auditRow
+		if err := rows.Scan(&r.user, &r.action, &r.resource, &r.status); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// TestAuditEveryRoute: each audited route, as admin and staff, leaves exactly the row it should
+// (actor, action, resource, outcome); unaudited ones (OPTIONS, the doctor directory's reads) none.
+func TestAuditEveryRoute(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t)
+	e.Register(t, "alice")
+	e.Register(t, "bob")
+	e.Admin("root")
+	alice, _ := e.Login("alice")
+	root, _ := e.Login("root")
+	bob, _ := e.Login("bob")
+	mk := func(path, tok string, body any) int64 {
+		r := e.Post(path, tok, body)
+		if r.Status != 201 {
+			t.Fatalf("arrange %s: %d %s", path, r.Status, r.Body)
+		}
+		var v struct{ ID int64 }
+		r.Decode(t, &v)
+		return v.ID
+	}
+	doc := mk("/api/doctors/", alice, map[string]string{"name": "Dr A", "specialization": "GP", "contact_info": "a@d.example"})
+	own := mk("/api/patients/", alice, map[string]any{"name": "P", "age": 3, "gender": "F", "address": "R", "phone_number": "555-1"})
+	others := mk("/api/patients/", bob, map[string]any{"name": "Q", "age": 3, "gender": "F", "address": "R", "phone_number": "555-2"})
+	_, refresh := e.Login("alice")
+	// Two rotations: the first token is then a retired one, not the grace window's.
+	rotate := func(raw string) string {
+		var v struct{ Refresh string }
+		e.Post("/api/auth/login/refresh/", "", map[string]string{"refresh": raw}).Decode(t, &v)
+		return v.Refresh
+	}
+	latest := rotate(rotate(refresh))
+	cases := []struct {
+		tok          string
+		method, path string
+		body         any
+		want         []auditRow // nil: no row
+	}{
+		{alice, "GET", "/api/patients/?search=x&gender=F", nil, []auditRow{{"alice", "search", "patient", 200}}},
+		{alice, "GET", "/api/patients/", nil, []auditRow{{"alice", "list", "patient", 200}}},
+		{alice, "GET", fmt.Sprintf("/api/patients/%d/", own), nil, []auditRow{{"alice", "read", "patient", 200}}},
+		{alice, "GET", fmt.Sprintf("/api/patients/%d/", others), nil, []auditRow{{"alice", "read", "patient", 404}}},
+		{alice, "PATCH", fmt.Sprintf("/api/patients/%d/", own), map[string]any{"age": 4}, []auditRow{{"alice", "update", "patient", 200}}},
+		{alice, "PATCH", fmt.Sprintf("/api/patients/%d/", own), map[string]any{"age": -1}, []auditRow{{"alice", "update", "patient", 400}}},
+		{alice, "GET", fmt.Sprintf("/api/patients/%d/doctors/", own), nil, []auditRow{{"alice", "read", "patient_doctors", 200}}},
+		{alice, "POST", "/api/mappings/", map[string]any{"patient": own, "doctor": doc}, []auditRow{{"alice", "assign", "assignment", 201}}},
+		{alice, "GET", "/api/mappings/?patient=1", nil, []auditRow{{"alice", "list", "assignment", 200}}},
+		{alice, "OPTIONS", "/api/patients/", nil, nil},
+		{alice, "GET", "/api/doctors/", nil, nil},
+		{alice, "PATCH", fmt.Sprintf("/api/doctors/%d/", doc), map[string]any{"name": "Dr B"}, []auditRow{{"alice", "update", "doctor", 200}}},
+		{alice, "GET", fmt.Sprintf("/api/patients/%d/audit/", own), nil, []auditRow{{"alice", "read", "audit", 200}}},
+		{alice, "GET", fmt.Sprintf("/api/patients/%d/audit/", others), nil, []auditRow{{"alice", "read", "audit", 404}}},
+		{alice, "GET", "/api/admin/audit/", nil, []auditRow{{"alice", "list", "audit", 403}}},
+		{alice, "DELETE", fmt.Sprintf("/api/patients/%d/", own), nil, []auditRow{{"alice", "delete", "patient", 204}}},
+		{root, "GET", "/api/admin/audit/?action=read&actor=alice", nil, []auditRow{{"root", "list", "audit", 200}}},
+		{root, "GET", "/api/admin/audit/export/?actor=alice", nil, []auditRow{{"root", "export", "audit", 200}}},
+		{root, "GET", "/api/admin/users/", nil, []auditRow{{"root", "list", "user", 200}}},
+		{root, "PUT", "/api/admin/settings/", map[string]string{policy.DoctorsWrites: "any"}, []auditRow{{"root", "update", "settings", 200}}},
+		{root, "DELETE", fmt.Sprintf("/api/doctors/%d/", doc), nil, []auditRow{{"root", "delete", "doctor", 204}}},
+		{"", "POST", "/api/auth/login/", map[string]string{"username": "alice", "password": "wrong-password-123"}, []auditRow{{"alice", "login_failed", "session", 401}}},
+		{"", "POST", "/api/auth/login/", map[string]string{"username": "alice", "password": apitest.Password}, []auditRow{{"alice", "login", "session", 200}}},
+		{"", "POST", "/api/auth/login/refresh/", map[string]string{"refresh": latest}, []auditRow{{"alice", "refresh", "session", 200}}},
+		{"", "POST", "/api/auth/login/refresh/", map[string]string{"refresh": refresh}, []auditRow{{"alice", "refresh_reuse_detected", "session", 401}}},
+		{bob, "POST", "/api/auth/password/", map[string]string{"old_password": apitest.Password, "new_password1": apitest.Password, "new_password2": apitest.Password},
+			[]auditRow{{"bob", "password_changed", "user", 200}}},
+	}
+	for _, tc := range cases {
+		rid := uuid.NewString()
+		r := e.Do(apitest.Request{Method: tc.method, Path: tc.path, Token: tc.tok, Body: tc.body, Header: map[string]string{"X-Request-ID": rid}})
+		got := auditOf(t, e, rid)
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("%s %s (%d): audit rows %v, want %v", tc.method, tc.path, r.Status, got, tc.want)
+		}
+	}
+	n, brk, err := e.Store().VerifyAudit(context.Background())
+	if err != nil || brk != nil || n == 0 {
+		t.Fatalf("verify: %d rows, break %+v, %v", n, brk, err)
+	}
+}
+
+// TestAuditNoPHI: patient values (marked), passwords and tokens never reach the trail or the export.
+func TestAuditNoPHI(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t)
+	e.Register(t, "alice")
+	e.Admin("root")
+	alice, refresh := e.Login("alice")
+	root, _ := e.Login("root")
+	const mark = "ZQXMARK"
+	r := e.Post("/api/patients/", alice, map[string]any{"name": mark + "name", "age": 77, "gender": "O", "address": mark + "addr", "phone_number": "555-9876"})
+	var p struct{ ID int64 }
+	r.Decode(t, &p)
+	e.Get("/api/patients/?search="+mark, alice)
+	e.Get("/api/patients/?search=555-9876", alice)
+	e.Patch(fmt.Sprintf("/api/patients/%d/", p.ID), alice, map[string]any{"address": mark + "new"})
+	e.Get(fmt.Sprintf("/api/patients/%d/", p.ID), alice)
+	e.Post("/api/auth/login/", "", map[string]string{"username": "alice", "password": mark + "pw"})
+	e.Post("/api/auth/logout/", "", map[string]string{"refresh": refresh})
+	e.Delete(fmt.Sprintf("/api/patients/%d/", p.ID), alice)
+	e.Audit.Flush()
+	var dump string
+	if err := e.Store().Pool().QueryRow(context.Background(), `SELECT string_agg(a::text, E'\n') FROM audit_log a`).Scan(&dump); err != nil {
+		t.Fatal(err)
+	}
+	csv := e.Get("/api/admin/audit/export/", root)
+	if csv.Status != 200 || !strings.Contains(string(csv.Body), "login_failed") {
+		t.Fatalf("export: %d %s", csv.Status, csv.Body)
+	}
+	for what, s := range map[string]string{"audit_log": dump, "export": string(csv.Body)} {
+		for _, secret := range []string{mark, "9876", alice, refresh, apitest.Password} {
+			if strings.Contains(s, secret) {
+				t.Errorf("%s holds %q:\n%s", what, secret, s)
+			}
+		}
+	}
+}
+
+// TestAuditAppendOnly: the application's role (owner of the table, as in embedded mode) can
+// neither change nor remove rows; a row edited as superuser with triggers off breaks the chain at
+// that row; retention removes old rows only, and the rest still verifies.
+func TestAuditAppendOnly(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t, func(c *config.Config) {})
+	e.Register(t, "alice")
+	e.Login("alice")
+	e.Audit.Flush()
+	ctx := context.Background()
+	pool := e.Store().Pool()
+	role := "audit_app_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	e.MustExec("CREATE ROLE " + role)
+	t.Cleanup(func() {
+		_, _ = pool.Exec(ctx, "REASSIGN OWNED BY "+role+" TO CURRENT_USER")
+		_, _ = pool.Exec(ctx, "DROP OWNED BY "+role)
+		_, _ = pool.Exec(ctx, "DROP ROLE "+role)
+	})
+	e.MustExec("ALTER TABLE audit_log OWNER TO " + role)
+	e.MustExec("ALTER TABLE audit_head OWNER TO " + role)
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SET ROLE "+role); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"UPDATE audit_log SET username = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log",
+		"SELECT audit_purge(interval '1 day')"} {
+		if _, err := conn.Exec(ctx, q); err == nil {
+			t.Errorf("%s: accepted", q)
+		}
+	}
+	if _, err := conn.Exec(ctx, "RESET ROLE"); err != nil {
+		t.Fatal(err)
+	}
+	st := e.Store()
+	// An edit made as superuser, triggers off.
+	var victim int64
+	_ = pool.QueryRow(ctx, `SELECT max(seq) - 1 FROM audit_log`).Scan(&victim)
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "SET LOCAL session_replication_role = replica"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "UPDATE audit_log SET username = 'someone-else' WHERE seq = $1", victim); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, brk, err := st.VerifyAudit(ctx)
+	if err != nil || brk == nil || brk.Seq != victim {
+		t.Fatalf("after an edit of row %d: break %+v, %v", victim, brk, err)
+	}
+}
+
+// TestAuditRetention: audit_purge removes the rows older than the retention (a prefix of the
+// chain) and nothing younger; the rest still verifies.
+func TestAuditRetention(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.Pool(t)
+	st := store.New(pool, 0)
+	for _, age := range []string{"7 years", "6 years 1 day", "5 years", "1 day", "0 days"} {
+		if _, err := pool.Exec(ctx, `INSERT INTO audit_log (at, action, status) VALUES (now() - $1::interval, 'read', 200)`, age); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := st.PurgeAudit(ctx, 6*8766*time.Hour)
+	if err != nil || n != 2 {
+		t.Fatalf("purged %d, %v; want 2", n, err)
+	}
+	var left, oldest int64
+	_ = pool.QueryRow(ctx, `SELECT count(*), min(seq) FROM audit_log`).Scan(&left, &oldest)
+	if left != 3 || oldest != 3 {
+		t.Errorf("%d rows left from seq %d, want 3 from 3", left, oldest)
+	}
+	if _, brk, err := st.VerifyAudit(ctx); err != nil || brk != nil {
+		t.Fatalf("after retention: %+v %v", brk, err)
+	}
+	if n, err := st.PurgeAudit(ctx, 6*8766*time.Hour); err != nil || n != 0 {
+		t.Errorf("second purge: %d, %v", n, err)
+	}
+}

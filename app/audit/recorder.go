@@ -1,0 +1,154 @@
+// Package audit batches the audit rows of reads: a request hands its row to a bounded buffer and
+// goes on; one writer appends whatever has gathered in one COPY. Changes never come here: their
+// rows are written in the change's own transaction (see api.change).
+package audit
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"healthcare/app/store"
+)
+
+// Buffer is how many read records may wait to be written. A full buffer makes requests wait: a
+// record is never dropped.
+const Buffer = 4096
+
+// maxBatch bounds one COPY.
+const maxBatch = 512
+
+// Recorder writes read records asynchronously. What a crash can lose: the records in the buffer
+// and the batch being written, i.e. the reads answered while the previous batch was being written
+// (one COPY, a few milliseconds; never more than Buffer+maxBatch records).
+type Recorder struct {
+	st     *store.Store
+	log    *slog.Logger
+	ch     chan store.AuditEvent
+	flush  chan chan struct{}
+	done   chan struct{}
+	closed sync.Once
+	mu     sync.RWMutex // Record holds it shared while sending; Close exclusively, to close ch
+	stop   bool
+}
+
+// New starts a Recorder writing to st; Close flushes and stops it.
+func New(st *store.Store, log *slog.Logger) *Recorder {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r := &Recorder{st: st, log: log, ch: make(chan store.AuditEvent, Buffer), flush: make(chan chan struct{}), done: make(chan struct{})}
+	go r.run()
+	return r
+}
+
+// Record queues e; it waits while the buffer is full. After Close it writes e synchronously.
+func (r *Recorder) Record(ctx context.Context, e store.AuditEvent) {
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
+	r.mu.RLock()
+	if !r.stop {
+		r.ch <- e
+		r.mu.RUnlock()
+		return
+	}
+	r.mu.RUnlock()
+	if err := r.st.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
+		r.log.Error("audit: a record could not be written", "action", e.Action, "resource", e.Resource, "error", err)
+	}
+}
+
+// Flush waits until every record queued before it is written.
+func (r *Recorder) Flush() {
+	w := make(chan struct{})
+	select {
+	case r.flush <- w:
+		<-w
+	case <-r.done:
+	}
+}
+
+// Close writes what is queued and stops the writer. Later records are written synchronously.
+func (r *Recorder) Close() {
+	r.closed.Do(func() {
+		r.mu.Lock()
+		r.stop = true
+		close(r.ch)
+		r.mu.Unlock()
+		<-r.done
+	})
+}
+
+func (r *Recorder) run() {
+	defer close(r.done)
+	batch := make([]store.AuditEvent, 0, maxBatch)
+	for {
+		var waiter chan struct{}
+		select {
+		case e, ok := <-r.ch:
+			if !ok {
+				return
+			}
+			batch = append(batch, e)
+		case waiter = <-r.flush:
+		}
+		// Whatever else has gathered meanwhile goes in the same COPY.
+	gather:
+		for len(batch) < maxBatch {
+			select {
+			case e, ok := <-r.ch:
+				if !ok {
+					r.write(batch)
+					return
+				}
+				batch = append(batch, e)
+			default:
+				break gather
+			}
+		}
+		r.write(batch)
+		batch = batch[:0]
+		if waiter != nil {
+			if len(r.ch) > 0 { // more was queued before the Flush: write it too
+				r.drain()
+			}
+			close(waiter)
+		}
+	}
+}
+
+// drain writes everything queued now.
+func (r *Recorder) drain() {
+	for len(r.ch) > 0 {
+		batch := make([]store.AuditEvent, 0, maxBatch)
+		for len(batch) < maxBatch && len(r.ch) > 0 {
+			e, ok := <-r.ch
+			if !ok {
+				break
+			}
+			batch = append(batch, e)
+		}
+		r.write(batch)
+	}
+}
+
+// write appends batch, retrying while the database is away: records wait rather than vanish.
+func (r *Recorder) write(batch []store.AuditEvent) {
+	if len(batch) == 0 {
+		return
+	}
+	for attempt := 0; ; attempt++ {
+		err := r.st.AppendAuditBatch(context.Background(), batch)
+		if err == nil {
+			return
+		}
+		if attempt >= 20 {
+			r.log.Error("audit: read records could not be written and are lost", "records", len(batch), "error", err)
+			return
+		}
+		r.log.Warn("audit: writing read records failed; retrying", "records", len(batch), "error", err)
+		time.Sleep(250 * time.Millisecond)
+	}
+}

@@ -1,0 +1,137 @@
+package server
+
+import (
+	"bytes"
+	"net"
+	"sync"
+
+	"github.com/gofiber/fiber/v2"
+
+	"healthcare/app/api"
+)
+
+// fasthttp accepts requests that HTTP/1.1 servers should refuse: lines ending in a bare LF, and
+// HTTP/1.1 requests without Host. A proxy in front may read such a request differently from us
+// (request smuggling), so they are answered 400 and the connection is closed.
+
+// Messages of the malformed-request 400s.
+const (
+	msgBareLF = "Malformed request: every line of the request head must end with CRLF."
+	msgNoHost = "Malformed request: an HTTP/1.1 request needs a Host header."
+)
+
+// wellFormed refuses the malformed requests fasthttp lets through. Header lines are checked in
+// the parsed request; the request line, which fasthttp keeps no raw copy of, by strictConn.
+func wellFormed(c *fiber.Ctx) error {
+	h := &c.Request().Header
+	bad := ""
+	switch {
+	case hasBareLF(h.RawHeaders()):
+		bad = msgBareLF
+	case badRequestLine(c):
+		bad = msgBareLF
+	case !h.IsHTTP11() || len(h.Host()) > 0:
+	default:
+		bad = msgNoHost
+	}
+	if bad == "" {
+		return c.Next()
+	}
+	c.Set(fiber.HeaderConnection, "close")
+	c.Context().SetConnectionClose()
+	return api.Detail(fiber.StatusBadRequest, bad)
+}
+
+// hasBareLF reports whether b holds a LF not preceded by CR.
+func hasBareLF(b []byte) bool {
+	for i, ch := range b {
+		if ch == '\n' && (i == 0 || b[i-1] != '\r') {
+			return true
+		}
+	}
+	return false
+}
+
+func badRequestLine(c *fiber.Ctx) bool {
+	sc, ok := c.Context().Conn().(*strictConn)
+	return ok && sc.malformed()
+}
+
+// strictListener hands out strictConns.
+type strictListener struct{ net.Listener }
+
+// Accept wraps the next connection in a strictConn.
+func (l strictListener) Accept() (net.Conn, error) {
+	conn, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &strictConn{Conn: conn, atStart: true}, nil
+}
+
+// strictConn watches the bytes fasthttp reads for the end of each request line: the first line of
+// the connection, and the first one after each response (not after an interim "100 Continue",
+// which the request's body follows). A bare LF there marks the connection malformed for good.
+// Pipelined requests (sent before the previous answer) are not watched; their header lines still are.
+type strictConn struct {
+	net.Conn
+
+	mu      sync.Mutex
+	atStart bool // the bytes read next begin a request (empty lines may come first)
+	inLine  bool // within the request line
+	cr      bool // the last byte read was CR
+	bad     bool
+}
+
+func (c *strictConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.mu.Lock()
+		c.scan(p[:n])
+		c.mu.Unlock()
+	}
+	return n, err
+}
+
+func (c *strictConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	if !isInterim(p) {
+		c.atStart, c.inLine, c.cr = true, false, false
+	}
+	c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// scan follows the request line in b, as long as one is expected.
+func (c *strictConn) scan(b []byte) {
+	for _, ch := range b {
+		if !c.atStart {
+			return
+		}
+		switch ch {
+		case '\n':
+			if !c.cr {
+				c.bad = true
+			}
+			if c.inLine { // the request line ended; an empty line before it may be skipped
+				c.atStart = false
+			}
+			c.inLine, c.cr = false, false
+		case '\r':
+			c.cr = true
+		default:
+			c.inLine, c.cr = true, false
+		}
+	}
+}
+
+func (c *strictConn) malformed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bad
+}
+
+// isInterim reports whether p begins a 1xx response ("HTTP/1.1 100 Continue").
+func isInterim(p []byte) bool {
+	return len(p) > 9 && bytes.HasPrefix(p, []byte("HTTP/1.")) && p[9] == '1'
+}
