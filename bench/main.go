@@ -413,7 +413,7 @@ func (t *target) start(ctx context.Context, o options) error {
 		return err
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = ownProcessGroup()
 	log.Printf("starting %s on %s", t.label, t.addr)
 	if err := cmd.Start(); err != nil {
 		return err

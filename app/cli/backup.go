@@ -135,6 +135,7 @@ func startEmbedded(ctx context.Context, cfg *config.Config, command string, log 
 	return database.StartEmbedded(ctx, database.EmbeddedOptions{
 		DataDir:         cfg.DataDir,
 		BinariesPath:    cfg.Embedded.BinariesPath,
+		Binaries:        cfg.Embedded.Binaries,
 		Download:        cfg.Embedded.Download,
 		DownloadVersion: cfg.Embedded.DownloadVersion,
 		Port:            cfg.Embedded.Port,

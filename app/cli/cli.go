@@ -18,8 +18,13 @@ import (
 	"healthcare/app/config"
 )
 
-// Version is the release, set at build time with -ldflags "-X healthcare/app/cli.Version=1.2.3".
-var Version = "dev"
+// Version, Commit and BuildDate describe the build; release builds (go run ./release, the image)
+// set them with -ldflags "-X healthcare/app/cli.Version=1.2.3 -X ...Commit=... -X ...BuildDate=...".
+var (
+	Version   = "dev"
+	Commit    = ""
+	BuildDate = ""
+)
 
 // Assets are the files embedded into the binary by package main.
 type Assets struct {

@@ -38,7 +38,7 @@ func TestOpenURL(t *testing.T) {
 		{&net.TCPAddr{IP: net.IPv4(192, 168, 1, 5), Port: 80}, "http://192.168.1.5:80/"},
 		{&net.TCPAddr{IP: net.IPv6loopback, Port: 8080}, "http://[::1]:8080/"},
 	} {
-		if got := openURL(tc.addr); got != tc.want {
+		if got := openURL("http", tc.addr); got != tc.want {
 			t.Errorf("openURL(%v) = %q, want %q", tc.addr, got, tc.want)
 		}
 	}

@@ -55,7 +55,7 @@ func firstRun(ctx context.Context, cfg *config.Config, st *store.Store, addr net
 	if err != nil {
 		return fmt.Errorf("cannot make a setup token: %v", err)
 	}
-	log.Warn("no administrator yet: open "+openURL(addr)+" and create one with this one-time setup token, or run 'healthcare admin create --username NAME --email ADDRESS'",
+	log.Warn("no administrator yet: open "+openURL(scheme(cfg), addr)+" and create one with this one-time setup token, or run 'healthcare admin create --username NAME --email ADDRESS'",
 		"setup_token", tok)
 	return nil
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -29,6 +30,15 @@ func healthcheck(cmd *cobra.Command, a Assets) error {
 	}
 	url := "http://" + dialAddr(addr) + "/readyz"
 	client := &http.Client{Timeout: 5 * time.Second}
+	if cfg.Server.TLSOn() {
+		// This machine's own server, by address: its readiness is the question, not its name.
+		tc := &tls.Config{InsecureSkipVerify: true}
+		if len(cfg.Server.TLSDomains) > 0 {
+			tc.ServerName = cfg.Server.TLSDomains[0] // an ACME certificate is chosen by name
+		}
+		url = "https://" + dialAddr(addr) + "/readyz"
+		client.Transport = &http.Transport{TLSClientConfig: tc}
+	}
 	resp, err := client.Get(url)
 	if err != nil {
 		return fmt.Errorf("%s did not answer: %v", url, err)

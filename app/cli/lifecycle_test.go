@@ -1,3 +1,5 @@
+//go:build unix
+
 package cli_test
 
 import (
@@ -16,6 +18,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -587,6 +590,11 @@ func TestImageLikeRun(t *testing.T) {
 				t.Errorf("the image listens on %s, not on 0.0.0.0", v)
 			}
 			v = "0.0.0.0:" + strconv.Itoa(port)
+		case "HEALTHCARE_EMBEDDED_BINARIES":
+			if v == "bundled" && !slices.Contains(buildTags, "bundle_pg") {
+				t.Logf("the image runs the PostgreSQL inside it; this test binary has none (no -tags bundle_pg): using auto")
+				v = "auto"
+			}
 		case "HEALTHCARE_EMBEDDED_BINARIES_PATH":
 			if _, err := os.Stat(filepath.Join(v, "bin", "postgres")); err != nil {
 				t.Logf("%s (the image's PostgreSQL) is not installed here; using %s", v, newestPostgres(t))

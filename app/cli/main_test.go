@@ -1,3 +1,5 @@
+//go:build unix
+
 package cli_test
 
 // Process-level tests: they build the real binary once and run it as a subprocess, the way users,
@@ -69,13 +71,16 @@ func buildAndRun(m *testing.M) (int, error) {
 		return 0, err
 	}
 	binary = filepath.Join(dir, "healthcare")
-	cmd := exec.Command("go", "build", "-o", binary, ".")
+	cmd := exec.Command("go", "build", "-tags", strings.Join(buildTags, ","), "-o", binary, ".")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return 0, fmt.Errorf("go build: %v\n%s", err, out)
 	}
 	return m.Run(), nil
 }
+
+// buildTags are the tags the binary under test is built with (bundle_pg_test.go adds bundle_pg).
+var buildTags []string
 
 // moduleRoot is where go build runs: the directory holding go.mod.
 func moduleRoot() (string, error) { return dbtest.ModuleRoot() }

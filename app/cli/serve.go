@@ -2,22 +2,26 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"os/user"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"healthcare/app/auth"
+	"healthcare/app/certs"
 	"healthcare/app/config"
 	"healthcare/app/database"
 	"healthcare/app/maintenance"
@@ -46,6 +50,13 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 		return err
 	}
 	defer ln.Close()
+	var redirectLn net.Listener // server.http_addr: plain HTTP that only redirects to HTTPS
+	if cfg.Server.TLSOn() && cfg.Server.HTTPAddr != "" {
+		if redirectLn, err = listen(cfg.Server.HTTPAddr); err != nil {
+			return err
+		}
+		defer redirectLn.Close()
+	}
 	if err := prepare(cfg, true, log); err != nil {
 		return err
 	}
@@ -64,6 +75,21 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	defer lock.Release()
 	if lock != nil {
 		lock.SetHTTP(ln.Addr().String())
+	}
+	// The certificate is ready (or refused) before PostgreSQL starts (under the data directory's lock: a
+	// self-signed one is generated once).
+	tlsSetup, err := certs.Load(certs.Options{Mode: cfg.Server.TLS, CertFile: cfg.Server.TLSCert, KeyFile: cfg.Server.TLSKey,
+		DataDir: cfg.DataDir, Domains: cfg.Server.TLSDomains, ACMEDirectory: cfg.Server.ACMEDirectory,
+		ACMEEmail: cfg.Server.ACMEEmail, ACMECAFile: cfg.Server.ACMECAFile, Log: log})
+	if err != nil {
+		return configError(err)
+	}
+	httpLn := ln
+	if tlsSetup != nil {
+		httpLn = tls.NewListener(ln, tlsSetup.Config)
+	} else if !isLoopback(ln.Addr()) {
+		log.Warn("listening beyond this machine without TLS: patient data and passwords cross the network readable by anyone on it; set server.tls (self-signed, files or acme), or listen on 127.0.0.1 behind an HTTPS proxy",
+			"listen", ln.Addr().String(), "setting", "server.tls")
 	}
 
 	// SIGPIPE is ignored in Run.
@@ -98,11 +124,18 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	limitMemory(cfg)
 
 	// Announced before serving, so whoever sees /readyz answer has the lines already.
-	announce(log, cfg, db.Info, ln.Addr())
+	announce(log, cfg, db.Info, ln.Addr(), tlsSetup, redirectLn)
 	done := make(chan error, 1)
 	go func() {
-		done <- server.Serve(ctx, app, server.LimitPerAddress(ln, cfg.Server.MaxConnectionsPerAddress), cfg.Server.ShutdownTimeout)
+		done <- server.Serve(ctx, app, server.LimitPerAddress(httpLn, cfg.Server.MaxConnectionsPerAddress), cfg.Server.ShutdownTimeout)
 	}()
+	if redirectLn != nil {
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		redirect := &http.Server{Handler: tlsSetup.RedirectHandler(port), ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+		go redirect.Serve(redirectLn)
+		defer redirect.Close()
+	}
 
 	// Periodic clean-ups, stopped (and waited for) before the pool closes.
 	jobsCtx, cancelJobs := context.WithCancel(ctx)
@@ -184,7 +217,7 @@ func prepare(cfg *config.Config, serving bool, log *slog.Logger) error {
 	reportDatabase(log, cfg)
 	cfg.DataDir = database.DataDir(cfg)
 	// The data directory holds the embedded cluster, or the generated JWT secret.
-	needDir := cfg.EmbeddedMode() || (serving && cfg.Auth.JWTSecret == "")
+	needDir := cfg.EmbeddedMode() || (serving && (cfg.Auth.JWTSecret == "" || cfg.Server.TLS == certs.SelfSigned || cfg.Server.TLS == certs.ACME))
 	if os.Geteuid() == 0 {
 		if err := dropRoot(cfg, needDir, log); err != nil {
 			return err
@@ -251,11 +284,11 @@ func listen(addr string) (net.Listener, error) {
 	hint := "choose another address with --addr, server.addr or HEALTHCARE_SERVER_ADDR"
 	var dnsErr *net.DNSError
 	switch {
-	case errors.Is(err, syscall.EADDRINUSE):
+	case errors.Is(err, errAddrInUse):
 		return nil, fmt.Errorf("cannot listen on %s: the port is already in use by another program; stop it or %s", addr, hint)
-	case errors.Is(err, syscall.EACCES):
+	case errors.Is(err, errAccess):
 		return nil, configError(fmt.Errorf("cannot listen on %s: permission denied (ports below 1024 need privileges); %s", addr, hint))
-	case errors.Is(err, syscall.EADDRNOTAVAIL):
+	case errors.Is(err, errAddrNotAvail):
 		return nil, configError(fmt.Errorf("cannot listen on %s: this machine has no such address; %s", addr, hint))
 	case errors.As(err, &dnsErr):
 		return nil, configError(fmt.Errorf("cannot listen on %s: unknown host %q; %s", addr, dnsErr.Name, hint))
@@ -263,19 +296,50 @@ func listen(addr string) (net.Listener, error) {
 	return nil, configError(fmt.Errorf("cannot listen on %s: %v; %s", addr, unwrapOp(err), hint))
 }
 
-// announce tells the user, in a few lines, where the data is, which PostgreSQL runs and where to go.
-func announce(log *slog.Logger, cfg *config.Config, info database.Info, addr net.Addr) {
+// announce tells the user, in a few lines, where the data is, which PostgreSQL runs, how HTTPS
+// is set up and where to go.
+func announce(log *slog.Logger, cfg *config.Config, info database.Info, addr net.Addr, t *certs.TLS, redirect net.Listener) {
 	if info.Mode == "embedded" {
 		log.Info("data directory", "path", cfg.DataDir, "cluster", info.DataDir, "postgres_log", info.LogFile)
 		log.Info("PostgreSQL (embedded)", "version", info.Version, "found", info.BinariesSource, "bin", info.BinDir, "port", info.Port)
 	} else {
 		log.Info("PostgreSQL (external)", "version", info.Version, "url", info.URL)
 	}
-	log.Info("ready: open "+openURL(addr), "listen", addr.String())
+	scheme := "http"
+	if t != nil {
+		scheme = "https"
+		args := []any{"mode", t.Mode, "names", strings.Join(t.Names, ",")}
+		if t.Fingerprint != "" {
+			args = append(args, "sha256", t.Fingerprint)
+		}
+		if redirect != nil {
+			args = append(args, "redirect_from", redirect.Addr().String())
+		}
+		msg := "HTTPS"
+		if t.Mode == certs.SelfSigned {
+			msg = "HTTPS with a self-signed certificate: browsers warn once; compare the SHA-256 fingerprint they show with this one before going on"
+		}
+		log.Info(msg, args...)
+	}
+	log.Info("ready: open "+openURL(scheme, addr), "listen", addr.String())
+}
+
+// scheme is how browsers reach the server: https with server.tls, else http.
+func scheme(cfg *config.Config) string {
+	if cfg.Server.TLSOn() {
+		return "https"
+	}
+	return "http"
+}
+
+// isLoopback reports whether addr only accepts connections from this machine.
+func isLoopback(addr net.Addr) bool {
+	ta, ok := addr.(*net.TCPAddr)
+	return ok && ta.IP != nil && ta.IP.IsLoopback()
 }
 
 // openURL is the address a browser on this machine should open.
-func openURL(addr net.Addr) string {
+func openURL(scheme string, addr net.Addr) string {
 	host, port := "127.0.0.1", ""
 	if ta, ok := addr.(*net.TCPAddr); ok {
 		port = strconv.Itoa(ta.Port)
@@ -283,7 +347,7 @@ func openURL(addr net.Addr) string {
 			host = ta.IP.String()
 		}
 	}
-	return "http://" + net.JoinHostPort(host, port) + "/"
+	return scheme + "://" + net.JoinHostPort(host, port) + "/"
 }
 
 func unwrapPath(err error) error {

@@ -71,7 +71,19 @@ type Server struct {
 	MaxConnections           int           `mapstructure:"max_connections"`
 	MaxConnectionsPerAddress int           `mapstructure:"max_connections_per_address"`
 	AllowedHosts             []string      `mapstructure:"allowed_hosts"`
+	// TLS is off, files, self-signed or acme (see package certs).
+	TLS           string   `mapstructure:"tls"`
+	TLSCert       string   `mapstructure:"tls_cert"`
+	TLSKey        string   `mapstructure:"tls_key"`
+	TLSDomains    []string `mapstructure:"tls_domains"`
+	HTTPAddr      string   `mapstructure:"http_addr"` // with TLS: plain HTTP here only redirects
+	ACMEDirectory string   `mapstructure:"acme_directory"`
+	ACMEEmail     string   `mapstructure:"acme_email"`
+	ACMECAFile    string   `mapstructure:"acme_ca_file"`
 }
+
+// TLSOn reports whether the server speaks HTTPS.
+func (s Server) TLSOn() bool { return s.TLS != "" && s.TLS != "off" }
 
 // Database selects an external PostgreSQL (URL set) or the embedded one (URL empty).
 type Database struct {
@@ -84,6 +96,7 @@ type Database struct {
 
 // Embedded configures the embedded PostgreSQL server.
 type Embedded struct {
+	Binaries        string `mapstructure:"binaries"`
 	BinariesPath    string `mapstructure:"binaries_path"`
 	Download        bool   `mapstructure:"download"`
 	DownloadVersion string `mapstructure:"download_version"`
@@ -515,6 +528,31 @@ func (c *Config) validate() error {
 			return fmt.Errorf("server.allowed_hosts entry %q is not a host name: use e.g. clinic.example.org, .example.org (and its subdomains) or *", h)
 		}
 	}
+	switch c.Server.TLS {
+	case "off":
+		if c.Server.HTTPAddr != "" {
+			return errors.New("server.http_addr is set but server.tls is off: it is the plain-HTTP port that redirects to HTTPS; clear it, or set server.tls")
+		}
+	case "files":
+		if c.Server.TLSCert == "" || c.Server.TLSKey == "" {
+			return errors.New("server.tls is files: set server.tls_cert and server.tls_key to the PEM certificate chain and private key")
+		}
+	case "self-signed":
+	case "acme":
+		if len(c.Server.TLSDomains) == 0 {
+			return errors.New("server.tls is acme: list the public names this server answers to in server.tls_domains")
+		}
+		if u, err := url.Parse(c.Server.ACMEDirectory); err != nil || u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("server.acme_directory %q is not an https:// URL of an ACME directory", c.Server.ACMEDirectory)
+		}
+	default:
+		return fmt.Errorf("server.tls %q is not one of off, files, self-signed, acme", c.Server.TLS)
+	}
+	if c.Server.HTTPAddr != "" {
+		if _, _, err := net.SplitHostPort(c.Server.HTTPAddr); err != nil {
+			return fmt.Errorf("server.http_addr %q is not a valid listen address: use host:port, e.g. 0.0.0.0:80", c.Server.HTTPAddr)
+		}
+	}
 	if c.Server.ShutdownTimeout <= 0 {
 		return errors.New("server.shutdown_timeout must be a positive duration such as 10s")
 	}
@@ -547,6 +585,14 @@ func (c *Config) validate() error {
 	}
 	if c.Embedded.Port < 0 || c.Embedded.Port > 65535 {
 		return fmt.Errorf("embedded.port %d is out of range: use 0 (pick a free port) or 1-65535", c.Embedded.Port)
+	}
+	switch c.Embedded.Binaries {
+	case "auto", "system", "bundled", "download":
+	default:
+		return fmt.Errorf("embedded.binaries %q is not one of auto, system, bundled, download", c.Embedded.Binaries)
+	}
+	if c.Embedded.BinariesPath != "" && (c.Embedded.Binaries == "bundled" || c.Embedded.Binaries == "download") {
+		return fmt.Errorf("embedded.binaries_path is set but embedded.binaries is %q, which does not use it: set embedded.binaries to auto or system, or clear embedded.binaries_path", c.Embedded.Binaries)
 	}
 	switch c.Embedded.DownloadVersion {
 	case "14", "15", "16", "17":

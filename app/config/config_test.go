@@ -66,6 +66,8 @@ func TestDefaults(t *testing.T) {
 		{"database.query_timeout", c.Database.QueryTimeout, 10 * time.Second},
 		{"database.connect_timeout", c.Database.ConnectTimeout, 30 * time.Second},
 		{"database.search_timeout", c.Database.SearchTimeout, 3 * time.Second},
+		{"embedded.binaries", c.Embedded.Binaries, "auto"},
+		{"server.tls", c.Server.TLS, "off"},
 		{"embedded.download", c.Embedded.Download, true},
 		{"embedded.download_version", c.Embedded.DownloadVersion, "16"},
 		{"embedded.run_as", c.Embedded.RunAs, "postgres"},
@@ -297,6 +299,14 @@ func TestInvalidValues(t *testing.T) {
 		{Name: "rate limit", Env: []string{"HEALTHCARE_RATE_LIMIT_LOGIN_PER_USERNAME=0"}, Want: "rate_limit limits must be at least 1"},
 		{Name: "log format", Args: []string{"--log-format", "xml"}, Want: `log.format "xml" is not valid`},
 		{Name: "log level", Args: []string{"--log-level", "verbose"}, Want: `log.level "verbose" is not valid`},
+		{Name: "binaries", Env: []string{"HEALTHCARE_EMBEDDED_BINARIES=inside"}, Want: `embedded.binaries "inside" is not one of auto, system, bundled, download`},
+		{Name: "binaries path unused", Env: []string{"HEALTHCARE_EMBEDDED_BINARIES=bundled", "HEALTHCARE_EMBEDDED_BINARIES_PATH=/usr/lib/postgresql/15"}, Want: `embedded.binaries_path is set but embedded.binaries is "bundled"`},
+		{Name: "tls mode", Env: []string{"HEALTHCARE_SERVER_TLS=on"}, Want: `server.tls "on" is not one of off, files, self-signed, acme`},
+		{Name: "tls files", Env: []string{"HEALTHCARE_SERVER_TLS=files", "HEALTHCARE_SERVER_TLS_CERT=/x.pem"}, Want: "set server.tls_cert and server.tls_key"},
+		{Name: "acme names", Env: []string{"HEALTHCARE_SERVER_TLS=acme"}, Want: "server.tls_domains"},
+		{Name: "acme directory", Env: []string{"HEALTHCARE_SERVER_TLS=acme", "HEALTHCARE_SERVER_TLS_DOMAINS=clinic.example.org", "HEALTHCARE_SERVER_ACME_DIRECTORY=http://ca/dir"}, Want: "is not an https:// URL"},
+		{Name: "redirect without tls", Env: []string{"HEALTHCARE_SERVER_HTTP_ADDR=0.0.0.0:80"}, Want: "server.http_addr is set but server.tls is off"},
+		{Name: "redirect address", Env: []string{"HEALTHCARE_SERVER_TLS=self-signed", "HEALTHCARE_SERVER_HTTP_ADDR=eighty"}, Want: `server.http_addr "eighty" is not a valid listen address`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.Name, func(t *testing.T) {

@@ -31,13 +31,13 @@ func probe(ctx context.Context, binDir, source string) (binaries, error) {
 		return b, fmt.Errorf("%s is not a bin directory", binDir)
 	}
 	for _, name := range []string{"postgres", "pg_ctl", "initdb"} {
-		if st, err := os.Stat(filepath.Join(binDir, name)); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+		if st, err := os.Stat(filepath.Join(binDir, name+exeSuffix)); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
 			return b, fmt.Errorf("%s has no executable %s", binDir, name)
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, filepath.Join(binDir, "postgres"), "--version").Output()
+	out, err := exec.CommandContext(ctx, filepath.Join(binDir, "postgres"+exeSuffix), "--version").Output()
 	if err != nil {
 		return b, fmt.Errorf("%s/postgres --version failed: %v", binDir, err)
 	}
@@ -59,7 +59,7 @@ func probe(ctx context.Context, binDir, source string) (binaries, error) {
 func findBinaries(ctx context.Context, configured, downloadDir string) ([]binaries, error) {
 	if configured != "" {
 		dir := configured
-		if _, err := os.Stat(filepath.Join(dir, "bin", "postgres")); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, "bin", "postgres"+exeSuffix)); err == nil {
 			dir = filepath.Join(dir, "bin")
 		}
 		abs, err := filepath.Abs(dir)

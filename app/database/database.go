@@ -57,8 +57,9 @@ type DB struct {
 const SchemaLockID int64 = 0x6865616c7468 // "health"
 
 // DataDir returns cfg.DataDir, or when empty the default: /var/lib/healthcare for root, else
-// $XDG_DATA_HOME/healthcare or ~/.local/share/healthcare. Call it before dropping privileges and
-// store the result in cfg.DataDir.
+// %LOCALAPPDATA%\healthcare on Windows, ~/Library/Application Support/healthcare on macOS,
+// $XDG_DATA_HOME/healthcare or ~/.local/share/healthcare elsewhere. Call it before dropping
+// privileges and store the result in cfg.DataDir.
 func DataDir(cfg *config.Config) string {
 	if cfg.DataDir != "" {
 		if abs, err := filepath.Abs(cfg.DataDir); err == nil {
@@ -68,6 +69,16 @@ func DataDir(cfg *config.Config) string {
 	}
 	if os.Geteuid() == 0 {
 		return "/var/lib/healthcare"
+	}
+	switch runtime.GOOS {
+	case "windows":
+		if d := os.Getenv("LOCALAPPDATA"); filepath.IsAbs(d) {
+			return filepath.Join(d, "healthcare")
+		}
+	case "darwin":
+		if home, err := os.UserHomeDir(); err == nil && home != "" {
+			return filepath.Join(home, "Library", "Application Support", "healthcare")
+		}
 	}
 	if x := os.Getenv("XDG_DATA_HOME"); filepath.IsAbs(x) {
 		return filepath.Join(x, "healthcare")
@@ -125,6 +136,7 @@ func Connect(ctx context.Context, cfg *config.Config, log *slog.Logger) (*DB, er
 	srv, err := StartEmbedded(ctx, EmbeddedOptions{
 		DataDir:         dataDir,
 		BinariesPath:    cfg.Embedded.BinariesPath,
+		Binaries:        cfg.Embedded.Binaries,
 		Download:        cfg.Embedded.Download,
 		DownloadVersion: cfg.Embedded.DownloadVersion,
 		Port:            cfg.Embedded.Port,

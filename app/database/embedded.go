@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,7 +32,7 @@ const (
 	passwordName    = "postgres.secret"     // superuser password, 0600: maintenance only
 	appPasswordName = "postgres-app.secret" // the application role's password, 0600
 	runtimeDirName  = "pg-runtime"          // files rewritten at every start (pg_hba.conf)
-	downloadDirName = "pg-binaries"         // downloaded binaries (persistent)
+	downloadDirName = "pg-binaries"         // downloaded binaries, and <version>/ the ones inside the program (persistent)
 	markerName      = "healthcare-first-boot-complete"
 	superuser       = "postgres"
 )
@@ -47,8 +46,13 @@ const DefaultStopTimeout = 30 * time.Second
 
 // EmbeddedOptions configures StartEmbedded.
 type EmbeddedOptions struct {
-	DataDir         string // holds the cluster (DataDir/postgres), its log, passwords and runtime files
-	BinariesPath    string // embedded.binaries_path; empty: discover
+	DataDir      string // holds the cluster (DataDir/postgres), its log, passwords and runtime files
+	BinariesPath string // embedded.binaries_path; empty: discover
+	// Binaries is embedded.binaries: which PostgreSQL runs. "auto" (or empty): an installed one
+	// (or one downloaded earlier), else the one inside the program (bundle_pg builds), else a
+	// download when Download allows; "system": installed only; "bundled": the one inside only;
+	// "download": downloaded only.
+	Binaries        string
 	Download        bool   // allow downloading binaries when none are installed
 	DownloadVersion string // major version to download ("16")
 	Port            int    // 0: a free port chosen at start
@@ -100,7 +104,8 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (_ 
 	if err != nil {
 		return nil, err
 	}
-	if strings.ContainsAny(dataDir, "\"$`\\'") {
+	// PostgreSQL takes forward slashes on Windows too; ToSlash changes nothing elsewhere.
+	if strings.ContainsAny(filepath.ToSlash(dataDir), "\"$`\\'") {
 		return nil, fmt.Errorf("data directory %s contains a quote, dollar sign or backslash, which PostgreSQL's settings cannot carry: choose another data_dir", dataDir)
 	}
 	if o.Command == "" {
@@ -211,7 +216,7 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (_ 
 		// The running server's output goes to <data_dir>/postgres-<time>.log, a new file at every
 		// start and every LogRotationKB; PruneLogs (the maintenance loop) removes old ones.
 		"logging_collector":        "on",
-		"log_directory":            dataDir,
+		"log_directory":            filepath.ToSlash(dataDir),
 		"log_filename":             rotatedLogFilename,
 		"log_file_mode":            "0600",
 		"log_timezone":             "UTC", // file names and lines in one zone: no DST jumps
@@ -325,16 +330,44 @@ func inspectCluster(cluster string) (major int, isNew bool, err error) {
 // found for a new cluster), downloading one when allowed and needed.
 func chooseBinaries(ctx context.Context, o EmbeddedOptions, dataDir string, clusterMajor int, log *slog.Logger) (binaries, error) {
 	downloadDir := filepath.Join(dataDir, downloadDirName)
+	cluster := filepath.Join(dataDir, clusterDirName)
+	if o.Binaries == "bundled" {
+		if bundled == nil {
+			return binaries{}, errNoBundle
+		}
+		if clusterMajor != 0 && clusterMajor != bundled.Major {
+			return binaries{}, fmt.Errorf("data directory %s was created by PostgreSQL %d but the PostgreSQL inside this program is %s (embedded.binaries is \"bundled\"): set embedded.binaries to system and install PostgreSQL %d, or restore a backup into a new data directory (nothing was changed)",
+				cluster, clusterMajor, bundled.Version, clusterMajor)
+		}
+		return bundledBinaries(ctx, bundled, dataDir, log)
+	}
 	cands, err := findBinaries(ctx, o.BinariesPath, downloadDir)
 	if err != nil {
 		return binaries{}, err
 	}
+	kept := cands[:0]
+	for _, c := range cands {
+		if o.Binaries == "system" && c.Source == "downloaded" || o.Binaries == "download" && c.Source != "downloaded" {
+			continue
+		}
+		kept = append(kept, c)
+	}
+	cands = kept
 	for _, c := range cands {
 		if clusterMajor == 0 || c.Major == clusterMajor {
 			return c, nil
 		}
 	}
-	cluster := filepath.Join(dataDir, clusterDirName)
+	if (o.Binaries == "" || o.Binaries == "auto") && o.BinariesPath == "" && bundled != nil &&
+		(clusterMajor == 0 || clusterMajor == bundled.Major) {
+		return bundledBinaries(ctx, bundled, dataDir, log)
+	}
+	if o.Binaries == "system" {
+		o.Download = false
+	}
+	if o.Binaries == "download" {
+		o.Download = true
+	}
 	dv, _ := strconv.Atoi(o.DownloadVersion)
 	switch {
 	case clusterMajor != 0 && len(cands) > 0 && cands[0].Major > clusterMajor && (!o.Download || dv != clusterMajor):
@@ -385,14 +418,14 @@ func initCluster(ctx context.Context, bin binaries, dataDir, password string, lo
 	log.Info("embedded PostgreSQL: creating a new cluster (first start)", "cluster", cluster, "postgres", bin.Version)
 	ictx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ictx, filepath.Join(bin.BinDir, "initdb"),
-		"-D", tmp, "-U", superuser, "--pwfile="+pwf.Name(), "--auth=scram-sha-256",
-		"--encoding=UTF8", "--locale=C.UTF-8", "--data-checksums")
+	args := append([]string{"-D", tmp, "-U", superuser, "--pwfile=" + pwf.Name(), "--auth=scram-sha-256",
+		"--encoding=UTF8", "--data-checksums"}, localeArgs(bin.Major)...)
+	cmd := exec.CommandContext(ictx, filepath.Join(bin.BinDir, "initdb"+exeSuffix), args...)
 	cmd.Env = append(os.Environ(), "LC_MESSAGES=C")
 	// initdb dies with this process: a SIGKILLed first start must not leave an initdb writing into
 	// postgres.initdb while the next start removes and re-creates it. The death signal is tied to
 	// the thread that forks, so that thread is kept for the goroutine until initdb has exited.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = initdbProcAttr()
 	runtime.LockOSThread()
 	out, err := cmd.CombinedOutput()
 	runtime.UnlockOSThread()
@@ -677,6 +710,9 @@ func lastLines(s string, n int) string {
 }
 
 func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil // a directory cannot be fsynced there; NTFS journals its entries itself
+	}
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

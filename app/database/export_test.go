@@ -3,6 +3,7 @@ package database
 import (
 	"context"
 	"io/fs"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -34,4 +35,27 @@ func DownloadBinariesFrom(ctx context.Context, repoURL string, major int, dataDi
 	binaryRepositoryURL = repoURL
 	defer func() { binaryRepositoryURL = old }()
 	return downloadBinaries(ctx, major, dataDir, downloadDir)
+}
+
+// SetBundle makes meta and data (a zstd-compressed tar) the PostgreSQL inside the program, as a
+// bundle_pg build does (nil meta: none); it returns a function restoring the previous one.
+func SetBundle(meta, data []byte) func() {
+	old := bundled
+	bundled = nil
+	if meta != nil {
+		bundled = loadBundle(meta, data)
+	}
+	return func() { bundled = old }
+}
+
+// ExtractBundled extracts the bundle into dataDir (see bundledBinaries) and returns its bin/.
+func ExtractBundled(ctx context.Context, dataDir string, log *slog.Logger) (binDir, source, version string, err error) {
+	if bundled == nil {
+		return "", "", "", errNoBundle
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	b, err := bundledBinaries(ctx, bundled, dataDir, log)
+	return b.BinDir, b.Source, b.Version, err
 }

@@ -7,11 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 )
 
-// LockFileName is the file in the data directory whose exclusive lock (flock) marks the one
+// LockFileName is the file in the data directory whose exclusive lock (flock; LockFileEx on
+// Windows) marks the one
 // process that owns the directory. Its content describes that process, for the refusal message
 // of a second one and for tools (backup) that talk to the running server's PostgreSQL.
 const LockFileName = "healthcare.lock"
@@ -67,27 +67,31 @@ func LockDataDir(dir, command string) (*DirLock, error) {
 	}
 	// The directory is locked first: an operator may remove healthcare.lock as "stale" while its
 	// owner runs, and a lock on a new file of that name would then let a second owner in.
-	d, err := os.OpenFile(abs, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	// (Windows has no lock on a directory, but there a file open in another process cannot be
+	// removed.)
+	d, err := openDir(abs)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open the data directory %s: %v", abs, unwrapPath(err))
 	}
-	if err := syscall.Flock(int(d.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		d.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, lockedError(abs)
+	if d != nil {
+		if err := lockFile(d, true); err != nil {
+			d.Close()
+			if errors.Is(err, errWouldBlock) {
+				return nil, lockedError(abs)
+			}
+			return nil, fmt.Errorf("cannot lock the data directory %s: %v", abs, err)
 		}
-		return nil, fmt.Errorf("cannot lock the data directory %s: %v", abs, err)
 	}
 	path := filepath.Join(abs, LockFileName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|openNoFollow, 0o600)
 	if err != nil {
 		d.Close()
 		return nil, fmt.Errorf("cannot open the lock file %s: %v", path, unwrapPath(err))
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := lockFile(f, true); err != nil {
 		f.Close()
 		d.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		if errors.Is(err, errWouldBlock) {
 			return nil, lockedError(abs)
 		}
 		return nil, fmt.Errorf("cannot lock the data directory %s: %v", abs, err)
@@ -139,23 +143,27 @@ func Owner(dir string) (LockInfo, bool, error) {
 		return mine.info, true, nil
 	}
 	for _, path := range []string{abs, filepath.Join(abs, LockFileName)} {
-		flags := os.O_RDONLY | syscall.O_CLOEXEC
-		if path != abs {
-			flags |= syscall.O_NOFOLLOW // the data directory itself may be a symbolic link
+		var f *os.File
+		if path == abs {
+			f, err = openDir(abs) // the data directory itself may be a symbolic link
+			if err == nil && f == nil {
+				continue // Windows: no directory lock
+			}
+		} else {
+			f, err = os.OpenFile(path, os.O_RDONLY|openNoFollow, 0)
 		}
-		f, err := os.OpenFile(path, flags, 0)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
 		if err != nil {
 			return LockInfo{}, false, fmt.Errorf("cannot open %s: %v", path, unwrapPath(err))
 		}
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
+		err = lockFile(f, false)
 		if err == nil {
-			syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+			unlockFile(f)
 		}
 		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		if errors.Is(err, errWouldBlock) {
 			info, err := ReadLockInfo(abs)
 			return info, true, err
 		}
@@ -214,8 +222,10 @@ func (l *DirLock) Release() {
 	delete(locks, l.dir)
 	l.info.Port = 0
 	l.info.HTTP = ""
-	syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
+	unlockFile(l.f)
 	l.f.Close()
-	syscall.Flock(int(l.d.Fd()), syscall.LOCK_UN)
-	l.d.Close()
+	if l.d != nil {
+		unlockFile(l.d)
+		l.d.Close()
+	}
 }

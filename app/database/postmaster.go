@@ -62,7 +62,7 @@ type postmaster struct {
 // args is the postgres command line: every setting on it, so nothing in the cluster's own
 // postgresql.conf (which an older version of this program or a human may have edited) is needed.
 func (p *postmaster) args() []string {
-	a := []string{"-D", p.cluster, "-p", strconv.Itoa(p.port), "-c", "hba_file=" + p.hbaFile}
+	a := []string{"-D", p.cluster, "-p", strconv.Itoa(p.port), "-c", "hba_file=" + filepath.ToSlash(p.hbaFile)}
 	keys := make([]string, 0, len(p.params))
 	for k := range p.params {
 		keys = append(keys, k)
@@ -81,12 +81,12 @@ func (p *postmaster) start(ctx context.Context, timeout time.Duration) error {
 		return fmt.Errorf("cannot open the PostgreSQL log %s: %v", p.logPath, unwrapPath(err))
 	}
 	defer logf.Close() // the child has its own copy
-	cmd := exec.Command(filepath.Join(p.bin.BinDir, "postgres"), p.args()...)
+	cmd := exec.Command(filepath.Join(p.bin.BinDir, "postgres"+exeSuffix), p.args()...)
 	cmd.Dir = p.cluster
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Its own process group: a Ctrl-C on the terminal reaches this program only, which then
 	// stops PostgreSQL in order (after the HTTP server and the pool).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = childProcAttr()
 	cmd.Env = append(os.Environ(), "LC_MESSAGES=C", "LANG=C.UTF-8")
 	p.startMu.Lock()
 	p.mu.Lock()
@@ -99,6 +99,12 @@ func (p *postmaster) start(ctx context.Context, timeout time.Duration) error {
 	if err := cmd.Start(); err != nil {
 		p.startMu.Unlock()
 		return fmt.Errorf("cannot run %s: %v", cmd.Path, err)
+	}
+	if err := bindChild(cmd); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		p.startMu.Unlock()
+		return err
 	}
 	exited := make(chan struct{})
 	p.mu.Lock()
@@ -136,7 +142,7 @@ func (p *postmaster) start(ctx context.Context, timeout time.Duration) error {
 			p.mu.Lock()
 			cmd := p.cmd
 			p.mu.Unlock()
-			if !sigWait(cmd, exited, syscall.SIGINT, 10*time.Second) {
+			if !p.sigWait(cmd, exited, shutdownFast, 10*time.Second) {
 				p.kill(5 * time.Second)
 			}
 			return fmt.Errorf("%w (%s)", errWrongPassword, pe.Message)
@@ -247,12 +253,12 @@ func (p *postmaster) stop(timeout time.Duration) error {
 	// processes) the rest; the SIGKILL after them adds at most a second.
 	fast := timeout * 3 / 4
 	if fast >= 100*time.Millisecond {
-		if sigWait(cmd, exited, syscall.SIGINT, fast) {
+		if p.sigWait(cmd, exited, shutdownFast, fast) {
 			return nil
 		}
 		p.log.Warn("embedded PostgreSQL did not stop in time; immediate shutdown", "waited", fast.String())
 	}
-	if sigWait(cmd, exited, syscall.SIGQUIT, max(timeout-fast, 250*time.Millisecond)) {
+	if p.sigWait(cmd, exited, shutdownImmediate, max(timeout-fast, 250*time.Millisecond)) {
 		return nil
 	}
 	return p.kill(time.Second)
@@ -266,7 +272,7 @@ func (p *postmaster) kill(wait time.Duration) error {
 	if cmd == nil || cmd.Process == nil {
 		return nil
 	}
-	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	killChild(cmd)
 	select {
 	case <-exited:
 		return nil
@@ -275,14 +281,23 @@ func (p *postmaster) kill(wait time.Duration) error {
 	}
 }
 
-// sigWait sends sig to the postmaster and waits for its exit up to d.
-func sigWait(cmd *exec.Cmd, exited chan struct{}, sig syscall.Signal, d time.Duration) bool {
+// shutdownMode is how PostgreSQL is asked to stop: fast (SIGINT: sessions end, a checkpoint is
+// written) or immediate (SIGQUIT: crash recovery at the next start).
+type shutdownMode int
+
+const (
+	shutdownFast shutdownMode = iota
+	shutdownImmediate
+)
+
+// sigWait asks the postmaster to shut down in mode and waits for its exit up to d.
+func (p *postmaster) sigWait(cmd *exec.Cmd, exited chan struct{}, mode shutdownMode, d time.Duration) bool {
 	select {
 	case <-exited:
 		return true
 	default:
 	}
-	if err := cmd.Process.Signal(sig); err != nil {
+	if err := p.signalShutdown(cmd, mode); err != nil {
 		// Already exited (and reaped by the waiter, or about to be).
 		select {
 		case <-exited:
@@ -365,213 +380,4 @@ func logTail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, " | ")
-}
-
-// ---- a server left running on the cluster --------------------------------------------------
-
-// stopOrphan handles a postmaster.pid found in cluster before start. The caller holds the data
-// directory's lock, so no live healthcare process owns a server on it. A live PostgreSQL is
-// stopped only when it provably serves this cluster (its working directory is the cluster and
-// postmaster.pid names the cluster); a pid that now belongs to anything else (after a reboot:
-// another program, or another PostgreSQL of the same user) is never signalled, and the stale pid
-// file is removed so that PostgreSQL does not take that process for a running server. An empty or
-// damaged postmaster.pid (PostgreSQL refuses to start next to one) is removed too. A pid file is
-// only ever removed when no PostgreSQL process runs in the cluster; when one does but the file
-// does not name it as the cluster's server (the data directory was moved while it ran, or the file
-// was edited), the start is refused and nothing is touched.
-func stopOrphan(cluster string, log *slog.Logger) error {
-	pidFile := filepath.Join(cluster, "postmaster.pid")
-	b, err := os.ReadFile(pidFile)
-	if errors.Is(err, os.ErrNotExist) {
-		if running := serverStaysIn(cluster); running != 0 {
-			return runningError(cluster, running, "although it has no postmaster.pid")
-		}
-		return nil
-	}
-	if err != nil {
-		return nil // unreadable: PostgreSQL says what is wrong
-	}
-	lines := strings.Split(string(b), "\n")
-	pid, err := strconv.Atoi(strings.TrimSpace(lines[0]))
-	if err != nil || pid <= 0 {
-		return removeStalePID(cluster, pid, fmt.Sprintf("it is empty or damaged (%q), which PostgreSQL refuses to start next to", firstLine(string(b))), log)
-	}
-	if pid == os.Getpid() {
-		return removeStalePID(cluster, pid, "its pid is this process's", log)
-	}
-	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
-		if running := serverStaysIn(cluster); running != 0 {
-			return runningError(cluster, running, fmt.Sprintf("although its postmaster.pid names pid %d, which does not exist", pid))
-		}
-		return nil // no such process: PostgreSQL replaces a stale file itself
-	}
-	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil // exited meanwhile
-		}
-		// Another user's process: /proc/PID/comm is readable by everyone.
-		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-		if strings.TrimSpace(string(comm)) == "postgres" {
-			return fmt.Errorf("a PostgreSQL server (pid %d) owned by another user may be running on %s: stop it, or start this program as that user", pid, cluster)
-		}
-		return removeStalePID(cluster, pid, "its pid now belongs to another program, which is left alone", log)
-	}
-	exe = strings.TrimSuffix(exe, " (deleted)")
-	if !strings.HasPrefix(filepath.Base(exe), "postgres") {
-		return removeStalePID(cluster, pid, "its pid now belongs to another program ("+filepath.Base(exe)+"), which is left alone", log)
-	}
-	cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
-	named := ""
-	if len(lines) > 1 {
-		named = strings.TrimSpace(lines[1])
-	}
-	if sameDir(cwd, cluster) && !sameDir(named, cluster) {
-		return runningError(cluster, pid, fmt.Sprintf("but its postmaster.pid names the data directory %q (was the directory moved or renamed while it ran?)", named))
-	}
-	if !sameDir(cwd, cluster) {
-		return removeStalePID(cluster, pid, "its pid now belongs to another PostgreSQL server (serving "+cwd+"), which is left alone", log)
-	}
-	log.Warn("embedded PostgreSQL: a server left running by an earlier run of this program was found; stopping it", "pid", pid, "cluster", cluster)
-	return stopPID(pid, 60*time.Second)
-}
-
-// runningError is the refusal when a PostgreSQL process runs in cluster without provably being the
-// server an earlier run left: nothing is signalled or removed.
-func runningError(cluster string, pid int, why string) error {
-	return fmt.Errorf("a PostgreSQL server (pid %d) is running in %s %s, so it is not stopped automatically and nothing was changed: stop it (kill -INT %d), check that it is gone, and start again", pid, cluster, why, pid)
-}
-
-func firstLine(s string) string {
-	l, _, _ := strings.Cut(s, "\n")
-	return strings.TrimSpace(l)
-}
-
-// serverIn returns the pid of a PostgreSQL process of this user whose working directory is cluster
-// (the postmaster when it can tell it from its children), or 0 when there is none. PostgreSQL
-// changes into its data directory before it writes postmaster.pid, so this finds a server whatever
-// its pid file says.
-func serverIn(cluster string) int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0
-	}
-	found := map[int]int{} // pid -> parent pid
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
-		if err != nil || !sameDir(cwd, cluster) {
-			continue
-		}
-		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-		if err != nil || !strings.HasPrefix(filepath.Base(strings.TrimSuffix(exe, " (deleted)")), "postgres") {
-			continue
-		}
-		if st := procState(pid); st == "" || st == "Z" || st == "X" {
-			continue
-		}
-		found[pid] = parentPID(pid)
-	}
-	best := 0
-	for pid, ppid := range found {
-		if _, child := found[ppid]; child {
-			continue
-		}
-		if best == 0 || pid < best {
-			best = pid
-		}
-	}
-	return best
-}
-
-// serverStaysIn is serverIn, given a few seconds: processes of a postmaster that was just killed
-// (by the supervisor's stop, or from outside) take a moment to exit.
-func serverStaysIn(cluster string) int {
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		pid := serverIn(cluster)
-		if pid == 0 || time.Now().After(deadline) {
-			return pid
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// procState is the state letter of /proc/PID/stat ("" when the process is gone).
-func procState(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return ""
-	}
-	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 {
-		if f := strings.Fields(s[i+1:]); len(f) > 0 {
-			return f[0]
-		}
-	}
-	return ""
-}
-
-func parentPID(pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 {
-		if f := strings.Fields(s[i+1:]); len(f) > 1 {
-			ppid, _ := strconv.Atoi(f[1])
-			return ppid
-		}
-	}
-	return 0
-}
-
-// stopPID stops a postmaster that is not our child: fast shutdown, then immediate.
-func stopPID(pid int, timeout time.Duration) error {
-	gone := func() bool { return syscall.Kill(pid, 0) != nil }
-	for _, step := range []struct {
-		sig syscall.Signal
-		d   time.Duration
-	}{{syscall.SIGINT, timeout * 3 / 4}, {syscall.SIGQUIT, timeout / 4}} {
-		if err := syscall.Kill(pid, step.sig); err != nil {
-			return nil
-		}
-		for end := time.Now().Add(step.d); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-			if gone() {
-				return nil
-			}
-		}
-	}
-	return fmt.Errorf("the PostgreSQL server (pid %d) left running by an earlier run did not stop: stop it (kill %d) and start again", pid, pid)
-}
-
-func sameDir(a, b string) bool {
-	if a == "" || b == "" {
-		return false
-	}
-	ra, err1 := filepath.EvalSymlinks(a)
-	rb, err2 := filepath.EvalSymlinks(b)
-	if err1 != nil || err2 != nil {
-		return filepath.Clean(a) == filepath.Clean(b)
-	}
-	return ra == rb
-}
-
-// removeStalePID removes a postmaster.pid whose pid now belongs to a process that does not serve
-// this cluster (or that names no process). The process is never signalled. When a PostgreSQL
-// process runs in the cluster after all, the file is left and the start refused.
-func removeStalePID(cluster string, pid int, why string, log *slog.Logger) error {
-	if running := serverStaysIn(cluster); running != 0 {
-		return runningError(cluster, running, fmt.Sprintf("although its postmaster.pid names pid %d", pid))
-	}
-	log.Warn("embedded PostgreSQL: removing a stale postmaster.pid: "+why, "pid", pid, "cluster", cluster)
-	if err := os.Remove(filepath.Join(cluster, "postmaster.pid")); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("cannot remove the stale %s/postmaster.pid: %v", cluster, unwrapPath(err))
-	}
-	return nil
 }

@@ -1,3 +1,5 @@
+//go:build unix
+
 package privilege
 
 import (
@@ -102,7 +104,8 @@ func TestDropIfRootAsRoot(t *testing.T) {
 	}
 
 	out = child(t, "no-such-user-xyz", filepath.Join(base, "other"))
-	if !strings.Contains(out, "set embedded.run_as to an existing unprivileged user") {
+	if !strings.Contains(out, "set embedded.run_as to an existing unprivileged user") ||
+		!strings.Contains(out, "'useradd --system --user-group --no-create-home --shell /usr/sbin/nologin no-such-user-xyz'") {
 		t.Fatalf("missing user: %q", out)
 	}
 	out = child(t, "root", filepath.Join(base, "other"))

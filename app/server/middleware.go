@@ -67,6 +67,9 @@ func newRequestID() string {
 }
 
 // securityHeaders are set before the handler runs, so error responses carry them too.
+// HSTS is the Strict-Transport-Security value of HTTPS answers.
+const HSTS = "max-age=31536000"
+
 func securityHeaders(c *fiber.Ctx) error {
 	setSecurityHeaders(c)
 	return c.Next()
@@ -85,6 +88,12 @@ func setSecurityHeaders(c *fiber.Ctx) {
 	c.Set(fiber.HeaderPermissionsPolicy, PermissionsPolicy)
 	c.Set("Cross-Origin-Opener-Policy", "same-origin")
 	c.Set(fiber.HeaderCrossOriginResourcePolicy, "same-origin")
+	// Over HTTPS only (server.tls): browsers then refuse plain HTTP to this host for a year.
+	// They ignore it on a connection with a certificate warning, so a self-signed certificate
+	// not yet trusted never locks staff out.
+	if c.Context().IsTLS() {
+		c.Set(fiber.HeaderStrictTransportSecurity, HSTS)
+	}
 	// Every answer is uncacheable unless its route says otherwise (the UI's and the API reference's
 	// files revalidate with their ETag): API answers hold patient data and tokens, whatever the
 	// spelling of the path that reached them.

@@ -37,7 +37,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -50,6 +49,10 @@ import (
 
 // EnvURL names the environment variable that selects an external test server.
 const EnvURL = "HEALTHCARE_TEST_DATABASE_URL"
+
+// EnvBinaries names the environment variable that chooses the test server's PostgreSQL like
+// embedded.binaries: "bundled" runs the one inside a -tags bundle_pg test binary.
+const EnvBinaries = "HEALTHCARE_TEST_EMBEDDED_BINARIES"
 
 // RunAs is the user Main switches to when the tests run as root.
 const RunAs = "postgres"
@@ -184,6 +187,7 @@ func doStart() error {
 			DataDir:        dir,
 			NoSync:         true,
 			MaxConnections: 300,
+			Binaries:       os.Getenv(EnvBinaries),
 		}, nil)
 		if err != nil {
 			os.RemoveAll(dir)
@@ -203,25 +207,6 @@ func doStart() error {
 	}
 	admin = pool
 	return nil
-}
-
-// startWatchdog starts a shell in its own session that waits for our end of a pipe to close (this
-// process exited, however it exited) and then stops the server and removes its directory.
-func startWatchdog(binDir, cluster, dir string) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return
-	}
-	cmd := exec.Command("/bin/sh", "-c", `cat >/dev/null; "$0/pg_ctl" stop -m immediate -w -D "$1" >/dev/null 2>&1; rm -rf "$2"`, binDir, cluster, dir)
-	cmd.Stdin = r
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		r.Close()
-		w.Close()
-		return
-	}
-	r.Close()
-	watchdog, watchPipe = cmd, w
 }
 
 func shutdown() {

@@ -1,3 +1,5 @@
+//go:build unix
+
 package privilege
 
 import (
@@ -5,9 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -36,11 +36,11 @@ func makeDirs(dir string, uid, gid int) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	fd, err := syscall.Open(top, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	fd, err := unix.Open(top, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("cannot create directory %s: %v", dir, err)
 	}
-	defer func() { syscall.Close(fd) }()
+	defer func() { unix.Close(fd) }()
 	path := top
 	for i := len(missing) - 1; i >= 0; i-- {
 		name := missing[i]
@@ -48,11 +48,11 @@ func makeDirs(dir string, uid, gid int) error {
 		if err := makeDirAt(fd, name, path, uid, gid); err != nil {
 			return err
 		}
-		next, err := syscall.Openat(fd, name, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+		next, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return fmt.Errorf("cannot create directory %s: %v", path, err)
 		}
-		syscall.Close(fd)
+		unix.Close(fd)
 		fd = next
 	}
 	return nil
@@ -65,28 +65,28 @@ func makeDirs(dir string, uid, gid int) error {
 // made it first, its directory is used and ours is removed.
 func makeDirAt(fd int, name, path string, uid, gid int) error {
 	tmp := fmt.Sprintf(".%s.creating-%d", name, os.Getpid())
-	if err := syscall.Mkdirat(fd, tmp, 0o700); err != nil {
+	if err := unix.Mkdirat(fd, tmp, 0o700); err != nil {
 		return fmt.Errorf("cannot create directory %s: %v", path, err)
 	}
-	tfd, err := syscall.Openat(fd, tmp, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	tfd, err := unix.Openat(fd, tmp, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("cannot create directory %s: %v", path, err)
 	}
-	var st syscall.Stat_t
-	err = syscall.Fstat(tfd, &st)
+	var st unix.Stat_t
+	err = unix.Fstat(tfd, &st)
 	if err == nil && st.Uid != uint32(os.Geteuid()) {
 		err = fmt.Errorf("it was replaced by another user's while being created: check who can write to %s", filepath.Dir(path))
 	}
 	if err == nil {
-		err = syscall.Fchown(tfd, uid, gid)
+		err = unix.Fchown(tfd, uid, gid)
 	}
 	if err == nil {
-		err = syscall.Fchmod(tfd, 0o700) // the umask may have taken bits away
+		err = unix.Fchmod(tfd, 0o700) // the umask may have taken bits away
 	}
-	syscall.Close(tfd)
+	unix.Close(tfd)
 	if err == nil {
-		err = unix.Renameat2(fd, tmp, fd, name, unix.RENAME_NOREPLACE)
-		if errors.Is(err, syscall.EEXIST) {
+		err = renameNoReplace(fd, tmp, name)
+		if errors.Is(err, unix.EEXIST) {
 			err = nil // another copy starting at the same time made it: use that one
 		} else if err == nil {
 			return nil
@@ -107,31 +107,5 @@ func ownerOf(st fs.FileInfo) int {
 	return -1
 }
 
-// nameOf is the name of the user uid, or the number when it has no name.
-func nameOf(uid int) string {
-	// Not user.Current: it caches the user from before a privilege drop.
-	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
-		return u.Username
-	}
-	return strconv.Itoa(uid)
-}
-
-// notOwner is the refusal of a data directory (or of the entry name inside it) that belongs to
-// owner instead of runAs: it names the command that fixes it. Nothing is changed for the user: a
-// chown of a whole tree is the operator's decision, made knowing which tree it is.
-func notOwner(dir, name string, owner int, runAs string) error {
-	what := "data directory " + dir
-	if name != "" {
-		what += " holds " + name + ", which"
-	}
-	return fmt.Errorf("%s belongs to %s, not to %s, who runs the server: run 'chown -R %s: %s' (check it is the right directory), or set data_dir",
-		what, nameOf(owner), runAs, runAs, dir)
-}
-
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
+// currentUser is the name of the user the process runs as now.
+func currentUser() string { return nameOf(os.Geteuid()) }

@@ -1,0 +1,16 @@
+//go:build bundle_pg
+
+package database
+
+import _ "embed"
+
+// The PostgreSQL payload for this platform, made by 'go run ./release' (or
+// 'go run ./release -pg-only -platforms darwin/arm64'); see pgbundle/README.md.
+var (
+	//go:embed pgbundle/darwin_arm64.tar.zst
+	bundleData []byte
+	//go:embed pgbundle/darwin_arm64.json
+	bundleMeta []byte
+)
+
+func init() { bundled = loadBundle(bundleMeta, bundleData) }
