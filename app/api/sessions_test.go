@@ -130,7 +130,7 @@ func TestIdleTimeout(t *testing.T) {
 func TestSessionMaxAge(t *testing.T) {
 	t.Parallel()
 	e := apitest.New(t, func(c *config.Config) {
-		c.Auth.AccessTokenTTL, c.Auth.IdleTimeout, c.Auth.SessionMaxAge = time.Second, time.Second, 3*time.Second
+		c.Auth.AccessTokenTTL, c.Auth.IdleTimeout, c.Auth.SessionMaxAge = time.Second, 2*time.Second, 3*time.Second
 	})
 	e.Register(t, "alice")
 	access, refresh := e.Login("alice")

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"crypto/tls"
 	"net"
 	"sync"
 
@@ -53,7 +54,7 @@ func hasBareLF(b []byte) bool {
 }
 
 func badRequestLine(c *fiber.Ctx) bool {
-	sc, ok := c.Context().Conn().(*strictConn)
+	sc, ok := c.Context().Conn().(interface{ malformed() bool })
 	return ok && sc.malformed()
 }
 
@@ -66,8 +67,22 @@ func (l strictListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &strictConn{Conn: conn, atStart: true}, nil
+	sc := &strictConn{Conn: conn, atStart: true}
+	if tc, ok := conn.(*tls.Conn); ok {
+		return strictTLSConn{sc, tc}, nil
+	}
+	return sc, nil
 }
+
+// strictTLSConn is a strictConn over TLS (server.tls): it keeps the TLS connection's state visible,
+// so that fasthttp knows the request came over HTTPS (c.Protocol(), HSTS).
+type strictTLSConn struct {
+	*strictConn
+	tls *tls.Conn
+}
+
+func (c strictTLSConn) Handshake() error                     { return c.tls.Handshake() }
+func (c strictTLSConn) ConnectionState() tls.ConnectionState { return c.tls.ConnectionState() }
 
 // strictConn watches the bytes fasthttp reads for the end of each request line: the first line of
 // the connection, and the first one after each response (not after an interim "100 Continue",
