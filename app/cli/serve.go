@@ -84,9 +84,11 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	if err != nil {
 		return configError(err)
 	}
-	httpLn := ln
+	// The per-address limit counts TCP connections, under TLS: fasthttp must see the *tls.Conn
+	// itself to know a request came over HTTPS (HSTS, c.Protocol()).
+	httpLn := server.LimitPerAddress(ln, cfg.Server.MaxConnectionsPerAddress)
 	if tlsSetup != nil {
-		httpLn = tls.NewListener(ln, tlsSetup.Config)
+		httpLn = tls.NewListener(httpLn, tlsSetup.Config)
 	} else if !isLoopback(ln.Addr()) {
 		log.Warn("listening beyond this machine without TLS: patient data and passwords cross the network readable by anyone on it; set server.tls (self-signed, files or acme), or listen on 127.0.0.1 behind an HTTPS proxy",
 			"listen", ln.Addr().String(), "setting", "server.tls")
@@ -127,7 +129,7 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	announce(log, cfg, db.Info, ln.Addr(), tlsSetup, redirectLn)
 	done := make(chan error, 1)
 	go func() {
-		done <- server.Serve(ctx, app, server.LimitPerAddress(httpLn, cfg.Server.MaxConnectionsPerAddress), cfg.Server.ShutdownTimeout)
+		done <- server.Serve(ctx, app, httpLn, cfg.Server.ShutdownTimeout)
 	}()
 	if redirectLn != nil {
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
