@@ -408,6 +408,9 @@ func TestE2EReception(t *testing.T) {
 		e.expectFocusOn("#quick-search", "after pressing /")
 		e.do(chromedp.SendKeys(chromedp.CSS("#quick-search"), "Quincy"))
 		e.waitText("#quick-results", "Quincy Quick")
+		if v := e.eval(`document.querySelector('#quick-search').value`); v != "Quincy" {
+			t.Errorf("the search box holds %q after '/' and typing Quincy", v)
+		}
 		e.shot("28-quick-search")
 		e.do(chromedp.KeyEvent(kb.ArrowDown))
 		e.do(chromedp.KeyEvent(kb.Enter))

@@ -13,6 +13,7 @@ export function QuickSearch() {
   const [results, setResults] = useState({ q: '', items: [], error: null });
   const query = useDebounced(q.trim(), 200);
   const input = useRef(null);
+  const jumped = useRef(false); // the box was just focused by "/"
 
   useEffect(() => {
     if (!query) return setResults({ q: '', items: [], error: null });
@@ -42,6 +43,7 @@ export function QuickSearch() {
       const t = e.target;
       if (t && (t.closest('input, textarea, select, [contenteditable="true"]') || document.querySelector('dialog[open]'))) return;
       e.preventDefault();
+      jumped.current = true;
       setTimeout(() => input.current?.focus(), 0); // after the key: the "/" itself never lands in the box
     };
     document.addEventListener('keydown', onKey);
@@ -88,7 +90,14 @@ export function QuickSearch() {
     <input id="quick-search" ref=${input} type="search" placeholder="Search patients, doctors… ( / )" autocomplete="off"
       role="combobox" aria-expanded=${shown && items.length > 0 ? 'true' : 'false'} aria-controls="quick-results" aria-autocomplete="list"
       aria-activedescendant=${shown && active >= 0 && items[active] ? `qs-${items[active].key}` : undefined} aria-describedby="quick-status"
-      value=${q} onInput=${(e) => { setQ(e.currentTarget.value); setOpen(true); }} onKeyDown=${onKeyDown}
+      value=${q} onInput=${(e) => {
+        // A busy browser may still deliver the "/" that focused the box as its first character.
+        let v = e.currentTarget.value;
+        if (jumped.current && v.startsWith('/')) v = e.currentTarget.value = v.slice(1);
+        jumped.current = false;
+        setQ(v);
+        setOpen(true);
+      }} onKeyDown=${onKeyDown}
       onFocus=${() => setOpen(true)} onBlur=${() => setTimeout(() => document.activeElement !== input.current && setOpen(false), 150)} />
     <ul id="quick-results" role="listbox" aria-label="Patients and doctors" class=${shown && items.length ? 'quick-results shown' : 'quick-results'}>
       ${shown
