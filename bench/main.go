@@ -63,6 +63,7 @@ type options struct {
 	pprof       string
 	keep        bool
 	serverEnv   string
+	baseEnv     string
 }
 
 func main() {
@@ -78,6 +79,7 @@ func main() {
 	flag.StringVar(&o.pprof, "pprof", "", "scenario (e.g. a) during which to save a 5 s CPU profile of this binary's server, in round 1, as cpu-<scenario>.pprof (needs serve --pprof)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary data directories")
 	flag.StringVar(&o.serverEnv, "env", "", "extra environment for the servers, comma-separated KEY=VALUE")
+	flag.StringVar(&o.baseEnv, "baseline-env", "", "extra environment for the baseline's server only (e.g. -baseline HEAD -baseline-env HEALTHCARE_AUDIT_READS=false compares a setting)")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
 	if err := run(o); err != nil {
@@ -192,6 +194,9 @@ func run(o options) error {
 			}
 		}
 		rep.Revision[label] = describeRevision(root, rev)
+		if label == "baseline" && o.baseEnv != "" {
+			rep.Revision[label] += " with " + o.baseEnv
+		}
 		bin := filepath.Join(dir, "healthcare")
 		log.Printf("building %s (%s)", label, rep.Revision[label])
 		build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
@@ -406,6 +411,9 @@ func (t *target) start(ctx context.Context, o options) error {
 	}
 	if o.serverEnv != "" {
 		env = append(env, strings.Split(o.serverEnv, ",")...)
+	}
+	if o.baseEnv != "" && t.label == "baseline" {
+		env = append(env, strings.Split(o.baseEnv, ",")...)
 	}
 	cmd.Env = env
 	logf, err := os.Create(filepath.Join(o.out, "server-"+t.label+".log"))
