@@ -391,12 +391,17 @@ func restoreInto(ctx context.Context, t restoreTarget, file string, meta backup.
 	if len(applied) > 0 {
 		log.Info("restore: migrated the restored data to this release", "migrations", len(applied))
 	}
-	// A previous database without any schema (the empty one a first start creates) held nothing.
+	// A previous database holding no relation at all (the empty one a first start creates) held
+	// nothing to keep. Not "no schema of ours": with an external database it may share the
+	// original system's tables.
 	if kept != "" {
 		if c, err := pgx.Connect(ctx, t.appURL(kept)); err == nil {
-			v, verr := database.SchemaVersion(ctx, c)
+			var relations int
+			cerr := c.QueryRow(ctx, `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+				WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%'
+				  AND n.nspname NOT LIKE 'pg\_temp%'`).Scan(&relations)
 			c.Close(context.Background())
-			if verr == nil && v == 0 {
+			if cerr == nil && relations == 0 {
 				if _, err := admin.Exec(ctx, "DROP DATABASE "+ident(kept)); err == nil {
 					kept = ""
 				}

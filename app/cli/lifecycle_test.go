@@ -449,6 +449,20 @@ func TestExternalDatabase(t *testing.T) {
 	if code, out := run(t, opts{Env: env}, "restore", file, "--yes"); code != 0 || !strings.Contains(out, "shared_before_restore_") {
 		t.Fatalf("restore into the external database: exit %d\n%s", code, out)
 	}
+	// A database that held only someone else's tables (the original system's, say) is kept aside,
+	// never dropped as "empty".
+	if _, err := admin.Exec(ctx, "CREATE DATABASE foreign_tables"); err != nil {
+		t.Fatal(err)
+	}
+	fconn := embeddedConn(t, hostDir, "foreign_tables")
+	if _, err := fconn.Exec(ctx, "CREATE TABLE api_doctor (id bigint PRIMARY KEY); INSERT INTO api_doctor VALUES (7)"); err != nil {
+		t.Fatal(err)
+	}
+	fconn.Close(ctx)
+	foreignEnv := []string{"DATABASE_URL=" + strings.Replace(url, "/shared?", "/foreign_tables?", 1), env[1]}
+	if code, out := run(t, opts{Env: foreignEnv}, "restore", file, "--yes"); code != 0 || !strings.Contains(out, "foreign_tables_before_restore_") {
+		t.Fatalf("restore over a database with foreign tables: exit %d (its previous content must be kept)\n%s", code, out)
+	}
 	conn = embeddedConn(t, hostDir, "shared")
 	var carol int
 	conn.QueryRow(ctx, "SELECT count(*) FROM users WHERE username = 'carol'").Scan(&carol)
