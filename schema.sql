@@ -107,20 +107,29 @@ CREATE TABLE IF NOT EXISTS setup_tokens (
 );
 
 -- The audit trail (migration 0003): append-only, hash-chained, see README "Audit trail".
--- The head of the audit chain: one row, locked by every append, so rows get consecutive seq numbers
--- in commit order and each row's prev_hash is the hash of the row committed before it. purged_*:
--- the last row the retention job removed (the first kept row's prev_hash is purged_hash).
+-- Rows are chained in batches ("seals", migration 0004): an insert only stamps its row with seq and
+-- txid (its transaction's id); audit_seal_pending(), run every second by the server, appends one
+-- audit_seal row for the rows of the transactions that ended since the last seal, its hash chained
+-- to the previous one. Rows written before 0004 were chained one by one (prev_hash, hash set) and
+-- come first in the chain.
+-- The head of the audit chain: one row. seq, hash: the last row chained one by one (before 0004),
+-- then hash is the last seal's. purged_*: the last row or seal the retention job removed (the first
+-- kept one's prev_hash is purged_hash).
 CREATE TABLE IF NOT EXISTS audit_head (
     id          boolean PRIMARY KEY DEFAULT true CHECK (id),
     seq         bigint  NOT NULL,
     hash        bytea   NOT NULL,
     purged_seq  bigint  NOT NULL,
-    purged_hash bytea   NOT NULL
+    purged_hash bytea   NOT NULL,
+    sealed_xmin xid8    NOT NULL DEFAULT '0', -- every transaction below it had ended at the last seal
+    floor_seq   bigint  NOT NULL DEFAULT 0,   -- rows up to it are not for sealing (restored ones)
+    seal_pos    bigint  NOT NULL DEFAULT 0,   -- the last seal
+    purged_pos  bigint  NOT NULL DEFAULT 0    -- the last seal the retention job removed
 );
 -- Its row is made by the first append (an empty database stays empty, so a backup restores into it).
 
 -- One row per access to patient data and per change (issue 11). Never a field value, a password or
--- a token: resource ids, counts and filter NAMES only. seq, prev_hash and hash are set by
+-- a token: resource ids, counts and filter NAMES only. seq, txid, prev_hash and hash are set by
 -- audit_chain(), whatever the INSERT says.
 CREATE TABLE IF NOT EXISTS audit_log (
     seq            bigint      PRIMARY KEY,
@@ -137,12 +146,31 @@ CREATE TABLE IF NOT EXISTS audit_log (
     client_address text        NOT NULL DEFAULT '',
     request_id     text        NOT NULL DEFAULT '',
     user_agent     text        NOT NULL DEFAULT '',
-    prev_hash      bytea       NOT NULL,
-    hash           bytea       NOT NULL
+    prev_hash      bytea,                           -- rows chained one by one (before 0004)
+    hash           bytea,
+    txid           xid8                             -- the writing transaction (sealed rows)
 );
 CREATE INDEX IF NOT EXISTS audit_log_at_idx ON audit_log (at);
 CREATE INDEX IF NOT EXISTS audit_log_user_idx ON audit_log (user_id, seq);
 CREATE INDEX IF NOT EXISTS audit_log_patient_idx ON audit_log (patient_id, seq) WHERE patient_id IS NOT NULL;
+CREATE SEQUENCE IF NOT EXISTS audit_log_seq_seq OWNED BY audit_log.seq; -- audit_chain() takes seq from it
+CREATE INDEX IF NOT EXISTS audit_log_txid_idx ON audit_log (txid, seq) WHERE txid IS NOT NULL;
+
+-- One seal: the rows with txid in [xid_from, xid_to) and seq in (floor_seq, max_seq], in seq
+-- order. These bounds say exactly which rows it covers, so a row removed from it, added to it or
+-- changed changes its hash.
+CREATE TABLE audit_seal (
+    pos       bigint      PRIMARY KEY,
+    sealed_at timestamptz NOT NULL DEFAULT now(),
+    floor_seq bigint      NOT NULL,
+    max_seq   bigint      NOT NULL,
+    xid_from  xid8        NOT NULL,
+    xid_to    xid8        NOT NULL,
+    row_count bigint      NOT NULL,
+    last_at   timestamptz NOT NULL, -- the newest row's time (retention)
+    prev_hash bytea       NOT NULL,
+    hash      bytea       NOT NULL
+);
 
 -- A row's hash: SHA-256 of the previous row's hash and the row's content (jsonb's text form is
 -- canonical; the time as integer microseconds, so TimeZone does not matter).
@@ -153,17 +181,32 @@ LANGUAGE sql IMMUTABLE AS $$
         r.status, r.client_address, r.request_id, r.user_agent)::text, 'UTF8'))
 $$;
 
--- Chains every new row to the head (SECURITY DEFINER: the application role needs no right on
--- audit_head when an administrator gives these objects to another owner, see the README).
-CREATE OR REPLACE FUNCTION audit_chain() RETURNS trigger
+-- A row's content as the chain hashes it (the same form audit_row_hash uses).
+CREATE FUNCTION audit_row_text(r audit_log) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_build_array(r.seq, (extract(epoch FROM r.at) * 1000000)::bigint,
+        r.user_id, r.username, r.action, r.resource, r.resource_id, r.patient_id, r.row_count, r.filters,
+        r.status, r.client_address, r.request_id, r.user_agent)::text
+$$;
+
+-- What a seal at pos with these bounds covers: its row count, newest time and hash. The sealer
+-- and `audit verify` both compute it here, so they cannot disagree.
+CREATE FUNCTION audit_seal_hash(prev bytea, pos bigint, floor_seq bigint, max_seq bigint,
+    xid_from xid8, xid_to xid8, OUT row_count bigint, OUT last_at timestamptz, OUT hash bytea)
+LANGUAGE sql STABLE AS $$
+    SELECT count(*), max(a.at), sha256($1 || convert_to(jsonb_build_array($2, $3, $4, $5::text, $6::text,
+        count(*))::text || coalesce(string_agg(E'\n' || audit_row_text(a), '' ORDER BY a.seq), ''), 'UTF8'))
+    FROM audit_log a
+    WHERE a.txid >= $5 AND a.txid < $6 AND a.seq > $3 AND a.seq <= $4
+$$;
+
+-- The chain head, locked for this transaction; made on first use (an empty database stays
+-- empty, so a backup restores into it).
+CREATE FUNCTION audit_lock_head() RETURNS audit_head
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
     h audit_head;
 BEGIN
-    -- A restore (healthcare restore) copies rows with their chain as it was.
-    IF current_setting('healthcare.audit_restore', true) = 'on' THEN
-        RETURN NEW;
-    END IF;
     SELECT * INTO h FROM audit_head WHERE id FOR UPDATE;
     IF NOT FOUND THEN
         INSERT INTO audit_head (id, seq, hash, purged_seq, purged_hash)
@@ -171,13 +214,93 @@ BEGIN
         ON CONFLICT (id) DO NOTHING;
         SELECT * INTO h FROM audit_head WHERE id FOR UPDATE;
     END IF;
-    NEW.seq := h.seq + 1;
-    NEW.prev_hash := h.hash;
-    NEW.hash := audit_row_hash(h.hash, NEW);
-    UPDATE audit_head SET seq = NEW.seq, hash = NEW.hash WHERE id;
+    RETURN h;
+END
+$$;
+
+-- Appends the seal [h.sealed_xmin, upto) to the chain (when it holds rows) and moves the head.
+CREATE FUNCTION audit_seal_range(h audit_head, upto xid8) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+    mx bigint;
+    s  record;
+BEGIN
+    SELECT max(seq) INTO mx FROM audit_log WHERE txid >= h.sealed_xmin AND txid < upto AND seq > h.floor_seq;
+    IF mx IS NULL THEN
+        UPDATE audit_head SET sealed_xmin = greatest(sealed_xmin, upto) WHERE id;
+        RETURN 0;
+    END IF;
+    SELECT * INTO s FROM audit_seal_hash(h.hash, h.seal_pos + 1, h.floor_seq, mx, h.sealed_xmin, upto);
+    INSERT INTO audit_seal (pos, floor_seq, max_seq, xid_from, xid_to, row_count, last_at, prev_hash, hash)
+    VALUES (h.seal_pos + 1, h.floor_seq, mx, h.sealed_xmin, upto, s.row_count, s.last_at, h.hash, s.hash);
+    UPDATE audit_head SET seal_pos = h.seal_pos + 1, hash = s.hash, sealed_xmin = upto WHERE id;
+    RETURN s.row_count;
+END
+$$;
+
+-- Seals the rows of the transactions that have ended since the last seal (at most about max_rows;
+-- a transaction's rows are never split) and returns how many. Replicas may all call it: one seals,
+-- the others return 0 at once.
+CREATE FUNCTION audit_seal_pending(max_rows integer DEFAULT 50000) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+    h    audit_head;
+    upto xid8;
+    cut  xid8;
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(7259320114) THEN
+        RETURN 0;
+    END IF;
+    h := audit_lock_head();
+    -- Every transaction below upto has ended: its rows, if it committed, are visible from the next
+    -- statement on, and no row can arrive any more with a txid below it.
+    upto := pg_snapshot_xmin(pg_current_snapshot());
+    SELECT txid INTO cut FROM audit_log WHERE txid >= h.sealed_xmin AND txid < upto AND seq > h.floor_seq
+        ORDER BY txid OFFSET max_rows LIMIT 1;
+    IF FOUND AND cut > h.sealed_xmin THEN
+        upto := cut;
+    END IF;
+    RETURN audit_seal_range(h, upto);
+END
+$$;
+
+-- After a restore (healthcare restore, upgrade-postgres): the restored rows carry the ids of the
+-- transactions of the cluster that wrote them, which mean nothing here. The rows the backup held
+-- unsealed are sealed now (they are all final), and sealing starts again after the restored rows.
+CREATE FUNCTION audit_restored() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+    h    audit_head;
+    last xid8;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM audit_log) THEN
+        RETURN;
+    END IF;
+    h := audit_lock_head();
+    SELECT max(txid) INTO last FROM audit_log WHERE txid >= h.sealed_xmin AND seq > h.floor_seq;
+    IF last IS NOT NULL THEN
+        PERFORM audit_seal_range(h, (last::text::numeric + 1)::text::xid8);
+    END IF;
+    UPDATE audit_head SET floor_seq = greatest(floor_seq, (SELECT max(seq) FROM audit_log)), sealed_xmin = '0'
+    WHERE id;
+END
+$$;
+
+-- Stamps every new row; the sealer chains it later (a restore copies rows as they were).
+CREATE OR REPLACE FUNCTION audit_chain() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+BEGIN
+    IF current_setting('healthcare.audit_restore', true) = 'on' THEN
+        RETURN NEW;
+    END IF;
+    NEW.seq := nextval('audit_log_seq_seq');
+    NEW.txid := pg_current_xact_id();
+    NEW.prev_hash := NULL;
+    NEW.hash := NULL;
     RETURN NEW;
 END
 $$;
+
 
 -- Append-only: UPDATE, DELETE and TRUNCATE are refused, except the DELETE of rows older than a
 -- year inside audit_purge().
@@ -192,29 +315,45 @@ BEGIN
 END
 $$;
 
--- The retention job's one way to remove rows: those older than keep (at least a year), a prefix of
--- the chain, whose last hash is kept in audit_head so the rest still verifies.
+-- The retention job's one way to remove rows: those older than keep (at least a year), always a
+-- prefix of the chain (first the rows chained one by one before 0004, then whole seals), whose
+-- last hash is kept in audit_head so the rest still verifies.
 CREATE OR REPLACE FUNCTION audit_purge(keep interval) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
     last audit_log;
-    n    bigint;
+    seal audit_seal;
+    n    bigint := 0;
+    m    bigint;
 BEGIN
     IF keep < interval '1 year' THEN
         RAISE EXCEPTION 'audit retention must be at least a year, not %', keep;
     END IF;
-    PERFORM 1 FROM audit_head WHERE id FOR UPDATE;
-    -- The longest prefix of old rows: the chain stays whole after it.
-    SELECT * INTO last FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log WHERE at < now() - keep
-        AND seq < coalesce((SELECT min(seq) FROM audit_log WHERE at >= now() - keep), 'infinity'::numeric));
-    IF NOT FOUND THEN
-        RETURN 0;
-    END IF;
+    PERFORM audit_lock_head();
     PERFORM set_config('healthcare.audit_purge', 'on', true);
-    DELETE FROM audit_log WHERE seq <= last.seq;
-    GET DIAGNOSTICS n = ROW_COUNT;
+    -- The rows chained one by one: the longest prefix of old ones.
+    SELECT * INTO last FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log WHERE hash IS NOT NULL
+        AND at < now() - keep AND seq < coalesce((SELECT min(seq) FROM audit_log WHERE hash IS NOT NULL
+        AND at >= now() - keep), 'infinity'::numeric));
+    IF FOUND THEN
+        DELETE FROM audit_log WHERE hash IS NOT NULL AND seq <= last.seq;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        UPDATE audit_head SET purged_seq = last.seq, purged_hash = last.hash WHERE id;
+    END IF;
+    -- Then, once none of those is left, the longest prefix of seals whose rows are all old.
+    IF NOT EXISTS (SELECT 1 FROM audit_log WHERE hash IS NOT NULL) THEN
+        SELECT * INTO seal FROM audit_seal WHERE pos = (SELECT max(pos) FROM audit_seal WHERE last_at < now() - keep
+            AND pos < coalesce((SELECT min(pos) FROM audit_seal WHERE last_at >= now() - keep), 'infinity'::numeric));
+        IF FOUND THEN
+            DELETE FROM audit_log a USING audit_seal s WHERE s.pos <= seal.pos AND a.txid >= s.xid_from
+                AND a.txid < s.xid_to AND a.seq > s.floor_seq AND a.seq <= s.max_seq;
+            GET DIAGNOSTICS m = ROW_COUNT;
+            n := n + m;
+            DELETE FROM audit_seal WHERE pos <= seal.pos;
+            UPDATE audit_head SET purged_pos = seal.pos, purged_hash = seal.hash WHERE id;
+        END IF;
+    END IF;
     PERFORM set_config('healthcare.audit_purge', 'off', true);
-    UPDATE audit_head SET purged_seq = last.seq, purged_hash = last.hash WHERE id;
     RETURN n;
 END
 $$;
@@ -225,3 +364,18 @@ CREATE OR REPLACE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit
     FOR EACH ROW EXECUTE FUNCTION audit_append_only();
 CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+-- Seals are append-only too, except the DELETE of seals older than a year inside audit_purge().
+CREATE FUNCTION audit_seal_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' AND current_setting('healthcare.audit_purge', true) = 'on'
+            AND OLD.last_at < now() - interval '1 year' THEN
+        RETURN OLD;
+    END IF;
+    RAISE EXCEPTION 'audit_seal is append-only: % refused', TG_OP USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+CREATE TRIGGER audit_seal_append_only BEFORE UPDATE OR DELETE ON audit_seal
+    FOR EACH ROW EXECUTE FUNCTION audit_seal_append_only();
+CREATE TRIGGER audit_seal_no_truncate BEFORE TRUNCATE ON audit_seal
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_seal_append_only();

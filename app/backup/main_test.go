@@ -15,7 +15,7 @@ func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
 // appTables are the tables of schema.sql, the schema the tests use (without schema_migrations, so
 // recognised as version 1, the baseline).
-var appTables = []string{"users", "refresh_families", "rate_limits", "doctors", "patients", "assignments", "settings", "setup_tokens", "audit_head", "audit_log"}
+var appTables = []string{"users", "refresh_families", "rate_limits", "doctors", "patients", "assignments", "settings", "setup_tokens", "audit_head", "audit_log", "audit_seal"}
 
 // connect opens a connection closed when the test ends.
 func connect(t *testing.T, url string) *pgx.Conn {
@@ -42,6 +42,20 @@ func exec(t *testing.T, conn *pgx.Conn, sql string, args ...any) {
 	if _, err := conn.Exec(context.Background(), sql, args...); err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
+}
+
+// queryStrings returns the text values of a query's first column.
+func queryStrings(t *testing.T, conn *pgx.Conn, q string) []string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // rowsOf returns a table's rows as text, sorted, for comparison (timestamps in UTC).

@@ -97,6 +97,12 @@ func Restore(ctx context.Context, conn *pgx.Conn, path string) (Meta, error) {
 			return Meta{}, fmt.Errorf("cannot restore table %s: it has %d rows after loading, the backup holds %d; nothing was restored", th.Name, n, meta.Tables[th.Name])
 		}
 	}
+	// Restored audit rows carry the transaction ids of the cluster that wrote them: the schema seals
+	// what the backup held unsealed and starts sealing after them (migration 0004).
+	if _, err := tx.Exec(ctx, `DO $$ BEGIN IF to_regproc('public.audit_restored') IS NOT NULL THEN
+		PERFORM public.audit_restored(); END IF; END $$`); err != nil {
+		return Meta{}, restoreError("seal the restored audit trail", err)
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return Meta{}, restoreError("commit", err)
 	}

@@ -180,6 +180,15 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 		log.Warn("HTTP shutdown", "error", serveErr)
 	}
 	stopJobs()
+	// The last read records were flushed as HTTP stopped: chain them now rather than at the next
+	// start (bounded: a database that is away must not hold the stop up).
+	if failed == nil {
+		sealCtx, cancelSeal := context.WithTimeout(context.Background(), time.Second)
+		if _, err := store.New(db.Pool, time.Second).SealAudit(sealCtx); err != nil {
+			log.Warn("audit: the last rows were not sealed; the next start seals them", "error", err)
+		}
+		cancelSeal()
+	}
 	// The stop is bounded by server.shutdown_timeout: PostgreSQL gets what HTTP left, at least
 	// minDatabaseStop (and then, if it is still running, up to a second to be killed).
 	left := max(cfg.Server.ShutdownTimeout-time.Since(begin), minDatabaseStop)

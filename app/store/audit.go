@@ -175,42 +175,114 @@ func (s *Store) PurgeAudit(ctx context.Context, keep time.Duration) (int64, erro
 	return n, err
 }
 
-// AuditBreak is the first place the chain does not hold.
+// SealAudit chains the audit rows of the transactions that have ended since the last seal (see
+// migration 0004) and returns how many rows it sealed. Another replica sealing at the same moment
+// makes it return 0 at once.
+func (s *Store) SealAudit(ctx context.Context) (int64, error) {
+	var total int64
+	for {
+		var n int64
+		if err := s.db.QueryRow(ctx, "SELECT audit_seal_pending()").Scan(&n); err != nil {
+			return total, fmt.Errorf("seal the audit trail: %w", err)
+		}
+		total += n
+		if n < 50000 { // the most one seal takes: there may be more
+			return total, nil
+		}
+	}
+}
+
+// AuditBreak is the first place the chain does not hold: a row (Seq) or a seal (Seal) of rows.
 type AuditBreak struct {
 	Seq    int64
+	Seal   int64
 	Reason string
 }
 
-// VerifyAudit walks the whole chain in order: consecutive seq numbers from the purged prefix on,
-// each prev_hash the hash before it, each hash recomputed from the row, the head on the last row.
-// It returns how many rows it checked and the first break (nil when the chain holds).
-func (s *Store) VerifyAudit(ctx context.Context) (int64, *AuditBreak, error) {
-	var headSeq, purgedSeq int64
-	var headHash, prev []byte
-	err := s.db.QueryRow(ctx, `SELECT seq, hash, purged_seq, purged_hash FROM audit_head
-		UNION ALL SELECT 0, sha256('healthcare audit'::bytea), 0, sha256('healthcare audit'::bytea)
-		WHERE NOT EXISTS (SELECT 1 FROM audit_head)`).Scan(&headSeq, &headHash, &purgedSeq, &prev)
-	if err != nil {
-		return 0, nil, fmt.Errorf("read the audit head: %w", err)
+func (b *AuditBreak) String() string {
+	if b.Seal > 0 {
+		return fmt.Sprintf("seal %d: %s", b.Seal, b.Reason)
 	}
+	return fmt.Sprintf("row %d: %s", b.Seq, b.Reason)
+}
+
+// AuditVerified is what VerifyAudit checked.
+type AuditVerified struct {
+	Rows    int64 // rows whose hash was recomputed
+	Seals   int64 // seals walked
+	Pending int64 // rows of transactions still running, not yet sealed
+}
+
+type auditHead struct {
+	seq, purgedSeq, sealPos, purgedPos, floorSeq int64
+	hash, purgedHash                             []byte
+	sealedXmin                                   string
+}
+
+// VerifyAudit seals what can be sealed, then walks the whole chain in order: first the rows chained
+// one by one before migration 0004 (consecutive seq numbers from the purged prefix on, each
+// prev_hash the hash before it, each hash recomputed from the row), then the seals (consecutive,
+// each prev_hash the hash before it, each hash and row count recomputed from the rows it covers),
+// ending on the head; and every row must be in the chain or still pending. It returns what it
+// checked and the first break (nil when the chain holds).
+func (s *Store) VerifyAudit(ctx context.Context) (AuditVerified, *AuditBreak, error) {
+	var v AuditVerified
+	if _, err := s.SealAudit(ctx); err != nil {
+		return v, nil, err
+	}
+	var h auditHead
+	err := s.db.QueryRow(ctx, `SELECT seq, hash, purged_seq, purged_hash, seal_pos, purged_pos, floor_seq, sealed_xmin::text
+		FROM audit_head UNION ALL SELECT 0, sha256('healthcare audit'::bytea), 0, sha256('healthcare audit'::bytea), 0, 0, 0, '0'
+		WHERE NOT EXISTS (SELECT 1 FROM audit_head)`).Scan(&h.seq, &h.hash, &h.purgedSeq, &h.purgedHash,
+		&h.sealPos, &h.purgedPos, &h.floorSeq, &h.sealedXmin)
+	if err != nil {
+		return v, nil, fmt.Errorf("read the audit head: %w", err)
+	}
+	prev, brk, err := s.verifyRows(ctx, h, &v)
+	if err != nil || brk != nil {
+		return v, brk, err
+	}
+	if brk, err := s.verifySeals(ctx, h, prev, &v); err != nil || brk != nil {
+		return v, brk, err
+	}
+	// Every row is either chained one by one, in a seal, or pending; anything else was added
+	// outside the application's path.
+	var total int64
+	err = s.db.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE hash IS NULL AND txid >= $1::text::xid8
+		AND seq > $2) FROM audit_log`, h.sealedXmin, h.floorSeq).Scan(&total, &v.Pending)
+	if err != nil {
+		return v, nil, err
+	}
+	if outside := total - v.Rows - v.Pending; outside != 0 {
+		var first int64
+		_ = s.db.QueryRow(ctx, `SELECT coalesce(min(seq), 0) FROM audit_log a WHERE hash IS NULL
+			AND NOT (txid >= $1::text::xid8 AND seq > $2) AND NOT EXISTS (SELECT 1 FROM audit_seal s
+			WHERE a.txid >= s.xid_from AND a.txid < s.xid_to AND a.seq > s.floor_seq AND a.seq <= s.max_seq)`,
+			h.sealedXmin, h.floorSeq).Scan(&first)
+		return v, &AuditBreak{Seq: first, Reason: fmt.Sprintf("%d rows are in no seal (added outside the application's path)", outside)}, nil
+	}
+	return v, nil, nil
+}
+
+// verifyRows walks the rows chained one by one (before migration 0004) and returns the last hash.
+func (s *Store) verifyRows(ctx context.Context, h auditHead, v *AuditVerified) ([]byte, *AuditBreak, error) {
 	const chunk = 5000
-	var n int64
-	last := purgedSeq
+	prev, last := h.purgedHash, h.purgedSeq
 	for {
 		rows, err := s.db.Query(ctx, `SELECT seq, prev_hash, hash, audit_row_hash(prev_hash, a) FROM audit_log a
-			WHERE seq > $1 ORDER BY seq LIMIT `+strconv.Itoa(chunk), last)
+			WHERE hash IS NOT NULL AND seq > $1 ORDER BY seq LIMIT `+strconv.Itoa(chunk), last)
 		if err != nil {
-			return n, nil, err
+			return nil, nil, err
 		}
 		got := 0
 		var brk *AuditBreak
 		for rows.Next() {
 			got++
 			var seq int64
-			var p, h, computed []byte
-			if err := rows.Scan(&seq, &p, &h, &computed); err != nil {
+			var p, hh, computed []byte
+			if err := rows.Scan(&seq, &p, &hh, &computed); err != nil {
 				rows.Close()
-				return n, nil, err
+				return nil, nil, err
 			}
 			switch {
 			case brk != nil:
@@ -218,29 +290,94 @@ func (s *Store) VerifyAudit(ctx context.Context) (int64, *AuditBreak, error) {
 				brk = &AuditBreak{Seq: last + 1, Reason: fmt.Sprintf("rows %d to %d are missing", last+1, seq-1)}
 			case string(p) != string(prev):
 				brk = &AuditBreak{Seq: seq, Reason: "its prev_hash is not the hash of the row before it"}
-			case string(h) != string(computed):
+			case string(hh) != string(computed):
 				brk = &AuditBreak{Seq: seq, Reason: "its content does not match its hash (the row was changed)"}
 			}
 			if brk == nil {
-				n++
-				last, prev = seq, h
+				v.Rows++
+				last, prev = seq, hh
 			}
 		}
 		if err := rows.Err(); err != nil {
-			return n, nil, err
+			return nil, nil, err
 		}
 		if brk != nil {
-			return n, brk, nil
+			return nil, brk, nil
+		}
+		if got < chunk {
+			break
+		}
+	}
+	if last != h.seq {
+		return nil, &AuditBreak{Seq: last + 1, Reason: fmt.Sprintf("the head says the last row chained one by one is %d, the table ends at %d", h.seq, last)}, nil
+	}
+	return prev, nil, nil
+}
+
+// verifySeals walks the seals after the purged ones, recomputing each from the rows it covers.
+func (s *Store) verifySeals(ctx context.Context, h auditHead, prev []byte, v *AuditVerified) (*AuditBreak, error) {
+	const chunk = 1000
+	last := h.purgedPos
+	if h.purgedPos > 0 {
+		prev = h.purgedHash
+	}
+	for {
+		rows, err := s.db.Query(ctx, `SELECT s.pos, s.prev_hash, s.hash, s.row_count, s.min_seq, c.row_count, c.hash
+			FROM (SELECT *, (SELECT min(seq) FROM audit_log a WHERE a.txid >= x.xid_from AND a.txid < x.xid_to
+			      AND a.seq > x.floor_seq AND a.seq <= x.max_seq) AS min_seq FROM audit_seal x
+			      WHERE pos > $1 ORDER BY pos LIMIT `+strconv.Itoa(chunk)+`) s,
+			LATERAL audit_seal_hash(s.prev_hash, s.pos, s.floor_seq, s.max_seq, s.xid_from, s.xid_to) c
+			ORDER BY s.pos`, last)
+		if err != nil {
+			return nil, err
+		}
+		got := 0
+		var brk *AuditBreak
+		for rows.Next() {
+			got++
+			var pos, count, gotCount int64
+			var minSeq *int64
+			var p, hh, computed []byte
+			if err := rows.Scan(&pos, &p, &hh, &count, &minSeq, &gotCount, &computed); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			first := int64(0)
+			if minSeq != nil {
+				first = *minSeq
+			}
+			switch {
+			case brk != nil:
+			case pos != last+1:
+				brk = &AuditBreak{Seal: last + 1, Seq: first, Reason: fmt.Sprintf("seals %d to %d are missing", last+1, pos-1)}
+			case string(p) != string(prev):
+				brk = &AuditBreak{Seal: pos, Seq: first, Reason: "its prev_hash is not the hash of the seal before it"}
+			case gotCount != count:
+				brk = &AuditBreak{Seal: pos, Seq: first, Reason: fmt.Sprintf("it sealed %d rows, %d are there now (rows were removed or added)", count, gotCount)}
+			case string(hh) != string(computed):
+				brk = &AuditBreak{Seal: pos, Seq: first, Reason: "its rows do not match its hash (a row was changed)"}
+			}
+			if brk == nil {
+				v.Seals++
+				v.Rows += count
+				last, prev = pos, hh
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		if brk != nil {
+			return brk, nil
 		}
 		if got < chunk {
 			break
 		}
 	}
 	switch {
-	case last != headSeq:
-		return n, &AuditBreak{Seq: last + 1, Reason: fmt.Sprintf("the head says the last row is %d, the table ends at %d", headSeq, last)}, nil
-	case string(prev) != string(headHash):
-		return n, &AuditBreak{Seq: last, Reason: "the last row's hash is not the head's"}, nil
+	case last != h.sealPos:
+		return &AuditBreak{Seal: last + 1, Reason: fmt.Sprintf("the head says the last seal is %d, the table ends at %d", h.sealPos, last)}, nil
+	case string(prev) != string(h.hash):
+		return &AuditBreak{Seal: last, Reason: "the last hash of the chain is not the head's"}, nil
 	}
-	return n, nil, nil
+	return nil, nil
 }
