@@ -197,7 +197,7 @@ func TestAuditTamperingIsFound(t *testing.T) {
 				FROM audit_log WHERE seq = $1`, victim)
 		}, "rows were removed or added"},
 		{"added outside the chain", func(t *testing.T, pool *pgxpool.Pool, victim int64) {
-			superuser(t, pool, `INSERT INTO audit_log (seq, action, status) VALUES (1000000, 'read', 200)`)
+			superuser(t, pool, `INSERT INTO audit_log (seq, action, status, txid) VALUES (1000000, 'read', 200, NULL)`)
 		}, "in no seal"},
 		{"a seal removed", func(t *testing.T, pool *pgxpool.Pool, victim int64) {
 			superuser(t, pool, "DELETE FROM audit_seal WHERE pos = $1", sealOf(t, pool, victim))
