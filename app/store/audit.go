@@ -253,6 +253,15 @@ func (s *Store) VerifyAudit(ctx context.Context) (AuditVerified, *AuditBreak, er
 	if err != nil {
 		return v, nil, err
 	}
+	// A pending row naming a transaction id not given out yet was not written by a transaction.
+	var future int64
+	if err := s.db.QueryRow(ctx, `SELECT coalesce(min(seq), 0) FROM audit_log WHERE hash IS NULL
+		AND txid >= pg_snapshot_xmax(pg_current_snapshot()) AND seq > $1`, h.floorSeq).Scan(&future); err != nil {
+		return v, nil, err
+	}
+	if future > 0 {
+		return v, &AuditBreak{Seq: future, Reason: "it names a transaction that has not happened yet (added outside the application's path)"}, nil
+	}
 	if outside := total - v.Rows - v.Pending; outside != 0 {
 		var first int64
 		_ = s.db.QueryRow(ctx, `SELECT coalesce(min(seq), 0) FROM audit_log a WHERE hash IS NULL
