@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -431,6 +432,27 @@ func TestApplicationRoleAndSCRAM(t *testing.T) {
 	if c, err := pgx.Connect(ctx, bad); err == nil {
 		c.Close(ctx)
 		t.Fatal("a wrong superuser password was accepted")
+	}
+	// The application's pool goes through the Unix socket in the data directory (no server
+	// address), which only this user can open, and which asks for the password too.
+	var tcp bool
+	if err := db.Pool.QueryRow(ctx, "SELECT inet_server_addr() IS NOT NULL").Scan(&tcp); err != nil || tcp {
+		t.Errorf("the application's pool uses TCP (%v), not the Unix socket", err)
+	}
+	sockets, _ := filepath.Glob(filepath.Join(cfg.DataDir, "pg-runtime", ".s.PGSQL.*"))
+	if len(sockets) == 0 {
+		t.Fatal("no socket in pg-runtime")
+	}
+	if fi, err := os.Stat(sockets[0]); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("socket %s: %v %v, want mode 0700", sockets[0], fi.Mode(), err)
+	}
+	u, _ := url.Parse(db.Embedded().AppURL())
+	u.User = url.UserPassword(database.AppRole, "wrong")
+	if c, err := pgx.Connect(ctx, u.String()); err == nil {
+		c.Close(ctx)
+		t.Fatal("a wrong password was accepted on the Unix socket")
+	} else if !strings.Contains(err.Error(), "password authentication failed") {
+		t.Errorf("a wrong password on the socket: %v, want a password authentication failure", err)
 	}
 	// A cluster made by an older version had the superuser own the tables: they are handed over.
 	if _, err := admin.Exec(ctx, "SELECT 1"); err != nil {

@@ -45,7 +45,9 @@ type postmaster struct {
 	port     int
 	params   map[string]string
 	password string // superuser's, for the readiness probe
-	log      *slog.Logger
+	// socketDir is where PostgreSQL also listens on a Unix socket ("" when it does not).
+	socketDir string
+	log       *slog.Logger
 
 	startMu  sync.Mutex // held while a postmaster is launched and registered, so stop sees it
 	mu       sync.Mutex
@@ -330,6 +332,17 @@ func describeExit(err error) string {
 // superURL is the superuser's connection URL on 127.0.0.1:port.
 func superURL(port int, password, database string) string {
 	return connURL(superuser, password, port, database)
+}
+
+// socketURL is user's connection URL through the Unix socket in dir of the server on port.
+func socketURL(user, password, dir string, port int, database string) string {
+	u := url.URL{
+		Scheme:   "postgres",
+		User:     url.UserPassword(user, password),
+		Path:     "/" + database,
+		RawQuery: url.Values{"host": {dir}, "port": {strconv.Itoa(port)}, "sslmode": {"disable"}}.Encode(),
+	}
+	return u.String()
 }
 
 func connURL(user, password string, port int, database string) string {
