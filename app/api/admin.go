@@ -166,7 +166,13 @@ func (a *API) createUser(c *fiber.Ctx) error {
 	if n.PasswordHash, err = a.finishAccount(ctx, b, in, true); err != nil {
 		return err
 	}
-	u, err := a.Store.CreateUser(ctx, n)
+	var u *store.User
+	err = a.change(c, fiber.StatusCreated, func(st *store.Store) (err error) {
+		if u, err = st.CreateUser(ctx, n); err == nil {
+			auditID(c, u.ID, 0)
+		}
+		return err
+	})
 	if err != nil {
 		return accountWriteErr(err)
 	}
@@ -256,7 +262,11 @@ func (a *API) updateUser(c *fiber.Ctx) error {
 			ch.MustChangePassword = &yes
 		}
 	}
-	u, err := a.Store.UpdateUser(ctx, id, ch)
+	var u *store.User
+	err = a.change(c, fiber.StatusOK, func(st *store.Store) (err error) {
+		u, err = st.UpdateUser(ctx, id, ch)
+		return err
+	})
 	switch {
 	case errors.Is(err, store.ErrLastAdmin):
 		return Detail(fiber.StatusConflict, msgLastAdmin)
@@ -276,7 +286,7 @@ func (a *API) logoutEverywhere(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Store.EndLogins(c.UserContext(), id); err != nil {
+	if err := a.change(c, fiber.StatusNoContent, func(st *store.Store) error { return st.EndLogins(c.UserContext(), id) }); err != nil {
 		return storeErr(err)
 	}
 	a.Log.Info("admin: every login of an account ended", actorAttrs(c, "user_id", id)...)
@@ -370,7 +380,7 @@ func (a *API) putSettings(c *fiber.Ctx) error {
 		return FieldError(field, msgClinicOpen)
 	}
 	if len(changes) > 0 {
-		if err := a.Store.SaveSettings(ctx, actor(c), changes); err != nil {
+		if err := a.change(c, fiber.StatusOK, func(st *store.Store) error { return st.SaveSettings(ctx, actor(c), changes) }); err != nil {
 			return err
 		}
 		a.Log.Info("admin: clinic settings changed", actorAttrs(c, "settings", changes)...)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"healthcare/app/auth"
 	"healthcare/app/store"
 )
 
@@ -102,7 +104,8 @@ func (a *API) auditEnd(c *fiber.Ctx, ev *store.AuditEvent, err error) {
 		a.Audit.Record(c.UserContext(), *ev)
 		return
 	}
-	// A change made outside change (the auth service's own transactions): its row right after.
+	// A change whose row was not written with it (a refresh presented again after its login was
+	// revoked, say): its row right after.
 	if werr := a.Store.AppendAudit(c.UserContext(), *ev); werr != nil {
 		a.Log.Error("audit: a change's record could not be written", "action", ev.Action, "resource", ev.Resource,
 			"request_id", ev.RequestID, "error", werr)
@@ -151,6 +154,32 @@ func (a *API) change(c *fiber.Ctx, status int, fn func(st *store.Store) error) e
 		return tx.AppendAudit(c.UserContext(), e)
 	})
 	if err == nil {
+		c.Locals(localAudited, true)
+	}
+	return err
+}
+
+// authChange runs op, an auth operation (login, refresh, logout, password change), with a context
+// that makes its change write this request's audit row (with status) in the change's own
+// transaction (auth.WithAudit). When op fails, or changed nothing, auditEnd writes the row.
+func (a *API) authChange(c *fiber.Ctx, status int, op func(ctx context.Context) error) error {
+	ev := auditEvent(c)
+	if ev == nil {
+		return op(c.UserContext())
+	}
+	wrote := false
+	ctx := auth.WithAudit(c.UserContext(), func(tx *store.Store, userID int64) error {
+		a.auditUser(c, userID)
+		e := *ev
+		e.Status = status
+		if err := tx.AppendAudit(c.UserContext(), e); err != nil {
+			return err
+		}
+		wrote = true
+		return nil
+	})
+	err := op(ctx)
+	if err == nil && wrote {
 		c.Locals(localAudited, true)
 	}
 	return err

@@ -271,3 +271,78 @@ func TestAuditRetention(t *testing.T) {
 		t.Errorf("second purge: %d, %v", n, err)
 	}
 }
+
+// TestAuditRowCommitsWithItsChange: when a change's audit row cannot be written, the change is not
+// made either — logins, logouts, password changes, first-run setup and administrators' changes
+// included. A CHECK constraint refusing one action stands in for the failure.
+func TestAuditRowCommitsWithItsChange(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t, func(c *config.Config) {})
+	ctx := context.Background()
+	pool := e.Store().Pool()
+	count := func(q string, args ...any) int {
+		var n int
+		if err := pool.QueryRow(ctx, q, args...).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// The refused requests' 500s are the point here: outside the OpenAPI check.
+	send := func(method, path, token string, body any) *apitest.Response {
+		return e.Do(apitest.Request{Method: method, Path: path, Token: token, Body: body, NoOpenAPI: true})
+	}
+	refuse := func(action string) func() {
+		e.MustExec(`ALTER TABLE audit_log ADD CONSTRAINT refuse_` + action + ` CHECK (action <> '` + action + `') NOT VALID`)
+		return func() { e.MustExec(`ALTER TABLE audit_log DROP CONSTRAINT refuse_` + action) }
+	}
+
+	// Setup: no administrator, no setup token used.
+	token := e.SetupToken()
+	undo := refuse("setup")
+	r := send("POST", "/api/setup/", "", map[string]string{"token": token, "username": "boss", "email": "boss@example.com", "password": apitest.Password})
+	undo()
+	if r.Status < 500 || count(`SELECT count(*) FROM users WHERE username = 'boss'`) != 0 {
+		t.Fatalf("setup with its row refused: %d %s, users named boss: %d", r.Status, r.Body, count(`SELECT count(*) FROM users WHERE username = 'boss'`))
+	}
+	root := e.Admin("root")
+
+	e.Register(t, "alice")
+	families := func() int {
+		return count(`SELECT count(*) FROM refresh_families f JOIN users u ON u.id = f.user_id WHERE u.username = 'alice' AND f.revoked_at IS NULL`)
+	}
+	undo = refuse("login")
+	r = send("POST", "/api/auth/login/", "", map[string]string{"username": "alice", "password": apitest.Password})
+	undo()
+	if r.Status < 500 || families() != 0 {
+		t.Fatalf("login with its row refused: %d, live logins %d", r.Status, families())
+	}
+	_, refresh := e.Login("alice")
+	undo = refuse("logout")
+	r = send("POST", "/api/auth/logout/", "", map[string]string{"refresh": refresh})
+	undo()
+	if r.Status < 500 || families() != 1 {
+		t.Fatalf("logout with its row refused: %d, live logins %d", r.Status, families())
+	}
+	undo = refuse("refresh")
+	r = send("POST", "/api/auth/login/refresh/", "", map[string]string{"refresh": refresh})
+	undo()
+	if r.Status < 500 {
+		t.Fatalf("refresh with its row refused: %d", r.Status)
+	}
+	if r := e.Post("/api/auth/login/refresh/", "", map[string]string{"refresh": refresh}); r.Status != 200 {
+		t.Fatalf("the refresh token was rotated although its row was not written: %d %s", r.Status, r.Body)
+	}
+
+	undo = refuse("create")
+	r = send("POST", "/api/admin/users/", root, map[string]any{"username": "carol", "email": "carol@example.com", "password": apitest.Password})
+	undo()
+	if r.Status < 500 || count(`SELECT count(*) FROM users WHERE username = 'carol'`) != 0 {
+		t.Fatalf("account creation with its row refused: %d, carol exists: %d", r.Status, count(`SELECT count(*) FROM users WHERE username = 'carol'`))
+	}
+	undo = refuse("update")
+	r = send("PUT", "/api/admin/settings/", root, map[string]string{policy.DoctorsWrites: "any"})
+	undo()
+	if r.Status < 500 || count(`SELECT count(*) FROM settings WHERE key = $1`, policy.DoctorsWrites) != 0 {
+		t.Fatalf("settings change with its row refused: %d", r.Status)
+	}
+}

@@ -202,7 +202,14 @@ func (a *API) register(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	u, err := a.Store.CreateUser(ctx, store.NewUser{Username: in.username, Email: in.email, PasswordHash: hash, Inactive: approval})
+	var u *store.User
+	err = a.change(c, fiber.StatusCreated, func(st *store.Store) (err error) {
+		u, err = st.CreateUser(ctx, store.NewUser{Username: in.username, Email: in.email, PasswordHash: hash, Inactive: approval})
+		if err == nil {
+			auditID(c, u.ID, 0)
+		}
+		return err
+	})
 	if approval && store.UniqueViolation(err) != "" {
 		return c.Status(fiber.StatusCreated).JSON(fiber.Map{"message": msgRegisterApproval})
 	}
@@ -256,7 +263,11 @@ func (a *API) login(c *fiber.Ctx) error {
 	if ev := auditEvent(c); ev != nil {
 		ev.Username = clip(username) // the attempted username, also when the login fails
 	}
-	pair, err := a.Auth.Login(c.UserContext(), username, password, client(c))
+	var pair auth.Pair
+	err = a.authChange(c, fiber.StatusOK, func(ctx context.Context) (err error) {
+		pair, err = a.Auth.Login(ctx, username, password, client(c))
+		return err
+	})
 	if err != nil {
 		return authError(err)
 	}
@@ -275,7 +286,11 @@ func (a *API) refresh(c *fiber.Ctx) error {
 		return err
 	}
 	a.auditUser(c, a.Auth.RefreshUser(raw))
-	pair, err := a.Auth.Refresh(c.UserContext(), raw)
+	var pair auth.Pair
+	err = a.authChange(c, fiber.StatusOK, func(ctx context.Context) (err error) {
+		pair, err = a.Auth.Refresh(ctx, raw)
+		return err
+	})
 	var te *auth.TokenError
 	if errors.As(err, &te) && te.Reused {
 		if ev := auditEvent(c); ev != nil {
@@ -295,7 +310,7 @@ func (a *API) logout(c *fiber.Ctx) error {
 		return err
 	}
 	a.auditUser(c, a.Auth.RefreshUser(raw))
-	if err := a.Auth.Logout(c.UserContext(), raw); err != nil {
+	if err := a.authChange(c, fiber.StatusNoContent, func(ctx context.Context) error { return a.Auth.Logout(ctx, raw) }); err != nil {
 		return authError(err)
 	}
 	return c.SendStatus(fiber.StatusNoContent)
@@ -365,7 +380,11 @@ func (a *API) changePassword(c *fiber.Ctx) error {
 		}
 		return Invalid(fe)
 	}
-	pair, err := a.Auth.ChangePassword(c.UserContext(), session(c), old, p1, client(c))
+	var pair auth.Pair
+	err = a.authChange(c, fiber.StatusOK, func(ctx context.Context) (err error) {
+		pair, err = a.Auth.ChangePassword(ctx, session(c), old, p1, client(c))
+		return err
+	})
 	if errors.Is(err, auth.ErrWrongPassword) {
 		return FieldError("old_password", msgOldPasswordWrong)
 	}

@@ -83,8 +83,23 @@ func (a *API) setup(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	u, err := a.Store.CreateFirstAdmin(ctx, store.NewUser{Username: in.username, Email: in.email, PasswordHash: hash},
-		func(hashes [][]byte) error { return auth.CheckSetupToken(hashes, token) })
+	// The administrator, its first login and the audit row: one transaction.
+	var u *store.User
+	var pair auth.Pair
+	err = a.change(c, fiber.StatusCreated, func(st *store.Store) (err error) {
+		u, err = st.CreateFirstAdmin(ctx, store.NewUser{Username: in.username, Email: in.email, PasswordHash: hash},
+			func(hashes [][]byte) error { return auth.CheckSetupToken(hashes, token) })
+		if err != nil {
+			return err
+		}
+		auditID(c, u.ID, 0)
+		if ev := auditEvent(c); ev != nil { // not committed yet: auditUser could not read it
+			id := u.ID
+			ev.UserID, ev.Username = &id, u.Username
+		}
+		pair, err = a.Auth.StartLogin(ctx, st, u.ID, client(c))
+		return err
+	})
 	switch {
 	case errors.Is(err, store.ErrAdminExists):
 		return Detail(fiber.StatusConflict, msgSetupDone)
@@ -94,10 +109,6 @@ func (a *API) setup(c *fiber.Ctx) error {
 		return accountWriteErr(err)
 	}
 	a.Log.Info("setup: first administrator created", "user_id", u.ID, "client", ClientIP(c))
-	pair, err := a.Auth.StartLogin(ctx, u.ID, client(c))
-	if err != nil {
-		return err
-	}
 	return c.Status(fiber.StatusCreated).JSON(struct {
 		Message string   `json:"message"`
 		User    userBody `json:"user"`

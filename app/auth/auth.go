@@ -300,9 +300,18 @@ func (s *Service) Refresh(ctx context.Context, raw string) (Pair, error) {
 	if err != nil {
 		return Pair{}, err
 	}
-	replay, err := s.st.RotateFamily(ctx, fam, u.ID, hashToken(raw), next, s.cfg.Auth.RefreshGrace, s.limits())
+	var replay *store.RefreshToken
+	err = s.commit(ctx, u.ID, func(st *store.Store) (err error) {
+		replay, err = st.RotateFamily(ctx, fam, u.ID, hashToken(raw), next, s.cfg.Auth.RefreshGrace, s.limits())
+		return err
+	})
 	if err != nil {
 		if errors.Is(err, store.ErrFamilyRevoked) {
+			// A reuse revokes the family; inside commit's transaction that revocation was rolled
+			// back with the error: revoke it again, on its own (a no-op when it already was).
+			if err := s.st.RevokeFamily(ctx, fam, u.ID); err != nil {
+				return Pair{}, err
+			}
 			s.log.Warn("refresh token reused: login revoked", "user_id", u.ID, "family", fam.String())
 			te := tokenInvalid(MsgTokenRevoked)
 			te.Reused = true
@@ -331,7 +340,35 @@ func (s *Service) Logout(ctx context.Context, raw string) error {
 		return err
 	}
 	fam, _ := c.family()
-	return s.st.RevokeFamily(ctx, fam, u.ID)
+	return s.commit(ctx, u.ID, func(st *store.Store) error { return st.RevokeFamily(ctx, fam, u.ID) })
+}
+
+// AuditFunc writes the audit row of the change an operation makes (a login started, rotated or
+// ended, a password changed) with tx, the change's own transaction, so that the change never
+// commits without its row. userID is the account the change is about.
+type AuditFunc func(tx *store.Store, userID int64) error
+
+type auditKey struct{}
+
+// WithAudit returns ctx carrying f: the operations run with it write their change and f's row in
+// one transaction.
+func WithAudit(ctx context.Context, f AuditFunc) context.Context {
+	return context.WithValue(ctx, auditKey{}, f)
+}
+
+// commit runs write, an operation's change, and the audit row ctx asks for in one transaction
+// (without one, write alone).
+func (s *Service) commit(ctx context.Context, userID int64, write func(st *store.Store) error) error {
+	f, _ := ctx.Value(auditKey{}).(AuditFunc)
+	if f == nil {
+		return write(s.st)
+	}
+	return s.st.InTx(ctx, func(tx *store.Store) error {
+		if err := write(tx); err != nil {
+			return err
+		}
+		return f(tx, userID)
+	})
 }
 
 // ErrWrongPassword: the current password given to change it is not the account's.
@@ -355,11 +392,19 @@ func (s *Service) ChangePassword(ctx context.Context, sess *Session, current, ne
 	if err != nil {
 		return Pair{}, err
 	}
-	if err := s.st.SetOwnPassword(ctx, u.ID, hash); err != nil {
+	var pair Pair
+	err = s.commit(ctx, u.ID, func(st *store.Store) error {
+		if err := st.SetOwnPassword(ctx, u.ID, hash); err != nil {
+			return err
+		}
+		pair, err = s.newFamily(ctx, st, u.ID, client)
+		return err
+	})
+	if err != nil {
 		return Pair{}, err
 	}
 	s.log.Info("password changed: every login of the account ended", "user_id", u.ID)
-	return s.startFamily(ctx, u.ID, client)
+	return pair, nil
 }
 
 // RefreshUser is the user id a correctly signed refresh token names (0 for any other token), for

@@ -45,6 +45,6 @@ func CheckSetupToken(hashes [][]byte, token string) error {
 
 // StartLogin begins a login for an account the caller has just authenticated another way (the
 // first administrator, right after setup) and returns its tokens.
-func (s *Service) StartLogin(ctx context.Context, userID int64, client Client) (Pair, error) {
-	return s.startFamily(ctx, userID, client)
+func (s *Service) StartLogin(ctx context.Context, st *store.Store, userID int64, client Client) (Pair, error) {
+	return s.newFamily(ctx, st, userID, client)
 }

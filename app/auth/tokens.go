@@ -174,13 +174,22 @@ func (s *Service) signRefresh(userID int64, family string, rt store.RefreshToken
 
 // startFamily begins a login for client: a new family whose first refresh token is returned with
 // an access token.
-func (s *Service) startFamily(ctx context.Context, userID int64, client Client) (Pair, error) {
+func (s *Service) startFamily(ctx context.Context, userID int64, client Client) (pair Pair, err error) {
+	err = s.commit(ctx, userID, func(st *store.Store) (err error) {
+		pair, err = s.newFamily(ctx, st, userID, client)
+		return err
+	})
+	return pair, err
+}
+
+// newFamily starts a login for client with st (inside the caller's transaction when st is one).
+func (s *Service) newFamily(ctx context.Context, st *store.Store, userID int64, client Client) (Pair, error) {
 	fam := uuid.New()
 	refresh, rt, err := s.newRefresh(userID, fam.String())
 	if err != nil {
 		return Pair{}, err
 	}
-	if err := s.st.CreateFamily(ctx, store.NewFamily{ID: fam, UserID: userID, Token: rt,
+	if err := st.CreateFamily(ctx, store.NewFamily{ID: fam, UserID: userID, Token: rt,
 		Address: client.Address, UserAgent: truncate(client.UserAgent, 512)}); err != nil {
 		return Pair{}, err
 	}
