@@ -423,7 +423,10 @@ func (a *API) listSessions(c *fiber.Ctx) error {
 // endOtherSessions is DELETE /auth/sessions/: ends every login of the caller but this one.
 func (a *API) endOtherSessions(c *fiber.Ctx) error {
 	sess := session(c)
-	if _, err := a.Store.EndOtherSessions(c.UserContext(), sess.User.ID, sess.Family); err != nil {
+	if err := a.change(c, fiber.StatusNoContent, func(st *store.Store) error {
+		_, err := st.EndOtherSessions(c.UserContext(), sess.User.ID, sess.Family)
+		return err
+	}); err != nil {
 		return err
 	}
 	return noContent(c)
@@ -435,7 +438,9 @@ func (a *API) endSession(c *fiber.Ctx) error {
 	if err != nil {
 		return NotFound()
 	}
-	if err := a.Store.EndSession(c.UserContext(), currentUser(c).ID, id, a.Auth.Limits()); err != nil {
+	if err := a.change(c, fiber.StatusNoContent, func(st *store.Store) error {
+		return st.EndSession(c.UserContext(), currentUser(c).ID, id, a.Auth.Limits())
+	}); err != nil {
 		return storeErr(err)
 	}
 	return noContent(c)
