@@ -13,6 +13,7 @@ import { Account, ForcedPassword, IdleWarning } from './js/account.js';
 import { UsersList, UserNew, UserDetail } from './js/users.js';
 import { Settings } from './js/settings.js';
 import { Backups } from './js/backups.js';
+import { Activity } from './js/activity.js';
 
 const PUBLIC = new Set(['login', 'register', 'setup']);
 
@@ -22,6 +23,7 @@ const ADMIN_LINKS = [
   ['users', 'Users'],
   ['settings', 'Settings'],
   ['backups', 'Backups'],
+  ['activity', 'Activity'],
 ];
 const ADMIN_ROUTES = new Set(ADMIN_LINKS.map(([r]) => r));
 
@@ -165,6 +167,8 @@ function page(route) {
       return b ? html`<${NotFound} />` : html`<${Settings} />`;
     case 'backups':
       return b ? html`<${NotFound} />` : html`<${Backups} />`;
+    case 'activity':
+      return b ? html`<${NotFound} />` : html`<${Activity} route=${route} />`;
     case 'doctors':
       if (!b) return html`<${DoctorsList} route=${route} />`;
       if (b === 'new') return html`<${DoctorForm} key="new" />`;

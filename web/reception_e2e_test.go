@@ -293,8 +293,7 @@ func TestE2EReception(t *testing.T) {
 				open(s)
 				e.viewport(w, 740, w < 600)
 				time.Sleep(120 * time.Millisecond)
-				if got := e.eval(`(() => { const d = document.documentElement; return d.scrollWidth > d.clientWidth ? d.scrollWidth + ' > ' + d.clientWidth + ': ' +
-					[...document.querySelectorAll('body *')].filter((el) => el.getBoundingClientRect().right > d.clientWidth + 0.5).slice(-3).map((el) => el.tagName + '.' + el.className + '#' + el.id).join(' ') : ''; })()`); got != "" {
+				if got := e.sideways(); got != "" {
 					t.Errorf("%d px, #%s scrolls sideways: %s", w, s, got)
 				}
 			}
@@ -477,6 +476,13 @@ func (e *session) shotAt(name string, w, h int64) {
 		e.t.Fatal(err)
 	}
 	e.viewport(viewports[0].width, viewports[0].height, false)
+}
+
+// sideways says what sticks out when the page scrolls sideways ("" when it does not).
+func (e *session) sideways() string {
+	e.t.Helper()
+	return e.eval(`(() => { const d = document.documentElement; return d.scrollWidth > d.clientWidth ? d.scrollWidth + ' > ' + d.clientWidth + ': ' +
+		[...document.querySelectorAll('body *')].filter((el) => el.getBoundingClientRect().right > d.clientWidth + 0.5).slice(-3).map((el) => el.tagName + '.' + el.className + '#' + el.id).join(' ') : ''; })()`)
 }
 
 // center is the viewport position of the middle of the element sel.

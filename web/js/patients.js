@@ -4,10 +4,11 @@ import { useState, useRef, useEffect } from '../vendor/preact-htm/standalone.mod
 import { api, listAll, state as apiState } from './api.js';
 import {
   html, navigate, notify, Loading, ErrorState, Empty, ConfirmDialog, useLoad, usePageTitle, useDebounced, GENDERS, genderLabel,
-  formatDate, patientsTitle,
+  formatDate, patientsTitle, clinicMode,
 } from './ui.js';
 import { useForm, SubmitButton, Field, FormError, DraftNote } from './form.js';
 import { useResourceList, ResourceTable, SearchBox, SortHeader, PageSize, SortSelect } from './list.js';
+import { When, who, actionLabel, resourceLabel, outcome } from './activity.js';
 
 const FIELDS = ['name', 'age', 'gender', 'address', 'phone_number'];
 
@@ -234,6 +235,7 @@ export function PatientDetail({ id }) {
         <${AssignedDoctors} load=${assigned} rows=${rows} setRows=${setRows} patient=${p} onStatus=${setStatus} />
       </section>
     </div>
+    ${me && (me.role === 'admin' || !clinicMode()) ? html`<${AccessHistory} patientId=${p.id} />` : null}
     <p class="print-only printed-by">Printed ${printedAt.toLocaleString()}${me ? ` by ${me.username}` : ''}.</p>
     ${deleting
       ? html`<${DeletePatient} patient=${p} onClose=${(deleted) => {
@@ -242,6 +244,53 @@ export function PatientDetail({ id }) {
         }} />`
       : null}
   </main>`;
+}
+
+const HISTORY_PAGE = 10;
+
+/**
+ * Who opened or changed this patient, newest first; "Show more" adds older rows. Only those the API
+ * lets see it get it: administrators, and the owner unless patients are shared clinic-wide (then the
+ * request is not even made). A 403 or 404 hides the section: it is not an error for this user.
+ */
+function AccessHistory({ patientId }) {
+  const [offset, setOffset] = useState(0);
+  const [rows, setRows] = useState([]);
+  const load = useLoad(() => api('GET', `/api/patients/${patientId}/audit/`, { query: { limit: HISTORY_PAGE, offset } }), [patientId, offset]);
+  useEffect(() => {
+    if (!load.value) return;
+    // Rows recorded since the first page (this request is one) push older ones down (none ever move
+    // up: the trail is append-only), so a later page may repeat rows already shown but never skips
+    // one: only rows older than the last one shown are added.
+    setRows((rs) => {
+      const last = rs.length ? rs[rs.length - 1].seq : Infinity;
+      return [...rs, ...(load.value.data || []).filter((r) => r.seq < last)];
+    });
+    // "Show more" went away with the last page: focus stays in the section, not lost on <body>.
+    if (offset && !load.value.next) requestAnimationFrame(() => document.getElementById('access-history-title')?.focus());
+  }, [load.value]);
+  if (load.error && (load.error.status === 403 || load.error.status === 404)) return null;
+  const more = !load.error && load.value && load.value.next;
+  return html`<section class="card access-card" id="access-history" aria-labelledby="access-history-title">
+    <h2 id="access-history-title" tabindex="-1">Access history</h2>
+    ${load.error ? html`<${ErrorState} error=${load.error} onRetry=${load.reload} />` : null}
+    ${rows.length === 0
+      ? load.error ? null : load.loading ? html`<${Loading} label="Loading the access history…" />` : html`<p class="empty-inline">No access recorded yet.</p>`
+      : html`<table class="data-table" id="access-table" aria-busy=${load.loading ? 'true' : 'false'}>
+          <caption class="visually-hidden">Access history, newest first</caption>
+          <thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">What</th><th scope="col">Outcome</th></tr></thead>
+          <tbody>
+            ${rows.map((r) => html`<tr key=${r.seq}>
+              <td data-label="When" class="primary-cell nowrap"><${When} at=${r.at} /></td>
+              <td data-label="Who" class="wrap">${who(r)}</td>
+              <td data-label="What">${actionLabel(r.action)} · ${resourceLabel(r.resource)}</td>
+              <td data-label="Outcome">${outcome(r.status)}</td>
+            </tr>`)}
+          </tbody>
+        </table>`}
+    ${more ? html`<button type="button" class="secondary outline small" id="access-more" aria-busy=${load.loading ? 'true' : 'false'}
+        onClick=${() => !load.loading && setOffset((o) => o + HISTORY_PAGE)}>Show more</button>` : null}
+  </section>`;
 }
 
 function AssignedDoctors({ load, rows, setRows, patient, onStatus }) {
