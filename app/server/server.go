@@ -66,7 +66,11 @@ func New(o Options) *fiber.App {
 	app.Server().CloseOnShutdown = true
 
 	// Outermost first: every response, errors included, gets an id, headers and a log line.
-	app.Use(clientAddress(parseProxies(o.Config.Server.TrustedProxies)), requestID, securityHeaders,
+	idle := newIdleMemory()
+	stopIdle := make(chan struct{})
+	go idle.watch(stopIdle, 2*time.Second)
+	app.Hooks().OnShutdown(func() error { close(stopIdle); return nil })
+	app.Use(idle.count, clientAddress(parseProxies(o.Config.Server.TrustedProxies)), requestID, securityHeaders,
 		accessLog(o.Log), recoverPanics(o.Log), wellFormed, newHosts(o.Config).checkHost)
 
 	app.Get("/healthz", func(c *fiber.Ctx) error {
