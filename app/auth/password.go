@@ -27,7 +27,7 @@ const (
 var b64 = base64.RawStdEncoding
 
 // HashPassword hashes a password with argon2id and the configured cost:
-// $argon2id$v=19$m=65536,t=2,p=2$<salt>$<hash>.
+// $argon2id$v=19$m=47104,t=1,p=1$<salt>$<hash>.
 func (s *Service) HashPassword(password string) (string, error) {
 	salt := make([]byte, saltLen)
 	if _, err := rand.Read(salt); err != nil {

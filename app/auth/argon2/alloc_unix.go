@@ -7,7 +7,7 @@ import (
 	"unsafe"
 )
 
-// allocBlocks maps the hash's memory outside the Go heap and free unmaps it: the memory (64 MiB
+// allocBlocks maps the hash's memory outside the Go heap and free unmaps it: the memory (46 MiB
 // by default) goes back to the system as soon as the hash ends, instead of staying in the
 // process as garbage until the collector and the scavenger get to it, and the heap a login
 // leaves behind does not make the collector run sooner for everything else. Anonymous mappings
