@@ -4,6 +4,7 @@ package api
 
 import (
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -22,6 +23,8 @@ type API struct {
 	Log     *slog.Logger
 	Version string // the release, written into backups ("" is "dev")
 	Audit   *audit.Recorder
+
+	clinicSeen atomic.Bool // the clinic visibility the last request saw (prefetch's guess)
 }
 
 // Register mounts every /api route on r. Routes match with and without the trailing slash
@@ -99,6 +102,7 @@ func (a *API) policies(c *fiber.Ctx) (policy.Policies, error) {
 // original's) or every patient (clinic visibility).
 func (a *API) patientScope(c *fiber.Ctx) store.PatientScope {
 	p, _ := a.policies(c) // a protected view: no query, no error
+	a.clinicSeen.Store(p.Clinic())
 	if p.Clinic() {
 		return store.ClinicPatients(actor(c))
 	}

@@ -49,9 +49,9 @@ var patientFields = fields{
 func (a *API) patientRoutes(r fiber.Router) {
 	audited := auditSpec{Resource: "patient", Reads: true, Patient: true}
 	a.mount(r, "/patients", view{Name: "Patient List", Get: a.listPatients, Post: a.createPatient, PostForm: patientFields, Audit: audited})
-	a.mount(r, "/patients/:id", view{Name: "Patient Instance", Get: a.getPatient,
+	a.mount(r, "/patients/:id", view{Name: "Patient Instance", Get: a.getPatient, Prefetch: a.prefetchPatient,
 		Put: a.updatePatient(false), Patch: a.updatePatient(true), Delete: a.deletePatient, PutForm: patientFields, Audit: audited})
-	a.mount(r, "/patients/:id/doctors", view{Name: "Patient Doctors", Get: a.patientDoctors,
+	a.mount(r, "/patients/:id/doctors", view{Name: "Patient Doctors", Get: a.patientDoctors, Prefetch: a.prefetchPatientDoctors,
 		Audit: auditSpec{Resource: "patient_doctors", Reads: true, Patient: true}})
 	a.mount(r, "/patients/:id/audit", view{Name: "Patient Access History", Get: a.patientAudit,
 		Audit: auditSpec{Resource: "audit", Reads: true, Patient: true}})
@@ -87,7 +87,12 @@ func (a *API) getPatient(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	p, err := a.Store.GetPatient(c.UserContext(), a.patientScope(c), id)
+	scope := a.patientScope(c)
+	read, ok := takePrefetch[store.Patient](c, scope)
+	if !ok {
+		read = func(ctx context.Context) (store.Patient, error) { return a.Store.GetPatient(ctx, scope, id) }
+	}
+	p, err := read(c.UserContext())
 	if err != nil {
 		return storeErr(err)
 	}
@@ -167,7 +172,12 @@ func (a *API) patientDoctors(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	doctors, err := a.Store.PatientDoctors(c.UserContext(), a.patientScope(c), id)
+	scope := a.patientScope(c)
+	read, ok := takePrefetch[[]store.Doctor](c, scope)
+	if !ok {
+		read = func(ctx context.Context) ([]store.Doctor, error) { return a.Store.PatientDoctors(ctx, scope, id) }
+	}
+	doctors, err := read(c.UserContext())
 	if err != nil {
 		return storeErr(err)
 	}

@@ -37,8 +37,11 @@ type view struct {
 	Patch           fiber.Handler
 	Delete          fiber.Handler
 	Audit           auditSpec // what the audit trail records of it
-	PostForm        fields    // what OPTIONS shows under actions.POST
-	PutForm         fields    // what OPTIONS shows under actions.PUT
+	// Prefetch starts a GET's read beside the session check, for the token's account (see
+	// prefetch.go); the handler takes it with takePrefetch.
+	Prefetch func(c *fiber.Ctx, userID int64)
+	PostForm fields // what OPTIONS shows under actions.POST
+	PutForm  fields // what OPTIONS shows under actions.PUT
 }
 
 // allowed lists the view's methods in DRF's order (its http_method_names).
@@ -66,6 +69,11 @@ func (a *API) mount(r fiber.Router, path string, v view) {
 		return func(c *fiber.Ctx) error {
 			c.Set(fiber.HeaderAllow, allow)
 			if !v.Public {
+				if v.Prefetch != nil && (c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead) {
+					if uid, ok := a.tokenUser(c); ok {
+						v.Prefetch(c, uid)
+					}
+				}
 				if err := a.authenticate(c); err != nil {
 					return err
 				}

@@ -40,6 +40,12 @@ func newCoalescer[K, V any](timeout time.Duration, query func(ctx context.Contex
 
 // do queues key and waits for its answer, or for ctx to end.
 func (c *coalescer[K, V]) do(ctx context.Context, key K) (V, error) {
+	return c.begin(key)(ctx)
+}
+
+// begin queues key and returns the wait for its answer: the query starts now, whether or not
+// anybody waits (a result nobody takes is dropped).
+func (c *coalescer[K, V]) begin(key K) func(ctx context.Context) (V, error) {
 	call := &coalescedCall[K, V]{key: key, done: make(chan struct{})}
 	c.mu.Lock()
 	c.pending = append(c.pending, call)
@@ -51,6 +57,11 @@ func (c *coalescer[K, V]) do(ctx context.Context, key K) (V, error) {
 	if start {
 		go c.loop()
 	}
+	return call.wait
+}
+
+// wait is the answer of the call, or ctx's error if ctx ends first.
+func (call *coalescedCall[K, V]) wait(ctx context.Context) (V, error) {
 	select {
 	case <-call.done:
 		return call.val, call.err

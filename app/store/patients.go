@@ -133,6 +133,23 @@ func (s *Store) GetPatient(ctx context.Context, scope PatientScope, id int64) (P
 	return p, notFound(err)
 }
 
+// BeginGetPatient starts GetPatient now and returns the wait for its answer (see
+// api's prefetch: the read runs beside the request's session check).
+func (s *Store) BeginGetPatient(scope PatientScope, id int64) func(ctx context.Context) (Patient, error) {
+	if s.patients != nil {
+		return s.patients.begin(patientKey{scope, id})
+	}
+	return func(ctx context.Context) (Patient, error) { return s.GetPatient(ctx, scope, id) }
+}
+
+// BeginPatientDoctors starts PatientDoctors now and returns the wait for its answer.
+func (s *Store) BeginPatientDoctors(scope PatientScope, id int64) func(ctx context.Context) ([]Doctor, error) {
+	if s.patientDoctors != nil {
+		return s.patientDoctors.begin(patientKey{scope, id})
+	}
+	return func(ctx context.Context) ([]Doctor, error) { return s.PatientDoctors(ctx, scope, id) }
+}
+
 // patientKey is one call for patient id in scope.
 type patientKey struct {
 	scope PatientScope
