@@ -4,6 +4,7 @@
 --   BENCH_ID_LO, BENCH_ID_HI  the fixed patients' ids
 --   BENCH_LOGIN  login body (login mode)
 --   BENCH_RUN    a number unique to this wrk run (create mode: unique phone numbers)
+--   BENCH_HIST   1: done() also prints the latency histogram, one line "BENCH_HIST us:count,..."
 -- done() prints one line "BENCH_JSON {...}" that the bench parses.
 
 local mode = os.getenv("BENCH_MODE")
@@ -47,6 +48,18 @@ end
 
 function done(summary, latency, requests)
   local e = summary.errors
+  if os.getenv("BENCH_HIST") == "1" then
+    -- The latency histogram (microseconds: count), so that the bench can merge the histograms of
+    -- several wrk processes into exact percentiles (-replicas). latency(i) is the i-th distinct
+    -- latency and its count (#latency of them); each call scans from the smallest, which costs
+    -- time after the run only.
+    local bins = {}
+    for i = 1, #latency do
+      local us, c = latency(i)
+      bins[i] = string.format("%d:%d", us, c)
+    end
+    io.write("BENCH_HIST " .. table.concat(bins, ",") .. "\n")
+  end
   io.write(string.format(
     'BENCH_JSON {"requests":%d,"duration_us":%d,"non2xx":%d,"connect_errors":%d,"read_errors":%d,"write_errors":%d,"timeouts":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d,"mean_us":%.1f}\n',
     summary.requests, summary.duration, e.status, e.connect, e.read, e.write, e.timeout,

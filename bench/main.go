@@ -2,6 +2,7 @@
 //
 //	go run ./bench                                   # 1 run, 10 s per scenario
 //	go run ./bench -runs 3 -baseline main            # also main's binary, interleaved, 3 rounds
+//	go run ./bench -replicas 2 -scenarios a,d        # 1 and 2 servers against one PostgreSQL
 //
 // It builds the binary (and, with -baseline, the binary of a git revision), starts each on a fresh
 // data directory with its own embedded PostgreSQL, loads the fixed data set through the API (1 user,
@@ -14,6 +15,13 @@
 // Per scenario it reports req/s, p50, p99, the non-2xx and socket errors (a run with any is
 // invalid: the exit status is 1), the ratio to pgbench's TPS of the same round, and the server's
 // RSS. Results go to stdout and to -out as results.md and results.json.
+//
+// With -replicas N the binary runs once in embedded mode only to provide a PostgreSQL, and N more
+// copies run in external-database mode (DATABASE_URL, one JWT secret) against it, as replicas
+// behind a load balancer would. Each scenario is measured against 1 replica and against N, with
+// the same total of wrk connections and threads: for N, one wrk per replica, started together,
+// each with its share of the connections; req/s is their sum and p50/p99 are percentiles of their
+// merged latency histograms. The report adds the ratio N replicas / 1 replica per scenario.
 //
 // wrk is installed with apt-get when missing (as root); pgbench comes with Debian's PostgreSQL.
 // Timings on a shared machine are noisy: compare ratios within one run, over several rounds.
@@ -64,6 +72,7 @@ type options struct {
 	keep        bool
 	serverEnv   string
 	baseEnv     string
+	replicas    int
 }
 
 func main() {
@@ -80,6 +89,7 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary data directories")
 	flag.StringVar(&o.serverEnv, "env", "", "extra environment for the servers, comma-separated KEY=VALUE")
 	flag.StringVar(&o.baseEnv, "baseline-env", "", "extra environment for the baseline's server only (e.g. -baseline HEAD -baseline-env HEALTHCARE_AUDIT_READS=false compares a setting)")
+	flag.IntVar(&o.replicas, "replicas", 0, "N >= 1: measure 1 and N servers in external-database mode against one PostgreSQL instead (no -baseline, -pprof)")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
 	if err := run(o); err != nil {
@@ -104,6 +114,8 @@ type target struct {
 	pgPass  string
 	pprof   string // the server's pprof address, if any
 	pgbench []float64
+	env     []string // more environment for the server (-replicas: DATABASE_URL, the JWT secret)
+	remote  bool     // external-database mode: no PostgreSQL of its own
 }
 
 // result is one scenario on one target in one round.
@@ -137,6 +149,18 @@ type report struct {
 	Results     []result             `json:"results"`
 	Valid       bool                 `json:"valid"`
 	Problems    []string             `json:"problems,omitempty"`
+	Replicas    int                  `json:"replicas,omitempty"` // -replicas N
+	Scaling     []scaling            `json:"scaling,omitempty"`
+}
+
+// scaling is one scenario in one round with -replicas: N replicas' req/s over 1 replica's.
+type scaling struct {
+	Round      int     `json:"round"`
+	Scenario   string  `json:"scenario"`
+	Replicas   int     `json:"replicas"`
+	ReqPerSec1 float64 `json:"req_per_sec_1"`
+	ReqPerSecN float64 `json:"req_per_sec_n"`
+	Ratio      float64 `json:"ratio"`
 }
 
 var scenarioWhat = map[string]string{
@@ -151,6 +175,9 @@ var scenarioWhat = map[string]string{
 func run(o options) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if o.replicas < 0 || (o.replicas > 0 && (o.baseline != "" || o.pprof != "")) {
+		return errors.New("-replicas takes a positive number and goes without -baseline and -pprof")
+	}
 	if err := ensureTools(); err != nil {
 		return err
 	}
@@ -210,6 +237,12 @@ func run(o options) error {
 	}
 	if err := add("this", ""); err != nil {
 		return err
+	}
+	if o.replicas > 0 {
+		if err := runReplicas(ctx, o, rep, targets[0], tmp, scriptPath); err != nil {
+			return err
+		}
+		return finish(o, rep, markdown(rep, targets)+scalingMarkdown(rep))
 	}
 	if o.baseline != "" {
 		if err := add("baseline", o.baseline); err != nil {
@@ -274,7 +307,11 @@ func run(o options) error {
 		rep.IdleRSSMB[t.label+" idle after load"] = rssMB(t.cmd.Process.Pid)
 	}
 
-	md := markdown(rep, targets)
+	return finish(o, rep, markdown(rep, targets))
+}
+
+// finish prints the report and writes results.md and results.json; an invalid run is an error.
+func finish(o options, rep *report, md string) error {
 	fmt.Print(md)
 	js, _ := json.MarshalIndent(rep, "", "  ")
 	if err := os.WriteFile(filepath.Join(o.out, "results.json"), append(js, '\n'), 0o644); err != nil {
@@ -415,6 +452,7 @@ func (t *target) start(ctx context.Context, o options) error {
 	if o.baseEnv != "" && t.label == "baseline" {
 		env = append(env, strings.Split(o.baseEnv, ",")...)
 	}
+	env = append(env, t.env...)
 	cmd.Env = env
 	logf, err := os.Create(filepath.Join(o.out, "server-"+t.label+".log"))
 	if err != nil {
@@ -449,6 +487,9 @@ func (t *target) start(ctx context.Context, o options) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s: the server was not ready within 3 minutes; see %s", t.label, logf.Name())
 		}
+	}
+	if t.remote {
+		return nil
 	}
 	// The embedded PostgreSQL's port and the application role's password, for pgbench.
 	data := filepath.Join(t.dir, "data")
@@ -625,23 +666,26 @@ func (t *target) runPgbench(ctx context.Context, o options) (float64, error) {
 
 // wrkStats is what bench.lua's done() prints.
 type wrkStats struct {
-	Requests      int     `json:"requests"`
-	DurationUS    int64   `json:"duration_us"`
-	Non2xx        int     `json:"non2xx"`
-	ConnectErrors int     `json:"connect_errors"`
-	ReadErrors    int     `json:"read_errors"`
-	WriteErrors   int     `json:"write_errors"`
-	Timeouts      int     `json:"timeouts"`
-	P50us         float64 `json:"p50_us"`
-	P99us         float64 `json:"p99_us"`
+	Requests      int             `json:"requests"`
+	DurationUS    int64           `json:"duration_us"`
+	Non2xx        int             `json:"non2xx"`
+	ConnectErrors int             `json:"connect_errors"`
+	ReadErrors    int             `json:"read_errors"`
+	WriteErrors   int             `json:"write_errors"`
+	Timeouts      int             `json:"timeouts"`
+	P50us         float64         `json:"p50_us"`
+	P99us         float64         `json:"p99_us"`
+	hist          map[int64]int64 // latency in us: requests (BENCH_HIST, with -replicas)
 }
 
-// scenario runs one scenario (two wrk processes at once for f) while sampling the server's RSS.
-func (t *target) scenario(ctx context.Context, o options, script, s string, round int) ([]result, error) {
-	type load struct {
-		name, mode string
-		conns      int
-	}
+// load is one wrk run of a scenario: its name in the results, bench.lua's mode, its connections.
+type load struct {
+	name, mode string
+	conns      int
+}
+
+// scenarioLoads is what scenario s runs: one load, or two at once for f.
+func scenarioLoads(o options, s string) ([]load, error) {
 	var loads []load
 	switch s {
 	case "a":
@@ -658,6 +702,15 @@ func (t *target) scenario(ctx context.Context, o options, script, s string, roun
 		loads = []load{{"f", "patient", o.connections}, {"f:login", "login", o.loginConns}}
 	default:
 		return nil, fmt.Errorf("unknown scenario %q (a-f)", s)
+	}
+	return loads, nil
+}
+
+// scenario runs one scenario (two wrk processes at once for f) while sampling the server's RSS.
+func (t *target) scenario(ctx context.Context, o options, script, s string, round int) ([]result, error) {
+	loads, err := scenarioLoads(o, s)
+	if err != nil {
+		return nil, err
 	}
 	stopRSS := sampleRSS(t.cmd.Process.Pid)
 	var profile chan error
@@ -709,21 +762,47 @@ func (t *target) wrk(ctx context.Context, o options, script, mode string, conns,
 		"-d", strconv.Itoa(int(math.Max(1, o.duration.Seconds())))+"s", "--timeout", "10s", "-s", script, "http://"+t.addr)
 	cmd.Env = append(os.Environ(), "BENCH_MODE="+mode, "BENCH_TOKEN="+t.token, "BENCH_LOGIN="+t.login,
 		fmt.Sprintf("BENCH_ID_LO=%d", t.idLo), fmt.Sprintf("BENCH_ID_HI=%d", t.idHi), fmt.Sprintf("BENCH_RUN=%d", wrkRuns.Add(1)))
+	if o.replicas > 0 {
+		cmd.Env = append(cmd.Env, "BENCH_HIST=1")
+	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return nil, fmt.Errorf("wrk %s: %v: %s", mode, err, out)
 	}
+	var st *wrkStats
+	var hist map[int64]int64
 	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 64<<10), 256<<20) // the histogram is one long line
 	for sc.Scan() {
 		if rest, ok := strings.CutPrefix(sc.Text(), "BENCH_JSON "); ok {
-			var st wrkStats
-			if err := json.Unmarshal([]byte(rest), &st); err != nil {
+			st = &wrkStats{}
+			if err := json.Unmarshal([]byte(rest), st); err != nil {
 				return nil, fmt.Errorf("wrk %s: %v: %s", mode, err, rest)
 			}
-			return &st, nil
+		} else if rest, ok := strings.CutPrefix(sc.Text(), "BENCH_HIST "); ok {
+			hist = map[int64]int64{}
+			for _, bin := range strings.Split(rest, ",") {
+				if bin == "" {
+					continue // no request finished
+				}
+				us, n, ok := strings.Cut(bin, ":")
+				u, err1 := strconv.ParseInt(us, 10, 64)
+				c, err2 := strconv.ParseInt(n, 10, 64)
+				if !ok || err1 != nil || err2 != nil {
+					return nil, fmt.Errorf("wrk %s: bad histogram entry %q", mode, bin)
+				}
+				hist[u] += c
+			}
 		}
 	}
-	return nil, fmt.Errorf("wrk %s printed no result: %s", mode, out)
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("wrk %s: %v", mode, err)
+	}
+	if st == nil {
+		return nil, fmt.Errorf("wrk %s printed no result: %s", mode, out)
+	}
+	st.hist = hist
+	return st, nil
 }
 
 // saveProfile takes a 5 s CPU profile from the server's pprof endpoint, 2 s into the scenario.

@@ -25,6 +25,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"healthcare/app/database"
 )
 
 const password = "Str0ng!Passw0rd-e2e"
@@ -379,8 +383,10 @@ func TestMigrate(t *testing.T) {
 }
 
 // TestExternalDatabase: two servers against one external PostgreSQL start at the same time, the
-// schema is applied once (under the advisory lock), and they share accounts and tokens. The
-// "external" server is the embedded PostgreSQL of a third instance, with a database of its own.
+// schema is applied once (under the advisory lock), and they behave as one server: accounts,
+// tokens, logins (refresh rotation and its reuse detection), data and rate limits are shared (see
+// checkReplicas). The "external" server is the embedded PostgreSQL of a third instance, with a
+// database of its own. Then backup, restore and migrate against that database.
 func TestExternalDatabase(t *testing.T) {
 	t.Parallel()
 	hostDir := filepath.Join(tempDir(t), "data")
@@ -395,10 +401,13 @@ func TestExternalDatabase(t *testing.T) {
 	url := "postgres://postgres:" + strings.TrimSpace(string(pw)) + "@127.0.0.1:" + strings.TrimSpace(lines[3]) + "/shared?sslmode=disable"
 	env := []string{"DATABASE_URL=" + url, "HEALTHCARE_AUTH_JWT_SECRET=" + strings.Repeat("k", 48)}
 
+	// The replicas: three failed logins of one username from one address, then 429 (the window
+	// long enough that no window ends during the test; windows are counted in the database).
+	replicaEnv := append(slices.Clone(env), "HEALTHCARE_RATE_LIMIT_LOGIN_PER_USERNAME=3", "HEALTHCARE_RATE_LIMIT_LOGIN_WINDOW=8760h")
 	var wg sync.WaitGroup
 	procs := make([]*proc, 2)
 	for i := range procs {
-		procs[i] = launch(t, opts{Port: freePort(t), Env: env}, "serve")
+		procs[i] = launch(t, opts{Port: freePort(t), Env: replicaEnv}, "serve")
 	}
 	for _, p := range procs {
 		wg.Add(1)
@@ -425,12 +434,7 @@ func TestExternalDatabase(t *testing.T) {
 	if tables != 4 {
 		t.Errorf("%d of the 4 tables exist in the shared database", tables)
 	}
-	// One replica registers, the other logs in; a token from one works on the other.
-	register(t, a, "carol")
-	token := login(t, b, "carol")
-	if status, _, body := a.request("GET", "/api/doctors/", nil, "Authorization", "Bearer "+token); status != 200 {
-		t.Errorf("token from one replica refused by the other: %d %s", status, body)
-	}
+	checkReplicas(t, a, b, conn)
 	for _, p := range procs {
 		if code, _ := p.stop(syscall.SIGTERM); code != 0 {
 			t.Errorf("exit code %d", code)
@@ -508,6 +512,159 @@ func TestExternalDatabase(t *testing.T) {
 		t.Errorf("migrate did not create the tables: %d %v", tables, err)
 	}
 	stopAndCheck(t, host)
+}
+
+// checkReplicas checks that two servers on one database behave as one: the schema was applied
+// once, a token from one works on the other, a refresh token retired on one is reuse on the other
+// (and ends the login everywhere), data written through one is read and changed through the other,
+// and the login rate limit counts the failures made on both (both run with
+// rate_limit.login_per_username 3). conn is a connection to their database.
+func checkReplicas(t *testing.T, a, b *proc, conn *pgx.Conn) {
+	t.Helper()
+	ctx := context.Background()
+
+	// Schema applied once: every migration is recorded once, and exactly one of the two servers
+	// logged applying it (the other waited on the schema lock, then found nothing to do).
+	rows, err := conn.Query(ctx, "SELECT version, count(*) FROM schema_migrations GROUP BY version ORDER BY version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded := map[int]int64{}
+	for rows.Next() {
+		var v int
+		var n int64
+		if err := rows.Scan(&v, &n); err != nil {
+			t.Fatal(err)
+		}
+		recorded[v] = n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	applied := map[int]int{}
+	for _, p := range []*proc{a, b} {
+		for _, l := range p.logLines() {
+			if l["msg"] == "database: migration applied" {
+				v, _ := l["version"].(float64)
+				applied[int(v)]++
+			}
+		}
+	}
+	all := database.Migrations()
+	if len(recorded) != len(all) {
+		t.Errorf("schema_migrations holds %d versions, want %d: %v", len(recorded), len(all), recorded)
+	}
+	for _, m := range all {
+		if recorded[m.Version] != 1 || applied[m.Version] != 1 {
+			t.Errorf("migration %s: recorded %d times, applied %d times by the two servers (want 1 and 1)", m.File(), recorded[m.Version], applied[m.Version])
+		}
+	}
+	if len(applied) != len(all) {
+		t.Errorf("the servers logged applying %v, want each of the %d migrations once", applied, len(all))
+	}
+
+	// One replica registers, the other logs in; a token from one works on the other.
+	register(t, a, "carol")
+	token := login(t, b, "carol")
+	if status, _, body := a.request("GET", "/api/doctors/", nil, "Authorization", "Bearer "+token); status != 200 {
+		t.Errorf("token from one replica refused by the other: %d %s", status, body)
+	}
+
+	// Data written through one replica is read through the other, changed there, and the change
+	// is seen through the first.
+	auth := func(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
+	status, _, body := a.request("POST", "/api/patients/", map[string]any{"name": "Ada Replica", "age": 36, "gender": "F",
+		"address": "1 Shared Street", "phone_number": "555-0101"}, auth(token)...)
+	var created struct{ ID int64 }
+	if status != 201 || json.Unmarshal(body, &created) != nil || created.ID == 0 {
+		t.Fatalf("create a patient through A: %d %s", status, body)
+	}
+	path := fmt.Sprintf("/api/patients/%d/", created.ID)
+	var pat struct {
+		Name        string `json:"name"`
+		PhoneNumber string `json:"phone_number"`
+	}
+	if status, _, body := b.request("GET", path, nil, auth(token)...); status != 200 || json.Unmarshal(body, &pat) != nil || pat.Name != "Ada Replica" {
+		t.Errorf("the patient created through A, read through B: %d %s", status, body)
+	}
+	if status, _, body := b.request("PATCH", path, map[string]string{"phone_number": "555-0202"}, auth(token)...); status != 200 {
+		t.Errorf("update the patient through B: %d %s", status, body)
+	}
+	if status, _, body := a.request("GET", path, nil, auth(token)...); status != 200 || json.Unmarshal(body, &pat) != nil || pat.PhoneNumber != "555-0202" {
+		t.Errorf("the change made through B, read through A: %d %s", status, body)
+	}
+
+	// Refresh rotation across replicas. A login on A gives r0; A rotates it to r1; B rotates r1 to
+	// r2. r0 is then neither the current token nor the one replaced last (which auth.refresh_grace
+	// would answer with r2 again), so presenting it to B is reuse: refused, and the whole login
+	// ends on both replicas: r2 and the login's access tokens are refused too.
+	type pair struct{ Refresh, Access string }
+	refresh := func(p *proc, tok string) (int, pair, string) {
+		t.Helper()
+		status, _, body := p.request("POST", "/api/auth/login/refresh/", map[string]string{"refresh": tok})
+		var out pair
+		json.Unmarshal(body, &out)
+		return status, out, string(body)
+	}
+	status, _, body = a.request("POST", "/api/auth/login/", map[string]string{"username": "carol", "password": password})
+	var r0 pair
+	if status != 200 || json.Unmarshal(body, &r0) != nil || r0.Refresh == "" {
+		t.Fatalf("login on A: %d %s", status, body)
+	}
+	status, r1, body1 := refresh(a, r0.Refresh)
+	if status != 200 || r1.Refresh == "" || r1.Refresh == r0.Refresh {
+		t.Fatalf("refresh on A: %d %s", status, body1)
+	}
+	status, r2, body2 := refresh(b, r1.Refresh)
+	if status != 200 || r2.Refresh == "" || r2.Refresh == r1.Refresh || r2.Refresh == r0.Refresh {
+		t.Fatalf("refresh on B of the token A rotated to: %d %s", status, body2)
+	}
+	if status, _, body := a.request("GET", "/api/auth/me/", nil, auth(r2.Access)...); status != 200 {
+		t.Errorf("access token from B's refresh, on A: %d %s", status, body)
+	}
+	if status, _, body := refresh(b, r0.Refresh); status != 401 || !strings.Contains(body, `"code":"token_not_valid"`) {
+		t.Errorf("the refresh token retired on A, presented to B: %d %s (want 401 token_not_valid)", status, body)
+	}
+	if !strings.Contains(b.out.String(), "refresh token reused: login revoked") {
+		t.Errorf("B did not log the reuse:\n%s", b.out.String())
+	}
+	if status, _, body := refresh(a, r2.Refresh); status != 401 {
+		t.Errorf("the newest refresh token of the login revoked on B, on A: %d %s (want 401)", status, body)
+	}
+	for _, p := range []*proc{a, b} {
+		for _, tok := range []string{r0.Access, r1.Access, r2.Access} {
+			if status, _, body := p.request("GET", "/api/auth/me/", nil, auth(tok)...); status != 401 {
+				t.Errorf("an access token of the revoked login still works on %s: %d %s", p.URL, status, body)
+			}
+		}
+	}
+	// Only that login ended: carol's first one (from B) still works on both.
+	for _, p := range []*proc{a, b} {
+		if status, _, body := p.request("GET", "/api/auth/me/", nil, auth(token)...); status != 200 {
+			t.Errorf("carol's other login ended too, on %s: %d %s", p.URL, status, body)
+		}
+	}
+
+	// Rate limits are shared: three failed logins of dave from 127.0.0.1, split across A and B,
+	// use up the limit of 3; the next attempt is refused by either replica, the right password too.
+	register(t, b, "dave")
+	for i, p := range []*proc{a, b, a} {
+		if status, _, body := p.request("POST", "/api/auth/login/", map[string]string{"username": "dave", "password": "wrong-" + password}); status != 401 {
+			t.Fatalf("failed login %d of dave: %d %s (want 401)", i+1, status, body)
+		}
+	}
+	for _, p := range []*proc{b, a} {
+		status, header, body := p.request("POST", "/api/auth/login/", map[string]string{"username": "dave", "password": "wrong-" + password})
+		if status != 429 || header.Get("Retry-After") == "" {
+			t.Errorf("fourth failed login of dave, on %s: %d %s (want 429 with Retry-After)", p.URL, status, body)
+		}
+	}
+	if status, _ := loginAs(b, "dave", password); status != 429 {
+		t.Errorf("dave's right password while the pair is locked: %d (want 429)", status)
+	}
+	// The limit is per username: carol still signs in, on both.
+	login(t, a, "carol")
+	login(t, b, "carol")
 }
 
 func must[T any](v T, err error) T {
