@@ -350,6 +350,10 @@ CREATE OR REPLACE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit
     FOR EACH ROW EXECUTE FUNCTION audit_append_only();
 CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+-- Sealing a chosen range or restarting after a restore is for the server's own paths (and the
+-- functions' owner): nobody else may call them (audit_seal_pending stays open to the server).
+REVOKE EXECUTE ON FUNCTION audit_seal_range(audit_head, xid8), audit_restored() FROM PUBLIC;
+
 -- Seals are append-only too, except the DELETE of seals older than a year inside audit_purge().
 CREATE FUNCTION audit_seal_append_only() RETURNS trigger
 LANGUAGE plpgsql AS $$

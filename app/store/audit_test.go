@@ -275,3 +275,44 @@ func TestAuditChainAcross0004(t *testing.T) {
 		t.Fatalf("after editing row 2: break %v, %v", brk, err)
 	}
 }
+
+// TestAuditSealFunctionsAreTheOwners: a role that only writes the trail (the application's, when
+// an administrator gave the audit objects to another role, as the README shows) may run the
+// sealer, but may neither seal a range of its choosing nor restart sealing as after a restore.
+func TestAuditSealFunctionsAreTheOwners(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.Pool(t)
+	role := fmt.Sprintf("audit_writer_%d", time.Now().UnixNano())
+	for _, q := range []string{"CREATE ROLE " + role, "GRANT SELECT, INSERT ON audit_log TO " + role,
+		"GRANT SELECT ON audit_head, audit_seal TO " + role, "GRANT USAGE ON SEQUENCE audit_log_seq_seq TO " + role} {
+		if _, err := pool.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		_, _ = pool.Exec(context.Background(), "DROP OWNED BY "+role)
+		_, _ = pool.Exec(context.Background(), "DROP ROLE "+role)
+	})
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SET ROLE "+role); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Exec(context.Background(), "RESET ROLE")
+	if _, err := conn.Exec(ctx, "INSERT INTO audit_log (action, status) VALUES ('read', 200)"); err != nil {
+		t.Fatalf("the writer cannot write: %v", err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT audit_seal_pending()"); err != nil {
+		t.Errorf("the writer cannot run the sealer: %v", err)
+	}
+	for _, q := range []string{"SELECT audit_restored()",
+		"SELECT audit_seal_range(h, pg_current_xact_id()) FROM audit_head h"} {
+		if _, err := conn.Exec(ctx, q); err == nil || !strings.Contains(err.Error(), "permission denied") {
+			t.Errorf("%s: %v, want permission denied", q, err)
+		}
+	}
+}
