@@ -146,8 +146,10 @@ func explainUses(t *testing.T, pool *pgxpool.Pool, q tracedQuery) []string {
 // the index.
 //
 // TestSearchIndexes runs it and TestSearchResults on one set of data (filling it takes seconds).
+//
+// Not parallel: filling and scanning the tables keeps transactions open for seconds, which holds the
+// cluster's xmin back, and TestAuditSealsUnderConcurrency needs seals to be made while it writes.
 func TestSearchIndexes(t *testing.T) {
-	t.Parallel()
 	pool, tr, owner := searchData(t)
 	t.Run("plans", func(t *testing.T) { testSearchPlans(t, pool, tr, owner) })
 	t.Run("results", func(t *testing.T) { testSearchResults(t, pool, owner) })
