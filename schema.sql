@@ -90,6 +90,22 @@ CREATE TABLE IF NOT EXISTS assignments (
 );
 CREATE INDEX IF NOT EXISTS assignments_doctor_idx ON assignments (doctor_id);
 
+-- The list searches (?search=: ILIKE '%term%', and the digits of phone numbers for a phone-like
+-- term) use trigram GIN indexes, one per table over all its searched columns. pg_trgm lives in a
+-- schema of its own so that public holds only the application's objects; the phone expression is
+-- exactly the one in app/store/patients.go. Where pg_trgm cannot be created (no contrib package,
+-- no CREATE privilege on the database), migration 0005 skips all of this with a NOTICE and
+-- searches read every row, as before.
+CREATE SCHEMA IF NOT EXISTS extensions;
+CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA extensions;
+CREATE INDEX IF NOT EXISTS patients_search_idx ON patients USING gin (name extensions.gin_trgm_ops,
+    phone_number extensions.gin_trgm_ops, address extensions.gin_trgm_ops,
+    (regexp_replace(phone_number, '[^0-9]', '', 'g')) extensions.gin_trgm_ops);
+CREATE INDEX IF NOT EXISTS doctors_search_idx ON doctors USING gin (name extensions.gin_trgm_ops,
+    specialization extensions.gin_trgm_ops, contact_info extensions.gin_trgm_ops);
+CREATE INDEX IF NOT EXISTS users_search_idx ON users USING gin (username extensions.gin_trgm_ops,
+    email extensions.gin_trgm_ops);
+
 -- Clinic policies an administrator chose (registration, patients.visibility, doctors.writes...).
 -- A missing key means the built-in default; a value set in the configuration file wins over both.
 CREATE TABLE IF NOT EXISTS settings (

@@ -108,7 +108,19 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*DB, error
 		db.Close()
 		return nil, err
 	}
+	if log != nil && !SearchIndexed(ctx, db.Pool) {
+		log.Warn("database: the search indexes are missing (pg_trgm could not be created: no contrib package, or no CREATE privilege on the database); searches read every row and may hit database.search_timeout on large data. Install pg_trgm, then run app/database/migrations/0005_search_indexes.sql again as the database owner")
+	}
 	return db, nil
+}
+
+// SearchIndexed reports whether the trigram indexes of migration 0005 exist (false also when the
+// question cannot be answered).
+func SearchIndexed(ctx context.Context, q RowQuerier) bool {
+	var ok bool
+	err := q.QueryRow(ctx, `SELECT to_regclass('patients_search_idx') IS NOT NULL
+		AND to_regclass('doctors_search_idx') IS NOT NULL AND to_regclass('users_search_idx') IS NOT NULL`).Scan(&ok)
+	return err == nil && ok
 }
 
 // Connect connects to the configured database without changing its schema. With database.url

@@ -406,6 +406,14 @@ func TestApplicationRoleAndSCRAM(t *testing.T) {
 	if user != database.AppRole || super || createdb {
 		t.Fatalf("the application connects as %q (superuser %v, createdb %v)", user, super, createdb)
 	}
+	// pg_trgm is trusted: the application role, owner of the database, created it (migration 0005).
+	var trgm string
+	if err := db.Pool.QueryRow(ctx, "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'").Scan(&trgm); err != nil || trgm != "extensions" {
+		t.Fatalf("pg_trgm in schema %q (%v), want extensions", trgm, err)
+	}
+	if !database.SearchIndexed(ctx, db.Pool) {
+		t.Fatal("the search indexes are missing")
+	}
 	var owner string
 	db.Pool.QueryRow(ctx, "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 'patients'").Scan(&owner)
 	if owner != database.AppRole {

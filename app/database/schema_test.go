@@ -42,8 +42,8 @@ func TestSchemaSQLMatchesMigrations(t *testing.T) {
 }
 
 // describeSchema lists the public schema's relations, columns (in order, with type, default,
-// nullability, identity), constraints, indexes, triggers and functions, one line each, leaving out
-// the migrations' own bookkeeping table.
+// nullability, identity), constraints, indexes, triggers and functions, and the database's
+// extensions with their schema, one line each, leaving out the migrations' own bookkeeping table.
 func describeSchema(t *testing.T, pool *pgxpool.Pool) []string {
 	t.Helper()
 	const public = `c.relnamespace = 'public'::regnamespace AND c.relname NOT IN ('schema_migrations', 'schema_migrations_pkey')`
@@ -63,6 +63,10 @@ func describeSchema(t *testing.T, pool *pgxpool.Pool) []string {
 		 FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid WHERE NOT g.tgisinternal AND ` + public,
 		`SELECT format('function %s %s', p.proname, pg_get_functiondef(p.oid))
 		 FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace`,
+		// Extensions other than the built-in plpgsql, with the schema that holds their objects
+		// (pg_trgm in "extensions", whose contents belong to the extension and are not listed).
+		`SELECT format('extension %s schema %s', e.extname, e.extnamespace::regnamespace)
+		 FROM pg_extension e WHERE e.extname <> 'plpgsql'`,
 		`SELECT format('sequence %s %s', c.relname, pg_get_serial_sequence(d.refobjid::regclass::text, a.attname))
 		 FROM pg_class c JOIN pg_depend d ON d.objid = c.oid AND d.deptype IN ('a', 'i')
 		 JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid

@@ -11,9 +11,10 @@ import (
 // waiting for its turn included. Nothing is wrong with the database: the search should be narrower.
 var ErrSearchTooSlow = errors.New("the search did not finish within database.search_timeout")
 
-// searchLimit bounds what searches can take. A search scans the caller's rows (ILIKE '%term%'
-// cannot use a b-tree index), so on large data it is the one request that holds a pool connection
-// for long: each gets its own time budget, at most half of the pool runs searches at once, and
+// searchLimit bounds what searches can take. A search asks the trigram indexes (migration 0005)
+// when it can, but a term of one or two characters, a term matching many rows, or a database
+// without pg_trgm still reads the caller's rows, so on large data it is the one request that can
+// hold a pool connection for long: each gets its own time budget, at most half of the pool runs searches at once, and
 // one user at most searchesPerUser of them, so one user's searches queue behind each other
 // instead of starving everybody else's requests of connections.
 type searchLimit struct {

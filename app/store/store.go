@@ -64,11 +64,16 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // rolled back when it returns an error or panics. Called on the Store fn received, InTx runs the
 // inner fn in the same transaction: only the outermost InTx commits or rolls back.
 func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) (err error) {
+	return s.inTx(ctx, pgx.TxOptions{}, fn)
+}
+
+// inTx is InTx with the options of a transaction it begins.
+func (s *Store) inTx(ctx context.Context, opts pgx.TxOptions, fn func(tx *Store) error) (err error) {
 	if s.tx != nil {
 		return fn(s)
 	}
 	bctx, cancel := context.WithTimeout(ctx, s.timeout)
-	tx, err := s.pool.Begin(bctx)
+	tx, err := s.pool.BeginTx(bctx, opts)
 	cancel()
 	if err != nil {
 		return err

@@ -1,0 +1,6 @@
+package store
+
+import "github.com/jackc/pgx/v5"
+
+// TxForTest is the transaction of a Store handed out by InTx (nil outside one).
+func TxForTest(s *Store) pgx.Tx { return s.tx }
