@@ -230,6 +230,19 @@ func (s *Store) VerifyAudit(ctx context.Context) (AuditVerified, *AuditBreak, er
 	if _, err := s.SealAudit(ctx); err != nil {
 		return v, nil, err
 	}
+	// One snapshot for the head, the rows and the seals: the server's sealer (every second) and the
+	// retention job may move the head between two statements.
+	var brk *AuditBreak
+	err := s.inTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx *Store) error {
+		var err error
+		v, brk, err = tx.verifyAudit(ctx)
+		return err
+	})
+	return v, brk, err
+}
+
+func (s *Store) verifyAudit(ctx context.Context) (AuditVerified, *AuditBreak, error) {
+	var v AuditVerified
 	var h auditHead
 	err := s.db.QueryRow(ctx, `SELECT seq, hash, purged_seq, purged_hash, seal_pos, purged_pos, floor_seq, sealed_xmin::text
 		FROM audit_head UNION ALL SELECT 0, sha256('healthcare audit'::bytea), 0, sha256('healthcare audit'::bytea), 0, 0, 0, '0'
@@ -327,11 +340,17 @@ func (s *Store) verifyRows(ctx context.Context, h auditHead, v *AuditVerified) (
 func (s *Store) verifySeals(ctx context.Context, h auditHead, prev []byte, v *AuditVerified) (*AuditBreak, error) {
 	const chunk = 1000
 	last := h.purgedPos
+	walked := false
+	var span struct {
+		floor, maxSeq int64
+		to            uint64
+	}
 	if h.purgedPos > 0 {
 		prev = h.purgedHash
 	}
 	for {
-		rows, err := s.db.Query(ctx, `SELECT s.pos, s.prev_hash, s.hash, s.row_count, s.min_seq, c.row_count, c.hash
+		rows, err := s.db.Query(ctx, `SELECT s.pos, s.prev_hash, s.hash, s.row_count, s.min_seq, c.row_count, c.hash,
+			s.floor_seq, s.max_seq, s.xid_from::text, s.xid_to::text
 			FROM (SELECT *, (SELECT min(seq) FROM audit_log a WHERE a.txid >= x.xid_from AND a.txid < x.xid_to
 			      AND a.seq > x.floor_seq AND a.seq <= x.max_seq) AS min_seq FROM audit_seal x
 			      WHERE pos > $1 ORDER BY pos LIMIT `+strconv.Itoa(chunk)+`) s,
@@ -344,13 +363,16 @@ func (s *Store) verifySeals(ctx context.Context, h auditHead, prev []byte, v *Au
 		var brk *AuditBreak
 		for rows.Next() {
 			got++
-			var pos, count, gotCount int64
+			var pos, count, gotCount, floor, maxSeq int64
 			var minSeq *int64
 			var p, hh, computed []byte
-			if err := rows.Scan(&pos, &p, &hh, &count, &minSeq, &gotCount, &computed); err != nil {
+			var fromText, toText string
+			if err := rows.Scan(&pos, &p, &hh, &count, &minSeq, &gotCount, &computed, &floor, &maxSeq, &fromText, &toText); err != nil {
 				rows.Close()
 				return nil, err
 			}
+			from, _ := strconv.ParseUint(fromText, 10, 64)
+			to, _ := strconv.ParseUint(toText, 10, 64)
 			first := int64(0)
 			if minSeq != nil {
 				first = *minSeq
@@ -365,11 +387,16 @@ func (s *Store) verifySeals(ctx context.Context, h auditHead, prev []byte, v *Au
 				brk = &AuditBreak{Seal: pos, Seq: first, Reason: fmt.Sprintf("it sealed %d rows, %d are there now (rows were removed or added)", count, gotCount)}
 			case string(hh) != string(computed):
 				brk = &AuditBreak{Seal: pos, Seq: first, Reason: "its rows do not match its hash (a row was changed)"}
+			case walked && (floor < span.floor || floor == span.floor && from < span.to || floor > span.floor && floor < span.maxSeq):
+				// Seals never overlap: the same rows counted twice would make up for rows in no seal.
+				brk = &AuditBreak{Seal: pos, Seq: first, Reason: "its range overlaps the seals before it"}
 			}
 			if brk == nil {
 				v.Seals++
 				v.Rows += count
 				last, prev = pos, hh
+				walked = true
+				span.floor, span.to, span.maxSeq = floor, to, max(span.maxSeq, maxSeq)
 			}
 		}
 		if err := rows.Err(); err != nil {
@@ -387,6 +414,12 @@ func (s *Store) verifySeals(ctx context.Context, h auditHead, prev []byte, v *Au
 		return &AuditBreak{Seal: last + 1, Reason: fmt.Sprintf("the head says the last seal is %d, the table ends at %d", h.sealPos, last)}, nil
 	case string(prev) != string(h.hash):
 		return &AuditBreak{Seal: last, Reason: "the last hash of the chain is not the head's"}, nil
+	}
+	if walked {
+		xmin, _ := strconv.ParseUint(h.sealedXmin, 10, 64)
+		if h.floorSeq < span.floor || h.floorSeq == span.floor && xmin < span.to || h.floorSeq > span.floor && h.floorSeq < span.maxSeq {
+			return &AuditBreak{Seal: last, Reason: "the head's pending range overlaps the last seal"}, nil
+		}
 	}
 	return nil, nil
 }
