@@ -292,7 +292,9 @@ DECLARE
     h    audit_head;
     last xid8;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM audit_log) THEN
+    -- A head without rows (the sealer makes it at the first start) still carries the other
+    -- cluster's sealed_xmin: reset it too.
+    IF NOT EXISTS (SELECT 1 FROM audit_head) THEN
         RETURN;
     END IF;
     h := audit_lock_head();

@@ -92,3 +92,30 @@ func TestReviewOverlappingSealsHideAnUnsealedRow(t *testing.T) {
 		t.Fatalf("verify passes (%+v) while %d row(s) (seq %d) are in no seal", v, inNoSeal, seqs[1])
 	}
 }
+
+// TestReviewRestoredHeadWithoutRows: a backup whose audit_log is empty can still hold audit_head
+// (the sealer makes it within a second of the first start). Restored into a cluster whose
+// transaction ids are lower (a new machine, upgrade-postgres), audit_restored() returns early and
+// leaves the other cluster's sealed_xmin: this cluster's rows are then never sealed.
+func TestReviewRestoredHeadWithoutRows(t *testing.T) {
+	ctx := context.Background()
+	pool := dbtest.Pool(t)
+	st := store.New(pool, 0)
+	// As Restore leaves it: the other cluster's head (its ids far ahead), no audit row.
+	if _, err := pool.Exec(ctx, `INSERT INTO audit_head (id, seq, hash, purged_seq, purged_hash, sealed_xmin)
+		VALUES (true, 0, sha256('healthcare audit'::bytea), 0, sha256('healthcare audit'::bytea),
+		(pg_current_xact_id()::text::numeric + 100000000)::text::xid8)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, "SELECT audit_restored()"); err != nil {
+		t.Fatal(err)
+	}
+	if err := appendRead(ctx, st, 1); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	_, brk, err := st.VerifyAudit(ctx)
+	if err != nil || brk != nil {
+		t.Fatalf("a row written after the restore: break %v, %v", brk, err)
+	}
+}
