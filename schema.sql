@@ -124,7 +124,7 @@ CREATE TABLE IF NOT EXISTS setup_tokens (
 
 -- The audit trail (migration 0003): append-only, hash-chained, see README "Audit trail".
 -- Rows are chained in batches ("seals", migration 0004): an insert takes seq and txid (its
--- transaction's id) from the defaults; audit_seal_pending(), run every second by the server, appends one
+-- transaction's id) from the defaults; audit_seal_pending(), run every 10 seconds by the server, appends one
 -- audit_seal row for the rows of the transactions that ended since the last seal, its hash chained
 -- to the previous one. Rows written before 0004 were chained one by one (prev_hash, hash set) and
 -- come first in the chain.

@@ -316,9 +316,13 @@ func (s *Service) Refresh(ctx context.Context, raw string) (Pair, error) {
 	if err != nil {
 		if errors.Is(err, store.ErrFamilyRevoked) {
 			// A reuse revokes the family; inside commit's transaction that revocation was rolled
-			// back with the error: revoke it again, on its own (a no-op when it already was).
-			if err := s.st.RevokeFamily(ctx, fam, u.ID); err != nil {
-				return Pair{}, err
+			// back with the error: revoke it again, on its own (a no-op when it already was), even
+			// if the client has gone, and once more if the database hiccups.
+			rctx := context.WithoutCancel(ctx)
+			if err := s.st.RevokeFamily(rctx, fam, u.ID); err != nil {
+				if err := s.st.RevokeFamily(rctx, fam, u.ID); err != nil {
+					return Pair{}, err
+				}
 			}
 			s.log.Warn("refresh token reused: login revoked", "user_id", u.ID, "family", fam.String())
 			te := tokenInvalid(MsgTokenRevoked)

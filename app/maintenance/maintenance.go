@@ -94,6 +94,10 @@ func jittered(every time.Duration) time.Duration {
 	return every - spread/2 + rand.N(spread)
 }
 
+// AuditSealEvery is how often the audit trail is sealed: rows are tamper-evident at most this long
+// after they were written, and a busy year makes at most 3 million seals (verify walks each).
+const AuditSealEvery = 10 * time.Second
+
 // Jobs are the appliance's clean-ups: logins (refresh-token families) that ended a day ago, and
 // rate-limit windows older than twice the longest window. Deleting rows another replica already
 // deleted is harmless, so every replica runs them. With the embedded database, PostgreSQL's
@@ -121,7 +125,7 @@ func Jobs(cfg *config.Config, st *store.Store, log *slog.Logger) []Job {
 			}
 			return err
 		}},
-		{Name: "audit seal", Every: time.Second, Run: func(ctx context.Context) error {
+		{Name: "audit seal", Every: AuditSealEvery, Run: func(ctx context.Context) error {
 			// Chains the audit rows written since the last seal (migration 0004): until then a row
 			// is in the table but not yet tamper-evident.
 			_, err := st.SealAudit(ctx)

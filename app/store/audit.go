@@ -230,7 +230,7 @@ func (s *Store) VerifyAudit(ctx context.Context) (AuditVerified, *AuditBreak, er
 	if _, err := s.SealAudit(ctx); err != nil {
 		return v, nil, err
 	}
-	// One snapshot for the head, the rows and the seals: the server's sealer (every second) and the
+	// One snapshot for the head, the rows and the seals: the server's sealer (every 10 s) and the
 	// retention job may move the head between two statements.
 	var brk *AuditBreak
 	err := s.inTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx *Store) error {

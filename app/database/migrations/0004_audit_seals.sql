@@ -5,7 +5,7 @@
 --
 -- From now on an insert takes seq from a sequence and txid, its transaction's id, from the columns'
 -- defaults (no per-row trigger: a row costs a third less); prev_hash and hash stay NULL.
--- audit_seal_pending(), run every second by the server (and by `healthcare audit verify`), takes the
+-- audit_seal_pending(), run every 10 seconds by the server (and by `healthcare audit verify`), takes the
 -- rows of every transaction that has ended since the last seal and appends one audit_seal row
 -- chained to the one before it: its hash covers the previous hash, its bounds and the content of
 -- each of its rows. Rows chained by 0003 (hash set) stay as they are, first in the chain. A row
