@@ -2,29 +2,36 @@ package server
 
 import "testing"
 
-// TestIdleMemoryFreesOnceWhenQuiet: no freeing at a tick that saw requests, once at the first
-// tick of a quiet period, and not again until requests came again.
-func TestIdleMemoryFreesOnceWhenQuiet(t *testing.T) {
+// TestIdleMemoryFreesWhenQuiet: no freeing at a tick that saw requests; at the first quiet tick
+// and once more at quietAgain; then nothing until requests came and went again. A server quiet
+// from its start frees nothing.
+func TestIdleMemoryFreesWhenQuiet(t *testing.T) {
 	frees := 0
 	m := newIdleMemory()
 	m.free = func() { frees++ }
-	m.tick() // quiet from the start: nothing used, nothing to free
-	for i := 0; i < 3; i++ {
-		m.requests.Add(1)
+	for i := 0; i < 3*quietAgain; i++ {
 		m.tick()
 	}
 	if frees != 0 {
-		t.Fatalf("freed %d times while busy", frees)
+		t.Fatalf("freed %d times with no request ever", frees)
 	}
-	m.tick()
-	m.tick()
-	if frees != 1 {
-		t.Fatalf("freed %d times in one quiet period, want once", frees)
-	}
-	m.requests.Add(1)
-	m.tick()
-	m.tick()
-	if frees != 2 {
-		t.Fatalf("freed %d times after a second busy period, want 2 in all", frees)
+	for round := 1; round <= 2; round++ {
+		for i := 0; i < 3; i++ {
+			m.requests.Add(1)
+			m.tick()
+		}
+		if frees != 2*(round-1) {
+			t.Fatalf("round %d: freed %d times while busy", round, frees)
+		}
+		m.tick()
+		if frees != 2*round-1 {
+			t.Fatalf("round %d: freed %d times at the first quiet tick", round, frees)
+		}
+		for i := 1; i < 3*quietAgain; i++ {
+			m.tick()
+		}
+		if frees != 2*round {
+			t.Fatalf("round %d: freed %d times over a long quiet period, want 2 per period", round, frees)
+		}
 	}
 }
