@@ -258,6 +258,12 @@ func StartEmbedded(ctx context.Context, o EmbeddedOptions, log *slog.Logger) (_ 
 			}
 		}
 		startErr = pm.start(ctx, 60*time.Second)
+		if startErr != nil && pm.socketDir != "" && strings.Contains(logTail(newestLog(dataDir), 5), "Unix") {
+			// A filesystem that cannot hold a socket: TCP only, as before sockets were used.
+			log.Warn("embedded PostgreSQL: cannot listen on a Unix socket in the data directory; using TCP only", "dir", pm.socketDir)
+			pm.socketDir, params["unix_socket_directories"] = "", ""
+			continue
+		}
 		if startErr == nil || o.Port != 0 || !strings.Contains(logTail(newestLog(dataDir), 5), "could not bind") {
 			break
 		}
@@ -614,13 +620,18 @@ func (e *Embedded) AppURLFor(database string) string {
 	return connURL(AppRole, e.appPassword, e.pm.port, database)
 }
 
-// maxSocketPath is the longest Unix socket path PostgreSQL can bind (sun_path, less the NUL).
-const maxSocketPath = 107
-
 // socketsUsable tells whether PostgreSQL can listen on a Unix socket in dir: not on Windows (its
-// PostgreSQL builds are not all built with them), and only when the socket's path fits.
+// PostgreSQL builds are not all built with them), and only when the socket's path fits in
+// sun_path (108 bytes on Linux, 104 on macOS and the BSDs, the NUL included).
 func socketsUsable(dir string) bool {
-	return runtime.GOOS != "windows" && len(filepath.Join(dir, ".s.PGSQL.65535.lock")) <= maxSocketPath
+	maxPath := 103
+	switch runtime.GOOS {
+	case "windows":
+		return false
+	case "linux":
+		maxPath = 107
+	}
+	return len(filepath.Join(dir, ".s.PGSQL.65535.lock")) <= maxPath
 }
 
 // RunningURL returns the superuser's connection URL of database on the embedded server that

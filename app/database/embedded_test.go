@@ -619,3 +619,26 @@ func TestDamagedAppPasswordFileIsReplaced(t *testing.T) {
 		t.Fatal("data lost")
 	}
 }
+
+// TestNoSocketFallsBackToTCP: where PostgreSQL cannot create its Unix socket in the data
+// directory (here a directory sits where the socket goes, as a filesystem without sockets would
+// refuse it), the server starts anyway, over TCP only, as before sockets were used.
+func TestNoSocketFallsBackToTCP(t *testing.T) {
+	t.Parallel()
+	cfg := embeddedConfig(t.TempDir())
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Embedded.Port = l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	blocker := filepath.Join(cfg.DataDir, "pg-runtime", fmt.Sprintf(".s.PGSQL.%d", cfg.Embedded.Port), "x")
+	if err := os.MkdirAll(blocker, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	db, _ := open(t, cfg)
+	var tcp bool
+	if err := db.Pool.QueryRow(context.Background(), "SELECT inet_server_addr() IS NOT NULL").Scan(&tcp); err != nil || !tcp {
+		t.Fatalf("the application's pool: TCP %v (%v), want TCP after the socket could not be made", tcp, err)
+	}
+}
