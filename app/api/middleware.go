@@ -27,15 +27,11 @@ const (
 // signature check and one primary-key query (the user must still exist and be active, the login
 // live; the stored clinic policies come with it).
 func (a *API) authenticate(c *fiber.Ctx) error {
-	// Python's str.split(): any run of whitespace separates, as simplejwt reads the header.
-	parts := strings.Fields(c.Get(fiber.HeaderAuthorization))
-	if len(parts) == 0 || parts[0] != "Bearer" {
-		return &Error{Status: fiber.StatusUnauthorized, Body: map[string]string{"detail": msgNotAuthenticated}, Header: wwwAuthenticate}
+	raw, err := bearerToken(c)
+	if err != nil {
+		return err
 	}
-	if len(parts) != 2 {
-		return unauthorized(auth.MsgBadHeader, auth.CodeBadHeader)
-	}
-	sess, err := a.Auth.Authenticate(c.UserContext(), parts[1])
+	sess, err := a.Auth.Authenticate(c.UserContext(), raw)
 	if err != nil {
 		var te *auth.TokenError
 		if errors.As(err, &te) && te.Message != "" {
@@ -48,6 +44,20 @@ func (a *API) authenticate(c *fiber.Ctx) error {
 	}
 	c.Locals(localSession, sess)
 	return nil
+}
+
+// bearerToken is the token of the request's "Authorization: Bearer <token>" header, or the 401
+// simplejwt answers for a missing or malformed header.
+func bearerToken(c *fiber.Ctx) (string, error) {
+	// Python's str.split(): any run of whitespace separates, as simplejwt reads the header.
+	parts := strings.Fields(c.Get(fiber.HeaderAuthorization))
+	if len(parts) == 0 || parts[0] != "Bearer" {
+		return "", &Error{Status: fiber.StatusUnauthorized, Body: map[string]string{"detail": msgNotAuthenticated}, Header: wwwAuthenticate}
+	}
+	if len(parts) != 2 {
+		return "", unauthorized(auth.MsgBadHeader, auth.CodeBadHeader)
+	}
+	return parts[1], nil
 }
 
 // Messages of the permission checks (DRF's PermissionDenied, and ours).

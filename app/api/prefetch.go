@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -28,11 +27,11 @@ type prefetched[V any] struct {
 
 // tokenUser is the account the request's bearer access token names, when it is a valid one.
 func (a *API) tokenUser(c *fiber.Ctx) (int64, bool) {
-	parts := strings.Fields(c.Get(fiber.HeaderAuthorization))
-	if len(parts) != 2 || parts[0] != "Bearer" {
+	raw, err := bearerToken(c)
+	if err != nil {
 		return 0, false
 	}
-	return a.Auth.TokenUser(parts[1])
+	return a.Auth.TokenUser(raw)
 }
 
 // likelyScope is userID's patient scope if the clinic's visibility is what the last request saw.
@@ -43,28 +42,21 @@ func (a *API) likelyScope(userID int64) store.PatientScope {
 	return store.OwnPatients(store.Actor{UserID: userID})
 }
 
-// prefetchPatient starts GET /patients/{id}/'s read.
-func (a *API) prefetchPatient(c *fiber.Ctx, userID int64) {
-	if id, err := pathID(c, "id"); err == nil {
-		scope := a.likelyScope(userID)
-		c.Locals(localPrefetch, prefetched[store.Patient]{scope, a.Store.BeginGetPatient(scope, id)})
+// prefetchByID is a view's Prefetch for a read of the :id in the path: begin starts it.
+func prefetchByID[V any](a *API, begin func(scope store.PatientScope, id int64) func(ctx context.Context) (V, error)) func(c *fiber.Ctx, userID int64) {
+	return func(c *fiber.Ctx, userID int64) {
+		if id, err := pathID(c, "id"); err == nil {
+			scope := a.likelyScope(userID)
+			c.Locals(localPrefetch, prefetched[V]{scope, begin(scope, id)})
+		}
 	}
 }
 
-// prefetchPatientDoctors starts GET /patients/{id}/doctors/'s read.
-func (a *API) prefetchPatientDoctors(c *fiber.Ctx, userID int64) {
-	if id, err := pathID(c, "id"); err == nil {
-		scope := a.likelyScope(userID)
-		c.Locals(localPrefetch, prefetched[[]store.Doctor]{scope, a.Store.BeginPatientDoctors(scope, id)})
+// readInScope answers read's question in scope: from the read prefetched for this request when it
+// was made in that very scope, else by running read now.
+func readInScope[V any](c *fiber.Ctx, scope store.PatientScope, read func(ctx context.Context) (V, error)) (V, error) {
+	if pf, ok := c.Locals(localPrefetch).(prefetched[V]); ok && pf.scope == scope {
+		return pf.wait(c.UserContext())
 	}
-}
-
-// takePrefetch returns the wait of the read prefetched for this request when it was made in
-// scope (false: none was, or in another scope; read now).
-func takePrefetch[V any](c *fiber.Ctx, scope store.PatientScope) (func(ctx context.Context) (V, error), bool) {
-	pf, ok := c.Locals(localPrefetch).(prefetched[V])
-	if !ok || pf.scope != scope {
-		return nil, false
-	}
-	return pf.wait, true
+	return read(c.UserContext())
 }

@@ -175,6 +175,9 @@ func (s *Store) PurgeAudit(ctx context.Context, keep time.Duration) (int64, erro
 	return n, err
 }
 
+// sealRows is about the most rows one seal takes (its hash is computed over their text at once).
+const sealRows = 50000
+
 // SealAudit chains the audit rows of the transactions that have ended since the last seal (see
 // migration 0004) and returns how many rows it sealed. Another replica sealing at the same moment
 // makes it return 0 at once.
@@ -182,11 +185,11 @@ func (s *Store) SealAudit(ctx context.Context) (int64, error) {
 	var total int64
 	for {
 		var n int64
-		if err := s.db.QueryRow(ctx, "SELECT audit_seal_pending()").Scan(&n); err != nil {
+		if err := s.db.QueryRow(ctx, "SELECT audit_seal_pending($1)", sealRows).Scan(&n); err != nil {
 			return total, fmt.Errorf("seal the audit trail: %w", err)
 		}
 		total += n
-		if n < 50000 { // the most one seal takes: there may be more
+		if n < sealRows { // a full seal: there may be more
 			return total, nil
 		}
 	}

@@ -297,7 +297,7 @@ func testSearchResults(t *testing.T, pool *pgxpool.Pool, owner store.Actor) {
 					if _, err := tx.Exec(ctx, "SET LOCAL enable_indexscan = off"); err != nil {
 						return err
 					}
-					args := []any{term, phoneDigits(term), l.owner}
+					args := []any{term, store.PhoneDigits(term), l.owner}
 					if err := tx.QueryRow(ctx, "SELECT count(*) "+l.oracle, args...).Scan(&wantTotal); err != nil {
 						return err
 					}
@@ -318,19 +318,3 @@ func testSearchResults(t *testing.T, pool *pgxpool.Pool, owner store.Actor) {
 }
 
 func head(ids []int64) []int64 { return ids[:min(len(ids), 8)] }
-
-// phoneDigits: the digits of a term made only of digits and phone punctuation, as the patient
-// search defines it (app/store/patients.go), else "".
-func phoneDigits(term string) string {
-	var b strings.Builder
-	for _, r := range term {
-		switch {
-		case r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case strings.ContainsRune(" +-./()[]", r):
-		default:
-			return ""
-		}
-	}
-	return b.String()
-}
