@@ -346,6 +346,18 @@ func TestAuditRowCommitsWithItsChange(t *testing.T) {
 	if r.Status < 500 || count(`SELECT count(*) FROM users WHERE username = 'carol'`) != 0 {
 		t.Fatalf("account creation with its row refused: %d, carol exists: %d", r.Status, count(`SELECT count(*) FROM users WHERE username = 'carol'`))
 	}
+	// A patient's creation writes its row in its own statement (no transaction around it).
+	access, _ := e.Login("alice")
+	undo = refuse("create")
+	r = send("POST", "/api/patients/", access, map[string]any{"name": "John Doe", "age": 35, "gender": "M", "address": "1 Main St", "phone_number": "555-0101"})
+	undo()
+	if r.Status < 500 || count(`SELECT count(*) FROM patients`) != 0 {
+		t.Fatalf("patient creation with its row refused: %d, patients: %d", r.Status, count(`SELECT count(*) FROM patients`))
+	}
+	if r := send("POST", "/api/patients/", access, map[string]any{"name": "John Doe", "age": 35, "gender": "M", "address": "1 Main St", "phone_number": "555-0101"}); r.Status != 201 ||
+		count(`SELECT count(*) FROM audit_log WHERE action = 'create' AND resource = 'patient' AND status = 201 AND resource_id = patient_id::text AND patient_id = (SELECT max(id) FROM patients)`) != 1 {
+		t.Fatalf("patient creation: %d %s, or its row does not name it", r.Status, r.Body)
+	}
 	undo = refuse("update")
 	r = send("PUT", "/api/admin/settings/", root, map[string]string{policy.DoctorsWrites: "any"})
 	undo()

@@ -106,8 +106,8 @@ func (a *API) createPatient(c *fiber.Ctx) error {
 		return a.patientInvalid(c.UserContext(), scope, b, f, 0)
 	}
 	var p store.Patient
-	err = a.change(c, fiber.StatusCreated, func(st *store.Store) (err error) {
-		p, err = st.CreatePatient(c.UserContext(), scope, f)
+	err = a.changeOne(c, fiber.StatusCreated, func(row *store.AuditEvent) (err error) {
+		p, err = a.Store.CreatePatient(c.UserContext(), scope, f, row)
 		auditID(c, p.ID, p.ID)
 		return err
 	})

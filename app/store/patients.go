@@ -208,21 +208,18 @@ func (s *Store) getPatients(ctx context.Context, keys []patientKey, out []Patien
 var ErrNoActor = errors.New("store: no actor in the patient scope")
 
 // CreatePatient inserts a patient entered by the scope's actor (its managed_by); every field must be
-// set. A phone number the actor already uses is a unique violation of PatientOwnerPhoneKey.
-func (s *Store) CreatePatient(ctx context.Context, scope PatientScope, f PatientFields) (Patient, error) {
+// set. A phone number the actor already uses is a unique violation of PatientOwnerPhoneKey. A
+// non-nil audit row is written by the same statement, with the new patient's id.
+func (s *Store) CreatePatient(ctx context.Context, scope PatientScope, f PatientFields, audit *AuditEvent) (Patient, error) {
 	if scope.actor <= 0 {
 		return Patient{}, ErrNoActor
 	}
-	return s.createPatient(ctx, scope.actor, f)
-}
-
-func (s *Store) createPatient(ctx context.Context, owner int64, f PatientFields) (Patient, error) {
 	var p Patient
+	args := sqlArgs{scope.actor, f.Name, f.Age, f.Gender, f.Address, f.PhoneNumber}
 	err := s.db.QueryRow(ctx, `WITH p AS (
 			INSERT INTO patients (managed_by, name, age, gender, address, phone_number)
-			VALUES ($1, $2, $3, $4, $5, $6) RETURNING *)
-		SELECT `+patientCols+` FROM p JOIN users u ON u.id = p.managed_by`,
-		owner, f.Name, f.Age, f.Gender, f.Address, f.PhoneNumber).Scan(patientDest(&p)...)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING *)`+auditWith(&args, audit, "p", true)+`
+		SELECT `+patientCols+` FROM p JOIN users u ON u.id = p.managed_by`, args...).Scan(patientDest(&p)...)
 	return p, err
 }
 

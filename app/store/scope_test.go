@@ -33,7 +33,7 @@ func TestPatientScope(t *testing.T) {
 	ctx := context.Background()
 	st := store.New(dbtest.Pool(t), 0)
 	alice, bob := newUser(t, st, "alice", store.RoleStaff), newUser(t, st, "bob", store.RoleStaff)
-	own, err := st.CreatePatient(ctx, store.OwnPatients(alice), patient("Alice's", "1"))
+	own, err := st.CreatePatient(ctx, store.OwnPatients(alice), patient("Alice's", "1"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestPatientScope(t *testing.T) {
 			}
 		})
 	}
-	if _, err := st.CreatePatient(ctx, store.PatientScope{}, patient("Nobody's", "2")); !errors.Is(err, store.ErrNoActor) {
+	if _, err := st.CreatePatient(ctx, store.PatientScope{}, patient("Nobody's", "2"), nil); !errors.Is(err, store.ErrNoActor) {
 		t.Errorf("create in the zero scope: %v", err)
 	}
 	if err := st.DeletePatient(ctx, store.OwnPatients(bob), own.ID); !errors.Is(err, store.ErrNotFound) {

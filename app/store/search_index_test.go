@@ -81,7 +81,7 @@ func searchData(t *testing.T) (*pgxpool.Pool, *listTracer, store.Actor) {
 		name, addr, phone := p.name, p.addr, p.phone
 		owners := []store.Actor{owner, other}
 		if _, err := st.CreatePatient(ctx, store.OwnPatients(owners[i%2]),
-			store.PatientFields{Name: &name, Age: &age, Gender: &gender, Address: &addr, PhoneNumber: &phone}); err != nil {
+			store.PatientFields{Name: &name, Age: &age, Gender: &gender, Address: &addr, PhoneNumber: &phone}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
