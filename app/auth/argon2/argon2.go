@@ -160,7 +160,13 @@ func processBlocks(B []block, time, memory, threads uint32, mode int) {
 				random = B[prev][0]
 			}
 			newOffset := indexAlpha(random, lanes, segments, threads, n, slice, lane, index)
-			processBlockXOR(&B[offset], &B[prev], &B[newOffset])
+			if n == 0 {
+				// The first pass writes each block (the memory may hold an earlier hash's blocks:
+				// see allocBlocks); later passes XOR into it, as Argon2 v1.3 says.
+				processBlock(&B[offset], &B[prev], &B[newOffset])
+			} else {
+				processBlockXOR(&B[offset], &B[prev], &B[newOffset])
+			}
 			index, offset = index+1, offset+1
 			if index%yieldEvery == 0 {
 				runtime.Gosched()

@@ -3,10 +3,7 @@ package argon2
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -70,30 +67,3 @@ func TestYields(t *testing.T) {
 	}
 }
 
-// TestMemoryGoesBack: a 64 MiB hash leaves the process's resident memory where it was (its
-// memory is unmapped when it ends), where heap memory would stay until collected and scavenged.
-func TestMemoryGoesBack(t *testing.T) {
-	before, ok := rssKiB()
-	if !ok {
-		t.Skip("no /proc/self/status")
-	}
-	IDKey([]byte("password"), []byte("somesaltsomesalt"), 1, 64*1024, 1, 32)
-	after, _ := rssKiB()
-	if grew := after - before; grew > 16*1024 {
-		t.Fatalf("resident memory grew by %d KiB after a 64 MiB hash; want it returned", grew)
-	}
-}
-
-func rssKiB() (int64, bool) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			n, err := strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
-			return n, err == nil
-		}
-	}
-	return 0, false
-}
