@@ -382,9 +382,9 @@ func unwrapOp(err error) error {
 // reserveHashProcs adds one scheduler slot (P) per concurrent password hash to GOMAXPROCS, unless
 // GOMAXPROCS is set. A hash runs for 0.1-0.3 s of CPU and holds a P all along: with only one P per
 // CPU, on a 2-CPU machine a login took half of the server's Ps from the requests of everybody else.
-// Measured with go run ./bench (GET one patient while logins run, 2 CPUs): 9,570-13,888 req/s
-// instead of 5,963-6,423, p99 10.8-12.3 ms instead of 14.5-15.2. The kernel still shares the CPUs
-// between them. Called after the database pool is sized (database.MaxConns counts CPUs).
+// Measured with go run ./bench -runs 3 (GET one patient while logins run, 2 CPUs): 7,979-8,766
+// req/s instead of 5,067-6,329, p99 11.3-14.5 ms instead of 13.5-20.9. The kernel still shares the
+// CPUs between them. Called after the database pool is sized (database.MaxConns counts CPUs).
 func reserveHashProcs() {
 	if os.Getenv("GOMAXPROCS") != "" {
 		return
