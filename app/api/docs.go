@@ -36,16 +36,13 @@ var docsPage, openAPIFile, docsAssets = func() (*static.File, *static.File, map[
 	assets := map[string]*static.File{}
 	var page *static.File
 	for _, e := range entries {
-		body, err := docsUI.ReadFile("docsui/" + e.Name())
-		if err != nil {
-			panic(err)
-		}
+		f := static.Open(docsUI, "docsui/"+e.Name())
 		if e.Name() == "index.html" {
-			page = static.New(e.Name(), body)
+			page = f
 			continue
 		}
 		if served[path.Ext(e.Name())] {
-			assets[e.Name()] = static.New(e.Name(), body)
+			assets[e.Name()] = f
 		}
 	}
 	return page, static.NewTyped(OpenAPIDocument, fiber.MIMEApplicationJSON), assets

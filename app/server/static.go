@@ -1,7 +1,6 @@
 package server
 
 import (
-	"fmt"
 	"io/fs"
 	"strings"
 
@@ -11,7 +10,7 @@ import (
 )
 
 // mountUI serves every file of ui at its path, and index.html at "/". Each file is read once, at
-// start, and carries an ETag of its content so browsers revalidate cheaply (Cache-Control:
+// its first request, and carries an ETag of its content so browsers revalidate cheaply (Cache-Control:
 // no-cache). Unknown paths fall through to the JSON 404: the UI routes with the URL hash, so it
 // needs no fallback to index.html, and nothing under /api is ever the UI.
 func mountUI(app *fiber.App, ui fs.FS) error {
@@ -29,11 +28,7 @@ func mountUI(app *fiber.App, ui fs.FS) error {
 		if strings.ContainsAny(p, ":*+?") || p == "api" || strings.HasPrefix(p, "api/") {
 			return nil
 		}
-		body, err := fs.ReadFile(ui, p)
-		if err != nil {
-			return fmt.Errorf("read %s: %w", p, err)
-		}
-		h := fileHandler(p, body)
+		h := fileHandler(static.Open(ui, p))
 		app.Get("/"+p, h)
 		if p == "index.html" {
 			app.Get("/", h)
@@ -42,7 +37,6 @@ func mountUI(app *fiber.App, ui fs.FS) error {
 	})
 }
 
-func fileHandler(name string, body []byte) fiber.Handler {
-	f := static.New(name, body)
+func fileHandler(f *static.File) fiber.Handler {
 	return func(c *fiber.Ctx) error { return f.Send(c, "no-cache") }
 }

@@ -7,6 +7,7 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"io/fs"
 	"mime"
 	"net/http"
 	"path"
@@ -16,31 +17,55 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-// File is one embedded file with its headers precomputed.
+// File is one embedded file with its headers computed on its first request: an embedded file
+// stays in the binary's read-only pages until somebody asks for it (the API reference's 1.9 MB
+// were read, copied and hashed at every start before, and stayed in the server's memory).
 type File struct {
-	body        []byte
-	contentType string
-	etag        string
-	gzipOnce    sync.Once
-	gz          []byte // nil when compression does not pay
+	name  string
+	load  func() ([]byte, error)
+	ctype string // "" → from the name, else from the content
+
+	once  sync.Once
+	body  []byte
+	etag  string
+	err   error
+	gzOne sync.Once
+	gz    []byte // nil when compression does not pay
 }
 
 // New returns the file named name (its extension gives the content type).
 func New(name string, body []byte) *File {
-	ctype := types[strings.ToLower(path.Ext(name))]
-	if ctype == "" {
-		ctype = mime.TypeByExtension(path.Ext(name))
-	}
-	if ctype == "" {
-		ctype = http.DetectContentType(body)
-	}
-	return NewTyped(body, ctype)
+	return &File{name: name, load: func() ([]byte, error) { return body, nil }}
 }
 
 // NewTyped returns a file with an explicit content type.
 func NewTyped(body []byte, contentType string) *File {
-	sum := sha256.Sum256(body)
-	return &File{body: body, contentType: contentType, etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
+	return &File{load: func() ([]byte, error) { return body, nil }, ctype: contentType}
+}
+
+// Open returns the file at name in fsys, read on its first request.
+func Open(fsys fs.FS, name string) *File {
+	return &File{name: name, load: func() ([]byte, error) { return fs.ReadFile(fsys, name) }}
+}
+
+// prepare reads the body and computes its type and ETag, once.
+func (f *File) prepare() {
+	f.once.Do(func() {
+		if f.body, f.err = f.load(); f.err != nil {
+			return
+		}
+		if f.ctype == "" {
+			f.ctype = types[strings.ToLower(path.Ext(f.name))]
+		}
+		if f.ctype == "" {
+			f.ctype = mime.TypeByExtension(path.Ext(f.name))
+		}
+		if f.ctype == "" {
+			f.ctype = http.DetectContentType(f.body)
+		}
+		sum := sha256.Sum256(f.body)
+		f.etag = `"` + hex.EncodeToString(sum[:16]) + `"`
+	})
 }
 
 // types fixes the types a browser is strict about (module scripts, stylesheets), whatever the
@@ -63,7 +88,7 @@ var types = map[string]string{
 
 // gzipped returns the compressed body (made on first use), or nil when it would not be smaller.
 func (f *File) gzipped() []byte {
-	f.gzipOnce.Do(func() {
+	f.gzOne.Do(func() {
 		if len(f.body) < 1024 {
 			return
 		}
@@ -81,6 +106,9 @@ func (f *File) gzipped() []byte {
 // Send writes f with an ETag and cacheControl, gzipped when the client accepts it, and answers
 // 304 when the client already has this representation.
 func (f *File) Send(c *fiber.Ctx, cacheControl string) error {
+	if f.prepare(); f.err != nil {
+		return f.err
+	}
 	body, etag := f.body, f.etag
 	c.Vary(fiber.HeaderAcceptEncoding)
 	if gz := f.gzipped(); gz != nil && acceptsGzip(c.Get(fiber.HeaderAcceptEncoding)) {
@@ -94,7 +122,7 @@ func (f *File) Send(c *fiber.Ctx, cacheControl string) error {
 		c.Response().Header.Del(fiber.HeaderContentEncoding)
 		return c.SendStatus(fiber.StatusNotModified)
 	}
-	c.Set(fiber.HeaderContentType, f.contentType)
+	c.Set(fiber.HeaderContentType, f.ctype)
 	return c.Send(body)
 }
 

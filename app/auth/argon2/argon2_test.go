@@ -66,4 +66,3 @@ func TestYields(t *testing.T) {
 		t.Fatalf("the other goroutine ran %d times during a 16 MiB hash; want at least 32", during)
 	}
 }
-
