@@ -39,6 +39,8 @@ type Store struct {
 	patients       *coalescer[patientKey, Patient]
 	patientDoctors *coalescer[patientKey, []Doctor]
 	doctorLists    *coalescer[doctorListKey, doctorList]
+	// ... and so are the creations of patients (one commit for all: see createPatients).
+	patientCreates *coalescer[patientCreate, Patient]
 
 	searches *searchLimit
 }
@@ -53,6 +55,7 @@ func New(pool *pgxpool.Pool, timeout time.Duration) *Store {
 	s.patients = newCoalescer(timeout, s.getPatients)
 	s.patientDoctors = newCoalescer(timeout, s.patientDoctorsOf)
 	s.doctorLists = newCoalescer(timeout, s.doctorListsOf)
+	s.patientCreates = newCoalescer(timeout, s.createPatients)
 	s.searches = newSearchLimit(timeout, int(pool.Config().MaxConns))
 	return s
 }
