@@ -100,7 +100,8 @@ CREATE SCHEMA IF NOT EXISTS extensions;
 CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA extensions;
 CREATE INDEX IF NOT EXISTS patients_search_idx ON patients USING gin (name extensions.gin_trgm_ops,
     phone_number extensions.gin_trgm_ops, address extensions.gin_trgm_ops,
-    (regexp_replace(phone_number, '[^0-9]', '', 'g')) extensions.gin_trgm_ops);
+    (regexp_replace(phone_number, '[^0-9]', '', 'g')) extensions.gin_trgm_ops)
+    WITH (gin_pending_list_limit = 256); -- 0006: a short merge of new entries (see the migration)
 CREATE INDEX IF NOT EXISTS doctors_search_idx ON doctors USING gin (name extensions.gin_trgm_ops,
     specialization extensions.gin_trgm_ops, contact_info extensions.gin_trgm_ops);
 CREATE INDEX IF NOT EXISTS users_search_idx ON users USING gin (username extensions.gin_trgm_ops,
