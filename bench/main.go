@@ -261,7 +261,7 @@ func run(o options) error {
 		if err := t.load(ctx); err != nil {
 			return fmt.Errorf("%s: load the data set: %w", t.label, err)
 		}
-		rep.IdleRSSMB[t.label+" after load"] = rssMB(t.cmd.Process.Pid)
+		rep.IdleRSSMB[t.label+" right after loading the data set"] = rssMB(t.cmd.Process.Pid)
 	}
 
 	scen := strings.Split(o.scenarios, ",")
@@ -301,10 +301,15 @@ func run(o options) error {
 			}
 		}
 	}
-	// Idle: give the collector and the scavenger a moment, as a quiet clinic would.
+	// Idle: a quiet clinic's server, 5 s and 20 s after the last request (it returns memory at its
+	// first quiet tick and again 16 s into a quiet period, see app/server/idle.go).
 	time.Sleep(5 * time.Second)
 	for _, t := range targets {
-		rep.IdleRSSMB[t.label+" idle after load"] = rssMB(t.cmd.Process.Pid)
+		rep.IdleRSSMB[t.label+" idle 5 s after load"] = rssMB(t.cmd.Process.Pid)
+	}
+	time.Sleep(15 * time.Second)
+	for _, t := range targets {
+		rep.IdleRSSMB[t.label+" idle 20 s after load"] = rssMB(t.cmd.Process.Pid)
 	}
 
 	return finish(o, rep, markdown(rep, targets))

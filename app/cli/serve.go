@@ -125,6 +125,7 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	// laptop sees.
 	debug.FreeOSMemory()
 	limitMemory(cfg)
+	collectLessOften()
 	reserveHashProcs()
 
 	// Announced before serving, so whoever sees /readyz answer has the lines already.
@@ -390,6 +391,17 @@ func reserveHashProcs() {
 		return
 	}
 	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + auth.HashConcurrency())
+}
+
+// collectLessOften lets the heap grow to three times what is live before a collection (GOGC 200,
+// unless GOGC is set) instead of twice: the live heap is small (about 10 MB), so this costs some
+// 10 MB under load and nothing idle (idle memory is returned, see server's idleMemory), and
+// measured with go run ./bench -runs 3 it answered GET one patient 4-10 % faster.
+func collectLessOften() {
+	if os.Getenv("GOGC") != "" {
+		return
+	}
+	debug.SetGCPercent(200)
 }
 
 // limitMemory sets a soft memory limit unless GOMEMLIMIT is set: each argon2id hash allocates
