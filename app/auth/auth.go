@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -61,10 +62,12 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger) (*Service, error
 	return s, nil
 }
 
-// HashConcurrency is how many argon2id hashes run at once: one per two CPUs. A hash takes one CPU
-// (see package argon2) and auth.argon2_memory_kib of memory, so logins together use at most half
-// of the machine and a bounded amount of memory; more logins queue.
-func HashConcurrency() int { return max(1, runtime.NumCPU()/2) }
+// HashConcurrency is how many argon2id hashes run at once: one per two CPUs the Go runtime found
+// at its first call (GOMAXPROCS: in a container, its CPU quota). A hash takes one CPU (see package
+// argon2) and auth.argon2_memory_kib of memory, so logins together use at most half of the
+// machine and a bounded amount of memory; more logins queue. Fixed at the first call, which is
+// before serve adds the hashes' own scheduler slots to GOMAXPROCS.
+var HashConcurrency = sync.OnceValue(func() int { return max(1, runtime.GOMAXPROCS(0)/2) })
 
 // ErrInvalidCredentials is a failed login: unknown username, wrong password or inactive account.
 var ErrInvalidCredentials = errors.New("no active account found with the given credentials")

@@ -386,11 +386,16 @@ func unwrapOp(err error) error {
 // Measured with go run ./bench -runs 3 (GET one patient while logins run, 2 CPUs): 7,979-8,766
 // req/s instead of 5,067-6,329, p99 11.3-14.5 ms instead of 13.5-20.9. The kernel still shares the
 // CPUs between them. Called after the database pool is sized (database.MaxConns counts CPUs).
+//
+// auth.HashConcurrency is half of GOMAXPROCS as the runtime found it (in a container, the CPU
+// quota), so the total stays within 1.5 times that. Setting GOMAXPROCS ends the runtime's own
+// updates of it when a container's quota changes: restart the server after changing a quota.
 func reserveHashProcs() {
 	if os.Getenv("GOMAXPROCS") != "" {
 		return
 	}
-	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + auth.HashConcurrency())
+	procs, hashes := runtime.GOMAXPROCS(0), auth.HashConcurrency()
+	runtime.GOMAXPROCS(procs + hashes)
 }
 
 // collectLessOften lets the heap grow to three times what is live before a collection (GOGC 200,

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -31,11 +32,11 @@ func TestConcurrentCreatesShareACommit(t *testing.T) {
 		p     store.Patient
 		err   error
 	}
-	// create runs n creations at once (phone numbers from base, alternating owners; dup extra
-	// calls reuse the first phone number of bob's) and returns their results.
-	create := func(base, n int, dup bool) []result {
+	// create runs n creations at once (phone numbers from base, alternating owners) and, when dup
+	// is not "", one more of bob's with phone number dup, and returns their results.
+	create := func(base, n int, dup string) []result {
 		calls := n
-		if dup {
+		if dup != "" {
 			calls++
 		}
 		res := make([]result, calls)
@@ -46,8 +47,8 @@ func TestConcurrentCreatesShareACommit(t *testing.T) {
 			if i%2 == 1 {
 				owner = bob
 			}
-			if dup && i == n {
-				owner, phone = bob, strconv.Itoa(base+1)
+			if i == n {
+				owner, phone = bob, dup
 			}
 			res[i] = result{owner: owner, phone: phone}
 			wg.Add(1)
@@ -68,7 +69,11 @@ func TestConcurrentCreatesShareACommit(t *testing.T) {
 	// Round 0 reuses a phone number; later rounds run until one was batched.
 	batched := false
 	for round := 0; round < 20 && (round < 2 || !batched); round++ {
-		res := create(1000*(round+1), 40, round == 0)
+		dup := ""
+		if round == 0 {
+			dup = strconv.Itoa(1000*(round+1) + 1) // bob's second creation's
+		}
+		res := create(1000*(round+1), 40, dup)
 		failed := 0
 		for _, r := range res {
 			if r.err != nil {
@@ -119,5 +124,82 @@ func TestConcurrentCreatesShareACommit(t *testing.T) {
 	}
 	if !batched {
 		t.Fatal("in 20 rounds of 40 creations at once, every patient had a transaction of its own: creations are not batched")
+	}
+
+	// A phone number the owner already has, among creations at once: that one gets the unique
+	// violation, the others are made.
+	res := create(90000, 30, "1001") // bob's "1001" was made in round 0
+	var pgErr *pgconn.PgError
+	if last := res[len(res)-1]; !errors.As(last.err, &pgErr) || pgErr.ConstraintName != store.PatientOwnerPhoneKey {
+		t.Fatalf("a second patient of bob's with phone number 1001: %v, want the unique violation", last.err)
+	}
+	for _, r := range res[:len(res)-1] {
+		if r.err != nil {
+			t.Fatalf("create %s beside a repeated phone number: %v", r.phone, r.err)
+		}
+	}
+}
+
+// TestCreateOfAGoneCallerIsNotMade: a creation whose caller's context has ended before its batch
+// began writes nothing, audit row included.
+func TestCreateOfAGoneCallerIsNotMade(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.Pool(t)
+	st := store.New(pool, 0)
+	alice := newUser(t, st, "alice", store.RoleStaff)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	uid := alice.UserID
+	ev := &store.AuditEvent{UserID: &uid, Username: "alice", Action: "create", Resource: "patient", Status: 201, RequestID: "r1"}
+	if _, err := st.CreatePatient(ctx, store.OwnPatients(alice), patient("P", "555"), ev); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled create: %v", err)
+	}
+	time.Sleep(500 * time.Millisecond) // a batch, had one begun, has ended
+	var patients, rows int
+	_ = pool.QueryRow(context.Background(), `SELECT count(*) FROM patients`).Scan(&patients)
+	_ = pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE request_id = 'r1'`).Scan(&rows)
+	if patients != 0 || rows != 0 {
+		t.Fatalf("the caller was gone, yet %d patient(s) and %d audit row(s) were written", patients, rows)
+	}
+}
+
+// TestBlockedCreateHoldsUpNobodyElse: a creation that waits for a lock (another transaction is
+// inserting the same owner and phone number) fails or waits alone: the creations batched with it
+// are made.
+func TestBlockedCreateHoldsUpNobodyElse(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.Pool(t)
+	ctx := context.Background()
+	st := store.New(pool, 2*time.Second)
+	alice, bob := newUser(t, st, "alice", store.RoleStaff), newUser(t, st, "bob", store.RoleStaff)
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `INSERT INTO patients (managed_by, name, age, gender, address, phone_number)
+		VALUES ($1, 'x', 1, 'F', 'a', '1'), ($1, 'y', 1, 'F', 'a', '2')`, alice.UserID); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for _, phone := range []string{"1", "2"} {
+		wg.Add(1)
+		go func() { defer wg.Done(); _, _ = st.CreatePatient(ctx, store.OwnPatients(alice), patient("x", phone), nil) }()
+	}
+	bobErrs := make([]error, 8)
+	for i := range bobErrs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, bobErrs[i] = st.CreatePatient(ctx, store.OwnPatients(bob), patient("b", "3"+strconv.Itoa(i)), nil)
+		}()
+	}
+	time.Sleep(4 * time.Second) // past the store's timeout: alice's creations gave up
+	_ = tx.Rollback(ctx)
+	wg.Wait()
+	for i, err := range bobErrs {
+		if err != nil {
+			t.Errorf("bob's creation %d failed because of alice's blocked rows: %v", i, err)
+		}
 	}
 }

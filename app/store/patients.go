@@ -217,14 +217,19 @@ func (s *Store) CreatePatient(ctx context.Context, scope PatientScope, f Patient
 	if scope.actor <= 0 {
 		return Patient{}, ErrNoActor
 	}
+	c := patientCreate{ctx: ctx, owner: scope.actor, f: f, audit: audit}
 	if s.patientCreates != nil {
-		return s.patientCreates.do(ctx, patientCreate{scope.actor, f, audit})
+		p, err := s.patientCreates.do(ctx, c)
+		if !errors.Is(err, errAlone) {
+			return p, err
+		}
 	}
-	return s.createPatient(ctx, patientCreate{scope.actor, f, audit})
+	return s.createPatient(ctx, c)
 }
 
 // patientCreate is one call of CreatePatient.
 type patientCreate struct {
+	ctx   context.Context // the caller's: a call whose caller has gone when its batch begins is not made
 	owner int64
 	f     PatientFields
 	audit *AuditEvent
@@ -241,34 +246,74 @@ func (s *Store) createPatient(ctx context.Context, c patientCreate) (Patient, er
 	return p, err
 }
 
+// errAlone answers a call of a batch that its caller must make alone (CreatePatient does).
+var errAlone = errors.New("store: this call runs alone")
+
+// batchLockTimeout bounds how long a batch of creations waits for a row lock (another transaction
+// inserting the same owner and phone number): then its calls run alone, each waiting only for
+// its own locks, instead of every creation of the batch waiting, or failing, with it.
+const batchLockTimeout = "250ms"
+
 // createPatients is CreatePatient for a batch of concurrent calls, in one statement: one commit
 // (one WAL flush) for all of them, where each alone costs PostgreSQL a statement, a commit and a
 // flush (measured with pgbench: eight patients in one statement, 2.6k statements/s, i.e. three
 // times the patients per second of one per statement). Every call is answered only after that
-// commit. When the statement fails (a phone number used twice, a constraint), nothing of it was
-// written and each call runs alone instead, so that each gets its own answer.
+// commit. Calls whose caller has gone are not made (once the statement started, the write
+// happens, as a single statement's would). Each of the following runs alone instead, on its
+// caller's goroutine and time (errAlone), so that it gets its own answer and holds up nobody else:
+// a call alone in its batch, a repeated owner and phone number, a phone number the owner already
+// has (ON CONFLICT skips it: alone it gets its unique violation), and every call of a statement
+// PostgreSQL refused for its data (nothing of it was written).
 func (s *Store) createPatients(ctx context.Context, keys []patientCreate, out []Patient, errs []error) error {
-	if len(keys) > 1 {
-		err := s.createPatientsTogether(ctx, keys, out, errs)
-		var pgErr *pgconn.PgError
-		if !errors.As(err, &pgErr) && !errors.Is(err, errAlone) {
-			// Done, or an error that may have come after the commit (a connection lost): trying
-			// again could write a patient twice, so every call gets the error.
-			return err
-		}
-		// PostgreSQL refused the statement: it wrote nothing.
+	type ownerPhone struct {
+		owner int64
+		phone string
 	}
+	var batch []int
+	seen := map[ownerPhone]bool{}
 	for i, k := range keys {
-		out[i], errs[i] = s.createPatient(ctx, k)
+		if err := k.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		errs[i] = errAlone
+		f := k.f
+		if f.Name == nil || f.Age == nil || f.Gender == nil || f.Address == nil || f.PhoneNumber == nil {
+			continue
+		}
+		if key := (ownerPhone{k.owner, *f.PhoneNumber}); !seen[key] {
+			seen[key] = true
+			batch = append(batch, i)
+		}
 	}
-	return nil
+	if len(batch) < 2 {
+		return nil
+	}
+	err := s.createPatientsTogether(ctx, keys, batch, out, errs)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && refusedForItsData(pgErr) {
+		for _, i := range batch {
+			errs[i] = errAlone
+		}
+		return nil
+	}
+	// Done, or an error that may have come after the commit (a connection lost): making the calls
+	// again could write a patient twice, so every call gets the error.
+	return err
 }
 
-// errAlone: a batch that the calls must run alone.
-var errAlone = errors.New("store: these calls run one by one")
+// refusedForItsData: PostgreSQL refused and rolled back the statement because of its rows (a
+// value, a constraint, a lock it waited too long for, a deadlock), not because of the server or
+// the connection.
+func refusedForItsData(e *pgconn.PgError) bool {
+	class := e.Code[:2]
+	return class == "22" || class == "23" || class == "40" || e.Code == "55P03"
+}
 
-func (s *Store) createPatientsTogether(ctx context.Context, keys []patientCreate, out []Patient, errs []error) error {
-	n := len(keys)
+// createPatientsTogether writes keys[batch...] in one statement, answering each in out and errs
+// (errs keeps errAlone for a call whose phone number its owner already has).
+func (s *Store) createPatientsTogether(ctx context.Context, keys []patientCreate, batch []int, out []Patient, errs []error) error {
+	n := len(batch)
 	owners, ages := make([]int64, n), make([]int64, n)
 	names, genders, addresses, phones := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	// The audit rows' columns (rows of calls without one are not written: audited false).
@@ -277,26 +322,28 @@ func (s *Store) createPatientsTogether(ctx context.Context, keys []patientCreate
 	users := make([]*int64, n)
 	usernames, actions, resources, addrs, requests, agents := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	statuses := make([]int32, n)
-	for i, k := range keys {
-		if k.f.Name == nil || k.f.Age == nil || k.f.Gender == nil || k.f.Address == nil || k.f.PhoneNumber == nil {
-			return errAlone // each alone then gets its own error
-		}
-		owners[i], names[i], ages[i], genders[i], addresses[i], phones[i] = k.owner, *k.f.Name, *k.f.Age, *k.f.Gender, *k.f.Address, *k.f.PhoneNumber
+	for j, i := range batch {
+		k := keys[i]
+		owners[j], names[j], ages[j], genders[j], addresses[j], phones[j] = k.owner, *k.f.Name, *k.f.Age, *k.f.Gender, *k.f.Address, *k.f.PhoneNumber
 		if e := k.audit; e != nil {
 			if e.At.IsZero() {
 				e.At = time.Now()
 			}
-			audited[i], at[i], users[i], usernames[i], actions[i], resources[i] = true, e.At, e.UserID, e.Username, e.Action, e.Resource
-			statuses[i], addrs[i], requests[i], agents[i] = int32(e.Status), e.Address, e.RequestID, e.UserAgent
+			audited[j], at[j], users[j], usernames[j], actions[j], resources[j] = true, e.At, e.UserID, e.Username, e.Action, e.Resource
+			statuses[j], addrs[j], requests[j], agents[j] = int32(e.Status), e.Address, e.RequestID, e.UserAgent
 		}
 	}
-	// Row k.i answers keys[i-1]; a new row is found again by its owner and phone number, which
-	// are unique together.
-	rows, err := s.db.Query(ctx, `WITH k AS (
+	// One round trip, one implicit transaction: the lock timeout applies to this statement only.
+	// Row k.i answers keys[batch[i-1]]; a new row is found again by its owner and phone number,
+	// which are unique together (and in the batch).
+	var b pgx.Batch
+	b.Queue(`SELECT set_config('lock_timeout', '` + batchLockTimeout + `', true)`)
+	b.Queue(`WITH k AS (
 			SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[])
 				WITH ORDINALITY AS k(owner, name, age, gender, address, phone, i)),
 		p AS (INSERT INTO patients (managed_by, name, age, gender, address, phone_number)
-			SELECT owner, name, age, gender, address, phone FROM k ORDER BY i RETURNING *),
+			SELECT owner, name, age, gender, address, phone FROM k ORDER BY i
+			ON CONFLICT ON CONSTRAINT `+PatientOwnerPhoneKey+` DO NOTHING RETURNING *),
 		a AS (SELECT * FROM unnest($7::boolean[], $8::timestamptz[], $9::bigint[], $10::text[], $11::text[],
 				$12::text[], $13::int[], $14::text[], $15::text[], $16::text[])
 				WITH ORDINALITY AS a(audited, at, user_id, username, action, resource, status, address, request_id, user_agent, i)),
@@ -309,28 +356,34 @@ func (s *Store) createPatientsTogether(ctx context.Context, keys []patientCreate
 			JOIN users u ON u.id = p.managed_by`,
 		owners, names, ages, genders, addresses, phones,
 		audited, at, users, usernames, actions, resources, statuses, addrs, requests, agents)
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	br := s.pool.SendBatch(ctx, &b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return err
+	}
+	rows, err := br.Query()
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	got := 0
 	for rows.Next() {
-		var i int64
+		var j int64
 		var p Patient
-		if err := rows.Scan(append([]any{&i}, patientDest(&p)...)...); err != nil {
+		if err := rows.Scan(append([]any{&j}, patientDest(&p)...)...); err != nil {
 			return err
 		}
-		out[i-1], errs[i-1] = p, nil
-		got++
+		if j < 1 || j > int64(n) {
+			return fmt.Errorf("create patients: answer %d of %d", j, n)
+		}
+		out[batch[j-1]], errs[batch[j-1]] = p, nil
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	if got != n {
-		// Cannot be (the statement inserted n rows or none), but an answer must never be missing.
-		return fmt.Errorf("create patients: %d answers for %d calls", got, n)
-	}
-	return nil
+	rows.Close()
+	return br.Close()
 }
 
 // UpdatePatient sets the non-nil fields and updated_at on patient id; ErrNotFound when the scope

@@ -25,7 +25,7 @@ func allocBlocks(n uint32) ([]block, func()) {
 		if err != nil {
 			return make([]block, n), func() {} // no address space left for a mapping: the heap then
 		}
-		adviseHugePages(mem)
+		adviseHashMemory(mem)
 	}
 	return unsafe.Slice((*block)(unsafe.Pointer(unsafe.SliceData(mem))), n), func() { spare.give(mem) }
 }

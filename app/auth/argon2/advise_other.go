@@ -2,4 +2,4 @@
 
 package argon2
 
-func adviseHugePages([]byte) {}
+func adviseHashMemory([]byte) {}
