@@ -184,7 +184,10 @@ func TestBlockedCreateHoldsUpNobodyElse(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, phone := range []string{"1", "2"} {
 		wg.Add(1)
-		go func() { defer wg.Done(); _, _ = st.CreatePatient(ctx, store.OwnPatients(alice), patient("x", phone), nil) }()
+		go func() {
+			defer wg.Done()
+			_, _ = st.CreatePatient(ctx, store.OwnPatients(alice), patient("x", phone), nil)
+		}()
 	}
 	bobErrs := make([]error, 8)
 	for i := range bobErrs {
