@@ -261,9 +261,11 @@ const batchLockTimeout = "250ms"
 // commit. Calls whose caller has gone are not made (once the statement started, the write
 // happens, as a single statement's would). Each of the following runs alone instead, on its
 // caller's goroutine and time (errAlone), so that it gets its own answer and holds up nobody else:
-// a call alone in its batch, a repeated owner and phone number, a phone number the owner already
-// has (ON CONFLICT skips it: alone it gets its unique violation), and every call of a statement
-// PostgreSQL refused for its data (nothing of it was written).
+// a repeated owner and phone number, a phone number the owner already has (ON CONFLICT skips it:
+// alone it gets its unique violation), and every call of a statement PostgreSQL refused for its
+// data (nothing of it was written). A call alone in its batch is a batch too: run on the callers'
+// goroutines, lone calls would go on in parallel beside the batches and keep them small (measured:
+// a third fewer creations per second).
 func (s *Store) createPatients(ctx context.Context, keys []patientCreate, out []Patient, errs []error) error {
 	type ownerPhone struct {
 		owner int64
@@ -286,7 +288,7 @@ func (s *Store) createPatients(ctx context.Context, keys []patientCreate, out []
 			batch = append(batch, i)
 		}
 	}
-	if len(batch) < 2 {
+	if len(batch) == 0 {
 		return nil
 	}
 	err := s.createPatientsTogether(ctx, keys, batch, out, errs)
