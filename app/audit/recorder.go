@@ -141,18 +141,22 @@ func (r *Recorder) run() {
 	}
 }
 
-// drain writes everything queued now.
+// drain writes what is queued now (not what keeps arriving: a Flush returns under steady load).
 func (r *Recorder) drain() {
-	for len(r.ch) > 0 {
-		batch := make([]store.AuditEvent, 0, maxBatch)
-		for len(batch) < maxBatch && len(r.ch) > 0 {
+	for left := len(r.ch); left > 0; {
+		batch := make([]store.AuditEvent, 0, min(left, maxBatch))
+		for len(batch) < cap(batch) {
 			e, ok := <-r.ch
 			if !ok {
 				break
 			}
 			batch = append(batch, e)
 		}
+		left -= cap(batch)
 		r.write(batch)
+		if len(batch) < cap(batch) { // closed
+			return
+		}
 	}
 }
 
