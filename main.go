@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"os"
 	"runtime"
+	"strings"
 
 	"healthcare/app/cli"
 	"healthcare/web"
@@ -17,6 +18,8 @@ var defaults []byte
 func main() {
 	// No heap profile unless asked for (serve --pprof turns it back on): its table of call stacks
 	// kept about 1.5 MB of an idle server's memory.
-	runtime.MemProfileRate = 0
+	if !strings.Contains(os.Getenv("GODEBUG"), "memprofilerate") {
+		runtime.MemProfileRate = 0
+	}
 	os.Exit(cli.Run(os.Args[1:], cli.Assets{Defaults: defaults, UI: web.FS()}))
 }

@@ -105,6 +105,12 @@ func TestPostmasterDeathIsSurvived(t *testing.T) {
 		waitNewPostmaster(t, dataDir, old)
 		p.waitReady()
 		login(t, p, "nina")
+		// The pool may reconnect (and a login pass) just before the supervisor logs the restart,
+		// and the log reaches p.out through a pipe: wait for the line.
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) &&
+			strings.Count(p.out.String(), "embedded PostgreSQL restarted") < i+1; {
+			time.Sleep(20 * time.Millisecond)
+		}
 		if n := strings.Count(p.out.String(), "embedded PostgreSQL restarted"); n != i+1 {
 			t.Errorf("restart %d not logged (%d lines):\n%s", i+1, n, p.out.String())
 		}

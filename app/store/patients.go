@@ -258,8 +258,8 @@ const batchLockTimeout = "250ms"
 // (one WAL flush) for all of them, where each alone costs PostgreSQL a statement, a commit and a
 // flush (measured with pgbench: eight patients in one statement, 2.6k statements/s, i.e. three
 // times the patients per second of one per statement). Every call is answered only after that
-// commit. Calls whose caller has gone are not made (once the statement started, the write
-// happens, as a single statement's would). Each of the following runs alone instead, on its
+// commit. Calls whose context has ended are not made (once the statement started, the write
+// happens, as a single statement's would; the API's request contexts have no deadline today). Each of the following runs alone instead, on its
 // caller's goroutine and time (errAlone), so that it gets its own answer and holds up nobody else:
 // a repeated owner and phone number, a phone number the owner already has (ON CONFLICT skips it:
 // alone it gets its unique violation), and every call of a statement PostgreSQL refused for its
@@ -300,14 +300,23 @@ func (s *Store) createPatients(ctx context.Context, keys []patientCreate, out []
 		return nil
 	}
 	// Done, or an error that may have come after the commit (a connection lost): making the calls
-	// again could write a patient twice, so every call gets the error.
-	return err
+	// again could write a patient twice, so every call of the statement gets the error (the others
+	// still run alone).
+	if err != nil {
+		for _, i := range batch {
+			errs[i] = err
+		}
+	}
+	return nil
 }
 
 // refusedForItsData: PostgreSQL refused and rolled back the statement because of its rows (a
 // value, a constraint, a lock it waited too long for, a deadlock), not because of the server or
 // the connection.
 func refusedForItsData(e *pgconn.PgError) bool {
+	if len(e.Code) != 5 || e.Code == "40003" { // 40003: statement_completion_unknown
+		return false
+	}
 	class := e.Code[:2]
 	return class == "22" || class == "23" || class == "40" || e.Code == "55P03"
 }
