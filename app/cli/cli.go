@@ -54,6 +54,7 @@ func Run(args []string, a Assets) int {
 	// Output may be a pipe that dies with its terminal (healthcare serve | tee log): a log write
 	// then fails instead of killing the process (SIGPIPE) before PostgreSQL is stopped.
 	signal.Ignore(syscall.SIGPIPE)
+	profileHeap(false)
 	return run(args, a, os.Stdin, os.Stdout, os.Stderr)
 }
 

@@ -8,12 +8,28 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	"runtime"
+	"strings"
 	"time"
 )
 
 // pprofFlag is serve's --pprof: an address for Go's profiler (net/http/pprof), on loopback only,
 // because profiles and goroutine dumps show what the process is doing.
 const pprofFlag = "pprof"
+
+// profileHeap turns Go's heap profile on (at Go's default rate) or off, unless GODEBUG sets
+// memprofilerate. Run turns it off: its table of call stacks kept about 1.5 MB of an idle server's
+// memory; serve --pprof turns it back on (its heap profiles start then).
+func profileHeap(on bool) {
+	if strings.Contains(os.Getenv("GODEBUG"), "memprofilerate") {
+		return
+	}
+	runtime.MemProfileRate = 0
+	if on {
+		runtime.MemProfileRate = 512 * 1024
+	}
+}
 
 // startPprof serves /debug/pprof/ on addr until ctx ends. addr must be a loopback address.
 func startPprof(ctx context.Context, addr string, log *slog.Logger) error {

@@ -99,9 +99,7 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	defer stop()
 	if addr, _ := cmd.Flags().GetString(pprofFlag); addr != "" {
-		if !strings.Contains(os.Getenv("GODEBUG"), "memprofilerate") {
-			runtime.MemProfileRate = 512 * 1024 // Go's default; main turns it off (heap profiles from now on)
-		}
+		profileHeap(true)
 		if err := startPprof(ctx, addr, log); err != nil {
 			return err
 		}

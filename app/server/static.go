@@ -10,8 +10,8 @@ import (
 )
 
 // mountUI serves every file of ui at its path, and index.html at "/". Each file is read once, at
-// its first request, and carries an ETag of its content so browsers revalidate cheaply (Cache-Control:
-// no-cache). Unknown paths fall through to the JSON 404: the UI routes with the URL hash, so it
+// its first request, and carries an ETag of its content so browsers revalidate cheaply
+// (Cache-Control: no-cache). Unknown paths fall through to the JSON 404: the UI routes with the URL hash, so it
 // needs no fallback to index.html, and nothing under /api is ever the UI.
 func mountUI(app *fiber.App, ui fs.FS) error {
 	if ui == nil {

@@ -25,12 +25,12 @@ type File struct {
 	load  func() ([]byte, error)
 	ctype string // "" → from the name, else from the content
 
-	once  sync.Once
-	body  []byte
-	etag  string
-	err   error
-	gzOne sync.Once
-	gz    []byte // nil when compression does not pay
+	once     sync.Once
+	body     []byte
+	etag     string
+	err      error
+	gzipOnce sync.Once
+	gz       []byte // nil when compression does not pay
 }
 
 // New returns the file named name (its extension gives the content type).
@@ -88,7 +88,7 @@ var types = map[string]string{
 
 // gzipped returns the compressed body (made on first use), or nil when it would not be smaller.
 func (f *File) gzipped() []byte {
-	f.gzOne.Do(func() {
+	f.gzipOnce.Do(func() {
 		if len(f.body) < 1024 {
 			return
 		}

@@ -259,8 +259,9 @@ const batchLockTimeout = "250ms"
 // flush (measured with pgbench: eight patients in one statement, 2.6k statements/s, i.e. three
 // times the patients per second of one per statement). Every call is answered only after that
 // commit. Calls whose context has ended are not made (once the statement started, the write
-// happens, as a single statement's would; the API's request contexts have no deadline today). Each of the following runs alone instead, on its
-// caller's goroutine and time (errAlone), so that it gets its own answer and holds up nobody else:
+// happens, as a single statement's would; the API's request contexts have no deadline today).
+// Each of the following runs alone instead, on its caller's goroutine and time (errAlone), so
+// that it gets its own answer and holds up nobody else:
 // a repeated owner and phone number, a phone number the owner already has (ON CONFLICT skips it:
 // alone it gets its unique violation), and every call of a statement PostgreSQL refused for its
 // data (nothing of it was written). A call alone in its batch is a batch too: run on the callers'
@@ -358,7 +359,8 @@ func (s *Store) createPatientsTogether(ctx context.Context, keys []patientCreate
 		a AS (SELECT * FROM unnest($7::boolean[], $8::timestamptz[], $9::bigint[], $10::text[], $11::text[],
 				$12::text[], $13::int[], $14::text[], $15::text[], $16::text[])
 				WITH ORDINALITY AS a(audited, at, user_id, username, action, resource, status, address, request_id, user_agent, i)),
-		audit_rows AS (INSERT INTO audit_log (`+strings.Join(auditColumns, ", ")+`)
+		audit_rows AS (INSERT INTO audit_log (at, user_id, username, action, resource, resource_id, patient_id,
+				row_count, filters, status, client_address, request_id, user_agent)
 			SELECT a.at, a.user_id, a.username, a.action, a.resource, p.id::text, p.id, NULL, '{}', a.status,
 				a.address, a.request_id, a.user_agent
 			FROM a JOIN k USING (i) JOIN p ON p.managed_by = k.owner AND p.phone_number = k.phone
