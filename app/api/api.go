@@ -24,7 +24,7 @@ type API struct {
 	Version string // the release, written into backups ("" is "dev")
 	Audit   *audit.Recorder
 
-	clinicSeen atomic.Bool // the clinic visibility the last request saw (prefetch's guess)
+	clinicSeen atomic.Bool // the clinic visibility the last request saw (likelyScope's guess)
 }
 
 // Register mounts every /api route on r. Routes match with and without the trailing slash

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -34,6 +35,15 @@ func (q *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.T
 	return ctx
 }
 func (q *queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// The queries of a batch count one each too (a batch is still one round trip).
+func (q *queryCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return ctx
+}
+func (q *queryCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {
+	q.n.Add(1)
+}
+func (q *queryCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
 // tracedServer runs the real server on a pool whose queries are counted.
 func tracedServer(t testing.TB, mutate ...func(*config.Config)) (*apitest.Env, *queryCounter) {
@@ -89,7 +99,26 @@ func TestAuthQueriesPerRequest(t *testing.T) {
 	if q := qc.n.Load() - before; q != 0 {
 		t.Fatalf("%d queries for refused tokens, want none", q)
 	}
-	t.Logf("authentication: %d queries per authenticated request, 0 per refused token", 1)
+	// GET one patient, and its doctors: the read is answered by the session check's statement.
+	r := e.Post("/api/patients/", tok, map[string]any{"name": "P", "age": 30, "gender": "F", "address": "x", "phone_number": "+15550001"})
+	if r.Status != 201 {
+		t.Fatalf("create: %d %s", r.Status, r.Body)
+	}
+	var p struct{ ID int64 }
+	r.Decode(t, &p)
+	for _, path := range []string{fmt.Sprintf("/api/patients/%d/", p.ID), fmt.Sprintf("/api/patients/%d/doctors/", p.ID)} {
+		e.Get(path, tok) // the first may guess the clinic's visibility wrong
+		before = qc.n.Load()
+		for range n {
+			if r := e.Get(path, tok); r.Status != 200 {
+				t.Fatalf("%s: %d %s", path, r.Status, r.Body)
+			}
+		}
+		if q := qc.n.Load() - before; q != n {
+			t.Fatalf("GET %s: %d queries for %d requests, want exactly one each", path, q, n)
+		}
+	}
+	t.Logf("authentication: %d queries per authenticated request (with its read for one patient), 0 per refused token", 1)
 }
 
 // benchClient keeps connections alive between requests, as a real client would.

@@ -25,13 +25,13 @@ const (
 // authenticate checks the request's "Authorization: Bearer <access token>" and stores the caller's
 // session in Locals (localSession). mount runs it first on every protected view. It costs one
 // signature check and one primary-key query (the user must still exist and be active, the login
-// live; the stored clinic policies come with it).
-func (a *API) authenticate(c *fiber.Ctx) error {
+// live; the stored clinic policies come with it, and read's answer when read is not nil).
+func (a *API) authenticate(c *fiber.Ctx, read func(userID int64) store.SessionRead) error {
 	raw, err := bearerToken(c)
 	if err != nil {
 		return err
 	}
-	sess, err := a.Auth.Authenticate(c.UserContext(), raw)
+	sess, err := a.Auth.Authenticate(c.UserContext(), raw, read)
 	if err != nil {
 		var te *auth.TokenError
 		if errors.As(err, &te) && te.Message != "" {

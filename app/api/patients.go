@@ -49,9 +49,9 @@ var patientFields = fields{
 func (a *API) patientRoutes(r fiber.Router) {
 	audited := auditSpec{Resource: "patient", Reads: true, Patient: true}
 	a.mount(r, "/patients", view{Name: "Patient List", Get: a.listPatients, Post: a.createPatient, PostForm: patientFields, Audit: audited})
-	a.mount(r, "/patients/:id", view{Name: "Patient Instance", Get: a.getPatient, Prefetch: prefetchByID(a, a.Store.BeginGetPatient),
+	a.mount(r, "/patients/:id", view{Name: "Patient Instance", Get: a.getPatient, Read: readByID(a, store.ReadPatient),
 		Put: a.updatePatient(false), Patch: a.updatePatient(true), Delete: a.deletePatient, PutForm: patientFields, Audit: audited})
-	a.mount(r, "/patients/:id/doctors", view{Name: "Patient Doctors", Get: a.patientDoctors, Prefetch: prefetchByID(a, a.Store.BeginPatientDoctors),
+	a.mount(r, "/patients/:id/doctors", view{Name: "Patient Doctors", Get: a.patientDoctors, Read: readByID(a, store.ReadPatientDoctors),
 		Audit: auditSpec{Resource: "patient_doctors", Reads: true, Patient: true}})
 	a.mount(r, "/patients/:id/audit", view{Name: "Patient Access History", Get: a.patientAudit,
 		Audit: auditSpec{Resource: "audit", Reads: true, Patient: true}})
@@ -88,7 +88,7 @@ func (a *API) getPatient(c *fiber.Ctx) error {
 		return err
 	}
 	scope := a.patientScope(c)
-	p, err := readInScope(c, scope, func(ctx context.Context) (store.Patient, error) { return a.Store.GetPatient(ctx, scope, id) })
+	p, err := readInScope(c, store.ReadPatient, scope, id, func(ctx context.Context) (store.Patient, error) { return a.Store.GetPatient(ctx, scope, id) })
 	if err != nil {
 		return storeErr(err)
 	}
@@ -169,7 +169,7 @@ func (a *API) patientDoctors(c *fiber.Ctx) error {
 		return err
 	}
 	scope := a.patientScope(c)
-	doctors, err := readInScope(c, scope, func(ctx context.Context) ([]store.Doctor, error) {
+	doctors, err := readInScope(c, store.ReadPatientDoctors, scope, id, func(ctx context.Context) ([]store.Doctor, error) {
 		return a.Store.PatientDoctors(ctx, scope, id)
 	})
 	if err != nil {

@@ -37,9 +37,9 @@ type view struct {
 	Patch           fiber.Handler
 	Delete          fiber.Handler
 	Audit           auditSpec // what the audit trail records of it
-	// Prefetch starts a GET's read beside the session check, for the token's account (see
-	// prefetch.go); the handler takes it with takePrefetch.
-	Prefetch func(c *fiber.Ctx, userID int64)
+	// Read names the read a GET will make for the token's account, which the session check then
+	// answers in its own statement (see sessionread.go); the handler takes it with readInScope.
+	Read     func(c *fiber.Ctx, userID int64) store.SessionRead
 	PostForm fields // what OPTIONS shows under actions.POST
 	PutForm  fields // what OPTIONS shows under actions.PUT
 }
@@ -69,12 +69,11 @@ func (a *API) mount(r fiber.Router, path string, v view) {
 		return func(c *fiber.Ctx) error {
 			c.Set(fiber.HeaderAllow, allow)
 			if !v.Public {
-				if v.Prefetch != nil && (c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead) {
-					if uid, ok := a.tokenUser(c); ok {
-						v.Prefetch(c, uid)
-					}
+				var read func(userID int64) store.SessionRead
+				if v.Read != nil && (c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead) {
+					read = func(userID int64) store.SessionRead { return v.Read(c, userID) }
 				}
-				if err := a.authenticate(c); err != nil {
+				if err := a.authenticate(c, read); err != nil {
 					return err
 				}
 				if err := authorize(c, &v); err != nil {

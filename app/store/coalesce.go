@@ -41,14 +41,8 @@ func newCoalescer[K, V any](timeout time.Duration, query func(ctx context.Contex
 	return &coalescer[K, V]{query: query, timeout: timeout, maxBatch: 256, maxRun: 1}
 }
 
-// do queues key and waits for its answer, or for ctx to end.
+// do queues key and waits for its answer, or for ctx to end (the answer is then dropped).
 func (c *coalescer[K, V]) do(ctx context.Context, key K) (V, error) {
-	return c.begin(key)(ctx)
-}
-
-// begin queues key and returns the wait for its answer: the query starts now, whether or not
-// anybody waits (a result nobody takes is dropped).
-func (c *coalescer[K, V]) begin(key K) func(ctx context.Context) (V, error) {
 	call := &coalescedCall[K, V]{key: key, done: make(chan struct{})}
 	c.mu.Lock()
 	c.pending = append(c.pending, call)
@@ -60,7 +54,7 @@ func (c *coalescer[K, V]) begin(key K) func(ctx context.Context) (V, error) {
 	if start {
 		go c.loop()
 	}
-	return call.wait
+	return call.wait(ctx)
 }
 
 // wait is the answer of the call, or ctx's error if ctx ends first.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // Patient was entered by the account managed_by names; every query here takes a PatientScope.
@@ -135,23 +136,6 @@ func (s *Store) GetPatient(ctx context.Context, scope PatientScope, id int64) (P
 	return p, notFound(err)
 }
 
-// BeginGetPatient starts GetPatient now and returns the wait for its answer (see
-// api's prefetch: the read runs beside the request's session check).
-func (s *Store) BeginGetPatient(scope PatientScope, id int64) func(ctx context.Context) (Patient, error) {
-	if s.patients != nil {
-		return s.patients.begin(patientKey{scope, id})
-	}
-	return func(ctx context.Context) (Patient, error) { return s.GetPatient(ctx, scope, id) }
-}
-
-// BeginPatientDoctors starts PatientDoctors now and returns the wait for its answer.
-func (s *Store) BeginPatientDoctors(scope PatientScope, id int64) func(ctx context.Context) ([]Doctor, error) {
-	if s.patientDoctors != nil {
-		return s.patientDoctors.begin(patientKey{scope, id})
-	}
-	return func(ctx context.Context) ([]Doctor, error) { return s.PatientDoctors(ctx, scope, id) }
-}
-
 // patientKey is one call for patient id in scope.
 type patientKey struct {
 	scope PatientScope
@@ -186,11 +170,8 @@ const (
 // getPatients is GetPatient for a batch of calls, in one statement: row k.i answers keys[i-1].
 func (s *Store) getPatients(ctx context.Context, keys []patientKey, out []Patient, errs []error) error {
 	actors, clinic, ids := patientKeys(keys, errs)
-	// One primary-key lookup per call (LATERAL ... LIMIT 1 is never flattened into a join that
-	// the planner could turn into a scan of the whole table once it is large).
-	rows, err := s.db.Query(ctx, `SELECT k.i, r.* FROM `+batchKeys+`
-		CROSS JOIN LATERAL (SELECT `+patientCols+` FROM patients p JOIN users u ON u.id = p.managed_by
-			WHERE p.id = k.id AND `+batchVisible+` LIMIT 1) r`, actors, clinic, ids)
+	rows, err := s.db.Query(ctx, `SELECT k.i, r.* FROM `+batchKeys+` CROSS JOIN LATERAL (`+patientByKey("")+`) r`,
+		actors, clinic, ids)
 	if err != nil {
 		return err
 	}
@@ -204,6 +185,32 @@ func (s *Store) getPatients(ctx context.Context, keys []patientKey, out []Patien
 		out[i-1], errs[i-1] = p, nil
 	}
 	return rows.Err()
+}
+
+// patientByKey reads the patient k.id of a batch's call k in k's scope (batchVisible), with the
+// further condition cond (" AND ..." or ""). One primary-key lookup per call: LATERAL ... LIMIT 1
+// is never flattened into a join that the planner could turn into a scan of the whole table
+// once it is large.
+func patientByKey(cond string) string {
+	return `SELECT ` + patientCols + ` FROM patients p JOIN users u ON u.id = p.managed_by
+		WHERE p.id = k.id AND ` + batchVisible + cond + ` LIMIT 1`
+}
+
+// nullPatient scans patientCols where they may all be NULL (a LEFT JOIN that found nothing).
+type nullPatient struct {
+	ID, Age                                 pgtype.Int8
+	ManagedBy, Name, Gender, Address, Phone pgtype.Text
+	CreatedAt, UpdatedAt                    pgtype.Timestamptz
+}
+
+func (n *nullPatient) dest() []any {
+	return []any{&n.ID, &n.ManagedBy, &n.Name, &n.Age, &n.Gender, &n.Address, &n.Phone, &n.CreatedAt, &n.UpdatedAt}
+}
+
+func (n *nullPatient) patient() Patient {
+	return Patient{ID: n.ID.Int64, ManagedBy: n.ManagedBy.String, Name: n.Name.String, Age: n.Age.Int64,
+		Gender: n.Gender.String, Address: n.Address.String, PhoneNumber: n.Phone.String,
+		CreatedAt: Timestamp{n.CreatedAt.Time}, UpdatedAt: Timestamp{n.UpdatedAt.Time}}
 }
 
 // ErrNoActor is the error of a write in the zero scope, which may create nothing.
@@ -507,38 +514,53 @@ func (s *Store) PatientDoctors(ctx context.Context, scope PatientScope, id int64
 // patientDoctorsOf is PatientDoctors for a batch of calls, in one statement.
 func (s *Store) patientDoctorsOf(ctx context.Context, keys []patientKey, out [][]Doctor, errs []error) error {
 	actors, clinic, ids := patientKeys(keys, errs)
-	// Per call, index lookups (LATERAL ... OFFSET 0 is never flattened into a join the planner
-	// could turn into scans of whole tables). The LEFT JOINs keep one all-NULL doctor for a patient
-	// without doctors, which tells "no doctors" apart from "no such patient" (no row at all).
-	rows, err := s.db.Query(ctx, `SELECT k.i, r.* FROM `+batchKeys+`
-		CROSS JOIN LATERAL (SELECT d.id, d.name, d.specialization, d.contact_info, d.created_at, d.updated_at
-			FROM patients p
-			LEFT JOIN assignments a ON a.patient_id = p.id
-			LEFT JOIN doctors d ON d.id = a.doctor_id
-			WHERE p.id = k.id AND `+batchVisible+` OFFSET 0) r
+	rows, err := s.db.Query(ctx, `SELECT k.i, r.* FROM `+batchKeys+` CROSS JOIN LATERAL (`+doctorsByKey("")+`) r
 		ORDER BY k.i, r.id`, actors, clinic, ids)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
+	var d nullDoctor
 	for rows.Next() {
-		var (
-			i                    int64
-			id                   *int64
-			name, spec, contact  *string
-			createdAt, updatedAt *time.Time
-		)
-		if err := rows.Scan(&i, &id, &name, &spec, &contact, &createdAt, &updatedAt); err != nil {
+		var i int64
+		if err := rows.Scan(append([]any{&i}, d.dest()...)...); err != nil {
 			return err
 		}
 		if errs[i-1] != nil {
 			out[i-1], errs[i-1] = []Doctor{}, nil
 		}
-		if id == nil {
-			continue
+		if d.ID.Valid {
+			out[i-1] = append(out[i-1], d.doctor())
 		}
-		out[i-1] = append(out[i-1], Doctor{ID: *id, Name: *name, Specialization: *spec, ContactInfo: *contact,
-			CreatedAt: Timestamp{*createdAt}, UpdatedAt: Timestamp{*updatedAt}})
 	}
 	return rows.Err()
+}
+
+// doctorsByKey reads the doctors of patient k.id of a batch's call k in k's scope (batchVisible),
+// with the further condition cond (" AND ..." or ""): the patient's id, then the doctor's columns.
+// Per call, index lookups (LATERAL ... OFFSET 0 is never flattened into a join the planner could
+// turn into scans of whole tables). The LEFT JOINs keep one row with a NULL doctor for a patient
+// without doctors, which tells "no doctors" apart from "no such patient" (no row at all).
+func doctorsByKey(cond string) string {
+	return `SELECT p.id AS patient, d.id, d.name, d.specialization, d.contact_info, d.created_at, d.updated_at
+		FROM patients p
+		LEFT JOIN assignments a ON a.patient_id = p.id
+		LEFT JOIN doctors d ON d.id = a.doctor_id
+		WHERE p.id = k.id AND ` + batchVisible + cond + ` OFFSET 0`
+}
+
+// nullDoctor scans doctorsByKey's columns, which a LEFT JOIN may leave NULL.
+type nullDoctor struct {
+	Patient, ID                       pgtype.Int8
+	Name, Specialization, ContactInfo pgtype.Text
+	CreatedAt, UpdatedAt              pgtype.Timestamptz
+}
+
+func (n *nullDoctor) dest() []any {
+	return []any{&n.Patient, &n.ID, &n.Name, &n.Specialization, &n.ContactInfo, &n.CreatedAt, &n.UpdatedAt}
+}
+
+func (n *nullDoctor) doctor() Doctor {
+	return Doctor{ID: n.ID.Int64, Name: n.Name.String, Specialization: n.Specialization.String,
+		ContactInfo: n.ContactInfo.String, CreatedAt: Timestamp{n.CreatedAt.Time}, UpdatedAt: Timestamp{n.UpdatedAt.Time}}
 }

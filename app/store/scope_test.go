@@ -166,8 +166,8 @@ func TestRotateFamilyGrace(t *testing.T) {
 	if err := st.EndLogins(ctx, alice.UserID); err != nil {
 		t.Fatal(err)
 	}
-	if _, live, _, err := st.UserSession(ctx, alice.UserID, fam2, limits); err != nil || live {
-		t.Fatalf("after EndLogins: live %v %v", live, err)
+	if c, err := st.UserSession(ctx, alice.UserID, fam2, limits, store.SessionRead{}); err != nil || c.Live {
+		t.Fatalf("after EndLogins: live %v %v", c.Live, err)
 	}
 	if _, err := st.RotateFamily(ctx, fam2, alice.UserID, []byte("u0"), tok("u1"), time.Minute, limits); !errors.Is(err, store.ErrFamilyRevoked) {
 		t.Fatalf("rotate after EndLogins: %v", err)

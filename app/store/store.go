@@ -35,7 +35,7 @@ type Store struct {
 	tx      pgx.Tx // non-nil inside InTx
 	timeout time.Duration
 	// Outside a transaction, the reads behind every authenticated request are coalesced.
-	sessions       *coalescer[sessionKey, session]
+	sessions       *coalescer[sessionKey, SessionCheck]
 	patients       *coalescer[patientKey, Patient]
 	patientDoctors *coalescer[patientKey, []Doctor]
 	doctorLists    *coalescer[doctorListKey, doctorList]

@@ -254,89 +254,208 @@ func (s *Store) DeleteExpiredFamilies(ctx context.Context, grace time.Duration) 
 	return tag.RowsAffected(), err
 }
 
-// UserSession finds account id and reports whether its login family is live, and reads the clinic
-// policies administrators chose (the settings table, key → value), all in the one query behind
-// every authenticated request. Concurrent calls share one statement (see coalescer); the settings
-// map is then shared by them too, and must not be changed.
-func (s *Store) UserSession(ctx context.Context, id int64, family uuid.UUID, limits SessionLimits) (*User, bool, map[string]string, error) {
+// SessionRead is a read of patient data that the session check answers in its own statement, so
+// that an authenticated read takes one round trip instead of two. PostgreSQL runs the read only
+// for a live login of an active account that need not change its password first (readable): a
+// refused token, or a request answered 403 before its view, reads nothing.
+type SessionRead struct {
+	Kind  ReadKind
+	Scope PatientScope
+	ID    int64
+}
+
+// ReadKind is what a SessionRead reads.
+type ReadKind uint8
+
+const (
+	ReadNothing        ReadKind = iota
+	ReadPatient                 // GetPatient(Scope, ID): the answer's Value is a Patient
+	ReadPatientDoctors          // PatientDoctors(Scope, ID): the answer's Value is a []Doctor
+)
+
+// ReadAnswer is a SessionRead's answer: Value, or Err (ErrNotFound when Scope does not see the
+// patient). Read.Kind is ReadNothing when nothing was read (no read asked, or not readable).
+type ReadAnswer struct {
+	Read  SessionRead
+	Value any
+	Err   error
+}
+
+// SessionCheck is what the query behind every authenticated request finds.
+type SessionCheck struct {
+	User     *User
+	Live     bool              // the login (family) is live
+	Settings map[string]string // the clinic policies administrators chose (shared: do not change)
+	Read     ReadAnswer        // the SessionRead's answer, when readable
+}
+
+// readable is when a session check answers its read; readableSQL says it of r, a row of userColumns
+// and live.
+func readable(u *User, live bool) bool { return live && u.IsActive && !u.MustChangePassword }
+
+const readableSQL = "r.live AND r.is_active AND NOT r.must_change_password"
+
+// UserSession finds account id and reports whether its login family is live, reads the clinic
+// policies administrators chose (the settings table, key → value) and answers read, all in the
+// one query behind every authenticated request. Concurrent calls share one statement (see
+// coalescer); the settings map is then shared by them too, and must not be changed.
+func (s *Store) UserSession(ctx context.Context, id int64, family uuid.UUID, limits SessionLimits, read SessionRead) (SessionCheck, error) {
 	if s.sessions != nil {
-		r, err := s.sessions.do(ctx, sessionKey{id, family, limits})
-		return r.user, r.live, r.settings, err
+		return s.sessions.do(ctx, sessionKey{id, family, limits, read})
 	}
-	u := &User{}
-	var live bool
-	settings := map[string]string{}
+	// In a transaction: the same answers, one query after the other.
+	c := SessionCheck{User: &User{}, Settings: map[string]string{}}
 	args := sqlArgs{id, family}
 	err := s.db.QueryRow(ctx, `SELECT `+userColumns+`,
 		EXISTS (SELECT 1 FROM refresh_families f WHERE f.id = $2 AND f.user_id = users.id AND `+limits.live(&args, "f", "users")+`),
 		(SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM settings)
 		FROM users WHERE id = $1`, args...).
-		Scan(append(userDest(u), &live, &settings)...)
+		Scan(append(userDest(c.User), &c.Live, &c.Settings)...)
 	if err != nil {
-		return nil, false, nil, notFound(err)
+		return SessionCheck{}, notFound(err)
 	}
-	return u, live, settings, nil
+	if !readable(c.User, c.Live) {
+		return c, nil
+	}
+	var v any
+	switch read.Kind {
+	case ReadNothing:
+		return c, nil
+	case ReadPatient:
+		v, err = s.GetPatient(ctx, read.Scope, read.ID)
+	case ReadPatientDoctors:
+		v, err = s.PatientDoctors(ctx, read.Scope, read.ID)
+	}
+	switch {
+	case err == nil:
+		c.Read = ReadAnswer{Read: read, Value: v}
+	case errors.Is(err, ErrNotFound):
+		c.Read = ReadAnswer{Read: read, Err: err}
+	default:
+		return SessionCheck{}, err
+	}
+	return c, nil
 }
 
 type sessionKey struct {
 	id     int64
 	family uuid.UUID
 	limits SessionLimits
+	read   SessionRead
 }
 
-type session struct {
-	user     *User
-	live     bool
-	settings map[string]string
-}
-
-// userSessions is UserSession for a batch of calls: one statement per distinct SessionLimits
-// (one in practice), row k.i answering keys[i-1].
-func (s *Store) userSessions(ctx context.Context, keys []sessionKey, out []session, errs []error) error {
-	byLimits := map[SessionLimits][]int{}
+// userSessions is UserSession for a batch of calls: one statement per distinct SessionLimits and
+// ReadKind (one or two in practice), sent together in one round trip; row k.i of a statement
+// answers its idx[i-1].
+func (s *Store) userSessions(ctx context.Context, keys []sessionKey, out []SessionCheck, errs []error) error {
+	type group struct {
+		limits SessionLimits
+		kind   ReadKind
+	}
+	groups := map[group][]int{}
+	var order []group
 	for i, k := range keys {
-		byLimits[k.limits] = append(byLimits[k.limits], i)
+		g := group{k.limits, k.read.Kind}
+		if groups[g] == nil {
+			order = append(order, g)
+		}
+		groups[g] = append(groups[g], i)
 		errs[i] = ErrNotFound
 	}
-	for limits, idx := range byLimits {
-		if err := s.userSessionsWith(ctx, limits, keys, idx, out, errs); err != nil {
+	if len(order) == 1 {
+		g := order[0]
+		sql, args := sessionStatement(g.limits, g.kind, keys, groups[g])
+		rows, err := s.db.Query(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		return scanSessions(rows, g.kind, keys, groups[g], out, errs)
+	}
+	var b pgx.Batch
+	for _, g := range order {
+		sql, args := sessionStatement(g.limits, g.kind, keys, groups[g])
+		b.Queue(sql, args...)
+	}
+	br := s.pool.SendBatch(ctx, &b)
+	defer br.Close()
+	for _, g := range order {
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		if err := scanSessions(rows, g.kind, keys, groups[g], out, errs); err != nil {
 			return err
 		}
 	}
-	return nil
+	return br.Close()
 }
 
-func (s *Store) userSessionsWith(ctx context.Context, limits SessionLimits, keys []sessionKey, idx []int, out []session, errs []error) error {
+// sessionStatement is the statement answering keys[idx...], all with limits and read kind.
+func sessionStatement(limits SessionLimits, kind ReadKind, keys []sessionKey, idx []int) (string, []any) {
 	ids := make([]byte, 0, 8*len(idx))
 	fams := make([]byte, 0, 37*len(idx))
+	reads := make([]patientKey, 0, len(idx))
 	for n, i := range idx {
 		if n > 0 {
 			ids, fams = append(ids, ','), append(fams, ',')
 		}
 		ids = strconv.AppendInt(ids, keys[i].id, 10)
 		fams = append(fams, keys[i].family.String()...)
+		reads = append(reads, patientKey{keys[i].read.Scope, keys[i].read.ID})
 	}
 	args := sqlArgs{string(ids), string(fams)}
+	live := limits.live(&args, "f", "users")
 	// One primary-key lookup per call (LATERAL ... LIMIT 1 is never flattened into a join that
 	// the planner could turn into a scan of the whole table once it is large); the settings are
 	// read once for the statement.
-	rows, err := s.db.Query(ctx, `SELECT k.i, r.*, (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM settings)::text
-		FROM unnest(string_to_array($1::text, ',')::bigint[], string_to_array($2::text, ',')::uuid[])
-		     WITH ORDINALITY AS k(user_id, family, i)
-		CROSS JOIN LATERAL (SELECT `+userColumns+`,
-			EXISTS (SELECT 1 FROM refresh_families f WHERE f.id = k.family AND f.user_id = users.id AND `+limits.live(&args, "f", "users")+`)
-			FROM users WHERE users.id = k.user_id LIMIT 1) r`, args...)
-	if err != nil {
-		return err
+	sql := `SELECT k.i, r.*, (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM settings)::text`
+	keysSQL := `unnest(string_to_array($1::text, ',')::bigint[], string_to_array($2::text, ',')::uuid[])
+		WITH ORDINALITY AS k(user_id, family, i)`
+	var read string
+	if kind != ReadNothing {
+		actors, clinic, pids := patientKeys(reads, make([]error, len(reads)))
+		keysSQL = `unnest(string_to_array($1::text, ',')::bigint[], string_to_array($2::text, ',')::uuid[],
+			string_to_array(` + args.add(actors) + `::text, ',')::bigint[], string_to_array(` + args.add(clinic) + `::text, ',')::boolean[],
+			string_to_array(` + args.add(pids) + `::text, ',')::bigint[]) WITH ORDINALITY AS k(user_id, family, actor, clinic, id, i)`
+		// The read's own condition names r: PostgreSQL evaluates it once per call, before it
+		// touches the patients, and reads none for a session that is not readable.
+		const ok = " AND " + readableSQL
+		switch kind {
+		case ReadPatient:
+			sql += `, x.*`
+			read = ` LEFT JOIN LATERAL (` + patientByKey(ok) + `) x ON true`
+		case ReadPatientDoctors:
+			sql += `, x.*`
+			read = ` LEFT JOIN LATERAL (` + doctorsByKey(ok) + `) x ON true ORDER BY k.i, x.id`
+		}
 	}
+	sql += ` FROM ` + keysSQL + `
+		CROSS JOIN LATERAL (SELECT ` + userColumns + `,
+			EXISTS (SELECT 1 FROM refresh_families f WHERE f.id = k.family AND f.user_id = users.id AND ` + live + `) AS live
+			FROM users WHERE users.id = k.user_id LIMIT 1) r` + read
+	return sql, args
+}
+
+// scanSessions reads the answers of sessionStatement's statement for keys[idx...] from rows, and
+// closes them.
+func scanSessions(rows pgx.Rows, kind ReadKind, keys []sessionKey, idx []int, out []SessionCheck, errs []error) error {
 	defer rows.Close()
 	var settings map[string]string
+	var p nullPatient
+	var d nullDoctor
 	for rows.Next() {
 		var n int64
 		u := &User{}
 		var live bool
 		var raw string
-		if err := rows.Scan(append(append([]any{&n}, userDest(u)...), &live, &raw)...); err != nil {
+		dest := append(append([]any{&n}, userDest(u)...), &live, &raw)
+		switch kind {
+		case ReadPatient:
+			dest = append(dest, p.dest()...)
+		case ReadPatientDoctors:
+			dest = append(dest, d.dest()...)
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
 		if settings == nil {
@@ -346,7 +465,27 @@ func (s *Store) userSessionsWith(ctx context.Context, limits SessionLimits, keys
 			}
 		}
 		i := idx[n-1]
-		out[i], errs[i] = session{u, live, settings}, nil
+		c := &out[i]
+		if errs[i] != nil { // the call's first row
+			*c, errs[i] = SessionCheck{User: u, Live: live, Settings: settings}, nil
+			if readable(u, live) && kind != ReadNothing {
+				c.Read = ReadAnswer{Read: keys[i].read, Err: ErrNotFound}
+			}
+		}
+		switch {
+		case c.Read.Read.Kind == ReadNothing: // nothing asked, or a refused session
+		case kind == ReadPatient && p.ID.Valid:
+			c.Read.Value, c.Read.Err = p.patient(), nil
+		case kind == ReadPatientDoctors && d.Patient.Valid:
+			doctors, _ := c.Read.Value.([]Doctor)
+			if doctors == nil {
+				doctors = []Doctor{}
+			}
+			if d.ID.Valid {
+				doctors = append(doctors, d.doctor())
+			}
+			c.Read.Value, c.Read.Err = doctors, nil
+		}
 	}
 	return rows.Err()
 }

@@ -9,11 +9,11 @@ import (
 	"healthcare/app/policy"
 )
 
-// TestPrefetchFollowsTheSessionScope: GET one patient (and its doctors) start their read beside
-// the session check with the scope the last request saw; when the clinic's visibility changed
+// TestSessionReadFollowsTheSessionScope: GET one patient (and its doctors) have their read answered by
+// the session check, in the scope the last request saw; when the clinic's visibility changed
 // since, the very first request after the change answers in the new scope, both ways; a token
 // whose login ended gets 401 and no patient.
-func TestPrefetchFollowsTheSessionScope(t *testing.T) {
+func TestSessionReadFollowsTheSessionScope(t *testing.T) {
 	t.Parallel()
 	e := apitest.New(t, func(c *config.Config) {})
 	alice, bob := e.User("alice"), e.User("bob")
