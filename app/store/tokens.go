@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -394,46 +395,83 @@ func (s *Store) userSessions(ctx context.Context, keys []sessionKey, out []Sessi
 func sessionStatement(limits SessionLimits, kind ReadKind, keys []sessionKey, idx []int) (string, []any) {
 	ids := make([]byte, 0, 8*len(idx))
 	fams := make([]byte, 0, 37*len(idx))
-	reads := make([]patientKey, 0, len(idx))
 	for n, i := range idx {
 		if n > 0 {
 			ids, fams = append(ids, ','), append(fams, ',')
 		}
 		ids = strconv.AppendInt(ids, keys[i].id, 10)
 		fams = append(fams, keys[i].family.String()...)
-		reads = append(reads, patientKey{keys[i].read.Scope, keys[i].read.ID})
 	}
-	args := sqlArgs{string(ids), string(fams)}
+	st := sessionSQLFor(limits, kind)
+	args := make([]any, 0, 5+len(st.limitArgs))
+	args = append(args, string(ids), string(fams))
+	if kind != ReadNothing {
+		reads := make([]patientKey, len(idx))
+		for n, i := range idx {
+			reads[n] = patientKey{keys[i].read.Scope, keys[i].read.ID}
+		}
+		actors, clinic, pids := patientKeys(reads, make([]error, len(reads)))
+		args = append(args, actors, clinic, pids)
+	}
+	return st.text, append(args, st.limitArgs...)
+}
+
+// sessionSQL is the text of a session statement and the values of its limits' parameters, which
+// follow the calls' arrays: $1 user ids, $2 families and, with a read, $3 actors, $4 clinic flags
+// and $5 patient ids (patientKeys).
+type sessionSQL struct {
+	text      string
+	limitArgs []any
+}
+
+type sessionSQLKey struct {
+	limits SessionLimits
+	kind   ReadKind
+}
+
+// sessionStatements holds the sessionSQL of each limits and kind met: a handful (the configured
+// limits, three kinds), so it is built once rather than for every batch.
+var sessionStatements sync.Map // sessionSQLKey → sessionSQL
+
+func sessionSQLFor(limits SessionLimits, kind ReadKind) sessionSQL {
+	key := sessionSQLKey{limits, kind}
+	if st, ok := sessionStatements.Load(key); ok {
+		return st.(sessionSQL)
+	}
+	keysSQL := `unnest(string_to_array($1::text, ',')::bigint[], string_to_array($2::text, ',')::uuid[])
+		WITH ORDINALITY AS k(user_id, family, i)`
+	args := sqlArgs{nil, nil}
+	if kind != ReadNothing {
+		keysSQL = `unnest(string_to_array($1::text, ',')::bigint[], string_to_array($2::text, ',')::uuid[],
+			string_to_array($3::text, ',')::bigint[], string_to_array($4::text, ',')::boolean[],
+			string_to_array($5::text, ',')::bigint[]) WITH ORDINALITY AS k(user_id, family, actor, clinic, id, i)`
+		args = append(args, nil, nil, nil)
+	}
+	calls := len(args)
 	live := limits.live(&args, "f", "users")
 	// One primary-key lookup per call (LATERAL ... LIMIT 1 is never flattened into a join that
 	// the planner could turn into a scan of the whole table once it is large); the settings are
 	// read once for the statement.
-	sql := `SELECT k.i, r.*, (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM settings)::text`
-	keysSQL := `unnest(string_to_array($1::text, ',')::bigint[], string_to_array($2::text, ',')::uuid[])
-		WITH ORDINALITY AS k(user_id, family, i)`
+	text := `SELECT k.i, r.*, (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM settings)::text`
 	var read string
-	if kind != ReadNothing {
-		actors, clinic, pids := patientKeys(reads, make([]error, len(reads)))
-		keysSQL = `unnest(string_to_array($1::text, ',')::bigint[], string_to_array($2::text, ',')::uuid[],
-			string_to_array(` + args.add(actors) + `::text, ',')::bigint[], string_to_array(` + args.add(clinic) + `::text, ',')::boolean[],
-			string_to_array(` + args.add(pids) + `::text, ',')::bigint[]) WITH ORDINALITY AS k(user_id, family, actor, clinic, id, i)`
-		// The read's own condition names r: PostgreSQL evaluates it once per call, before it
-		// touches the patients, and reads none for a session that is not readable.
-		const ok = " AND " + readableSQL
-		switch kind {
-		case ReadPatient:
-			sql += `, x.*`
-			read = ` LEFT JOIN LATERAL (` + patientByKey(ok) + `) x ON true`
-		case ReadPatientDoctors:
-			sql += `, x.*`
-			read = ` LEFT JOIN LATERAL (` + doctorsByKey(ok) + `) x ON true ORDER BY k.i, x.id`
-		}
+	// The read's own condition names r: PostgreSQL evaluates it once per call, before it touches
+	// the patients, and reads none for a session that is not readable.
+	const ok = " AND " + readableSQL
+	switch kind {
+	case ReadPatient:
+		text += `, x.*`
+		read = ` LEFT JOIN LATERAL (` + patientByKey(ok) + `) x ON true`
+	case ReadPatientDoctors:
+		text += `, x.*`
+		read = ` LEFT JOIN LATERAL (` + doctorsByKey(ok) + `) x ON true ORDER BY k.i, x.id`
 	}
-	sql += ` FROM ` + keysSQL + `
+	text += ` FROM ` + keysSQL + `
 		CROSS JOIN LATERAL (SELECT ` + userColumns + `,
 			EXISTS (SELECT 1 FROM refresh_families f WHERE f.id = k.family AND f.user_id = users.id AND ` + live + `) AS live
 			FROM users WHERE users.id = k.user_id LIMIT 1) r` + read
-	return sql, args
+	st := sessionSQL{text, args[calls:]}
+	sessionStatements.Store(key, st)
+	return st
 }
 
 // scanSessions reads the answers of sessionStatement's statement for keys[idx...] from rows, and
@@ -441,20 +479,25 @@ func sessionStatement(limits SessionLimits, kind ReadKind, keys []sessionKey, id
 func scanSessions(rows pgx.Rows, kind ReadKind, keys []sessionKey, idx []int, out []SessionCheck, errs []error) error {
 	defer rows.Close()
 	var settings map[string]string
-	var p nullPatient
-	var d nullDoctor
+	var (
+		n    int64
+		u    User
+		live bool
+		raw  string
+		p    nullPatient
+		d    nullDoctor
+	)
+	// One set of destinations for every row; the settings are read from the first row only.
+	dest := append(append([]any{&n}, userDest(&u)...), &live, &raw)
+	rawAt := len(dest) - 1
+	switch kind {
+	case ReadPatient:
+		dest = append(dest, p.dest()...)
+	case ReadPatientDoctors:
+		dest = append(dest, d.dest()...)
+	}
 	for rows.Next() {
-		var n int64
-		u := &User{}
-		var live bool
-		var raw string
-		dest := append(append([]any{&n}, userDest(u)...), &live, &raw)
-		switch kind {
-		case ReadPatient:
-			dest = append(dest, p.dest()...)
-		case ReadPatientDoctors:
-			dest = append(dest, d.dest()...)
-		}
+		u.LastLogin = nil // the previous row's User keeps its own
 		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
@@ -463,12 +506,15 @@ func scanSessions(rows pgx.Rows, kind ReadKind, keys []sessionKey, idx []int, ou
 			if err := json.Unmarshal([]byte(raw), &settings); err != nil {
 				return fmt.Errorf("settings: %w", err)
 			}
+			dest[rawAt] = nil // skipped from now on
 		}
 		i := idx[n-1]
 		c := &out[i]
 		if errs[i] != nil { // the call's first row
-			*c, errs[i] = SessionCheck{User: u, Live: live, Settings: settings}, nil
-			if readable(u, live) && kind != ReadNothing {
+			user := new(User)
+			*user = u
+			*c, errs[i] = SessionCheck{User: user, Live: live, Settings: settings}, nil
+			if readable(user, live) && kind != ReadNothing {
 				c.Read = ReadAnswer{Read: keys[i].read, Err: ErrNotFound}
 			}
 		}
