@@ -85,7 +85,7 @@ func main() {
 	flag.StringVar(&o.baseline, "baseline", "", "a git revision (e.g. main) to build and measure in the same run")
 	flag.StringVar(&o.out, "out", "bench/out", "directory for results.md, results.json, server logs and profiles")
 	flag.StringVar(&o.scenarios, "scenarios", "a,b,c,d,e,f", "scenarios to run")
-	flag.StringVar(&o.pprof, "pprof", "", "scenario (e.g. a) during which to save a 5 s CPU profile of this binary's server, in round 1, as cpu-<scenario>.pprof (needs serve --pprof)")
+	flag.StringVar(&o.pprof, "pprof", "", "scenario (e.g. a) during which to save a 5 s CPU profile of this binary's server, in round 1, as cpu-<scenario>.pprof; this binary's server then runs with --pprof, every scenario reports its database round trips per request, and queries.txt gets its statements")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary data directories")
 	flag.StringVar(&o.serverEnv, "env", "", "extra environment for the servers, comma-separated KEY=VALUE")
 	flag.StringVar(&o.baseEnv, "baseline-env", "", "extra environment for the baseline's server only (e.g. -baseline HEAD -baseline-env HEALTHCARE_AUDIT_READS=false compares a setting)")
@@ -133,6 +133,9 @@ type result struct {
 	PgbenchTP float64 `json:"pgbench_tps"`
 	Ratio     float64 `json:"ratio_to_pgbench"`
 	MaxRSSMB  float64 `json:"max_rss_mb"`
+	// DBTrips is the database round trips per request (statements, batches, COPYs: the server's
+	// /debug/queries), measured when the server runs with --pprof (-pprof).
+	DBTrips float64 `json:"db_round_trips_per_request,omitempty"`
 }
 
 type report struct {
@@ -291,13 +294,24 @@ func run(o options) error {
 					r.PgbenchTP = t.pgbench[len(t.pgbench)-1]
 					r.Ratio = r.ReqPerSec / r.PgbenchTP
 					rep.Results = append(rep.Results, r)
-					log.Printf("round %d %-8s (%s%s) %-34s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  non-2xx %d  errors %d  %.0f%% of pgbench  rss %.0f MB",
-						round, t.label, r.Scenario, strings.Repeat(" ", max(0, 3-len(r.Scenario))), r.What, r.ReqPerSec, r.P50ms, r.P99ms, r.Non2xx, r.Errors, 100*r.Ratio, r.MaxRSSMB)
+					trips := ""
+					if r.DBTrips > 0 {
+						trips = fmt.Sprintf("  db round trips %.2f/request", r.DBTrips)
+					}
+					log.Printf("round %d %-8s (%s%s) %-34s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  non-2xx %d  errors %d  %.0f%% of pgbench  rss %.0f MB%s",
+						round, t.label, r.Scenario, strings.Repeat(" ", max(0, 3-len(r.Scenario))), r.What, r.ReqPerSec, r.P50ms, r.P99ms, r.Non2xx, r.Errors, 100*r.Ratio, r.MaxRSSMB, trips)
 					if r.Non2xx > 0 || r.Errors > 0 {
 						rep.Valid = false
 						rep.Problems = append(rep.Problems, fmt.Sprintf("round %d %s (%s): %d non-2xx, %d socket errors", round, t.label, r.Scenario, r.Non2xx, r.Errors))
 					}
 				}
+			}
+		}
+	}
+	for _, t := range targets {
+		if t.pprof != "" {
+			if err := t.saveQueries(o); err != nil {
+				log.Printf("queries: %v", err)
 			}
 		}
 	}
@@ -309,6 +323,11 @@ func run(o options) error {
 	}
 	time.Sleep(15 * time.Second)
 	for _, t := range targets {
+		if t.pprof != "" {
+			if err := t.saveHeap(o); err != nil {
+				log.Printf("heap: %v", err)
+			}
+		}
 		rep.IdleRSSMB[t.label+" idle 20 s after load"] = rssMB(t.cmd.Process.Pid)
 	}
 
@@ -718,6 +737,7 @@ func (t *target) scenario(ctx context.Context, o options, script, s string, roun
 		return nil, err
 	}
 	stopRSS := sampleRSS(t.cmd.Process.Pid)
+	tripsBefore, tripsErr := t.roundTrips()
 	var profile chan error
 	if s == o.pprof && round == 1 && t.pprof != "" {
 		profile = make(chan error, 1)
@@ -748,6 +768,16 @@ func (t *target) scenario(ctx context.Context, o options, script, s string, roun
 	}
 	wg.Wait()
 	rss := stopRSS()
+	tripsAfter, err := t.roundTrips()
+	if tripsErr == nil && err == nil && tripsAfter > 0 {
+		requests := 0
+		for _, r := range results {
+			requests += r.Requests
+		}
+		for i := range results {
+			results[i].DBTrips = float64(tripsAfter-tripsBefore) / float64(max(1, requests))
+		}
+	}
 	if profile != nil {
 		if err := <-profile; err != nil {
 			log.Printf("profile: %v", err)
@@ -808,6 +838,59 @@ func (t *target) wrk(ctx context.Context, o options, script, mode string, conns,
 	}
 	st.hist = hist
 	return st, nil
+}
+
+// roundTrips is the server's count of database round trips (its /debug/queries), or 0 without
+// --pprof.
+func (t *target) roundTrips() (int64, error) {
+	if t.pprof == "" {
+		return 0, nil
+	}
+	resp, err := http.Get("http://" + t.pprof + "/debug/queries")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var n int64
+	if _, err := fmt.Fscanf(resp.Body, "round_trips %d\n", &n); err != nil {
+		return 0, fmt.Errorf("/debug/queries: %v", err)
+	}
+	return n, nil
+}
+
+// saveHeap saves the idle server's heap profile as heap-idle.pprof (what the idle RSS holds).
+func (t *target) saveHeap(o options) error {
+	resp, err := http.Get("http://" + t.pprof + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(filepath.Join(o.out, "heap-idle.pprof"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
+}
+
+// saveQueries saves the server's statement table (/debug/queries) as queries.txt.
+func (t *target) saveQueries(o options) error {
+	resp, err := http.Get("http://" + t.pprof + "/debug/queries")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(filepath.Join(o.out, "queries.txt"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		return err
+	}
+	log.Printf("saved %s (the database statements of this binary's server, all rounds)", f.Name())
+	return nil
 }
 
 // saveProfile takes a 5 s CPU profile from the server's pprof endpoint, 2 s into the scenario.
@@ -932,6 +1015,21 @@ func markdown(rep *report, targets []*target) string {
 			non2xx, errs,
 			rangeOf(col(func(r result) float64 { return 100 * r.Ratio }), "%.0f %%"),
 			rangeOf(col(func(r result) float64 { return r.MaxRSSMB }), "%.0f"))
+	}
+	var trips []string
+	for _, k := range order {
+		var v []float64
+		for _, r := range groups[k] {
+			if r.DBTrips > 0 {
+				v = append(v, r.DBTrips)
+			}
+		}
+		if len(v) > 0 {
+			trips = append(trips, fmt.Sprintf("%s (%s) %s", k.target, k.scenario, rangeOf(v, "%.2f")))
+		}
+	}
+	if len(trips) > 0 {
+		b.WriteString("\nDatabase round trips per request (the server's /debug/queries, with -pprof): " + strings.Join(trips, ", ") + "\n")
 	}
 	b.WriteString("\nIdle RSS: ")
 	var idle []string

@@ -477,8 +477,8 @@ func beforeUpgrade(cfg *config.Config, db *database.DB, log *slog.Logger) func(c
 
 // openDatabase is the one start-up path of the database for serve: connect (starting the embedded
 // server), then migrate with a backup before any upgrade.
-func openDatabase(ctx context.Context, cfg *config.Config, log *slog.Logger) (*database.DB, error) {
-	db, err := database.Connect(ctx, cfg, log)
+func openDatabase(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...database.ConnectOption) (*database.DB, error) {
+	db, err := database.Connect(ctx, cfg, log, opts...)
 	if err != nil {
 		return nil, err
 	}

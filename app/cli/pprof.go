@@ -12,6 +12,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"healthcare/app/database"
 )
 
 // pprofFlag is serve's --pprof: an address for Go's profiler (net/http/pprof), on loopback only,
@@ -31,8 +33,9 @@ func profileHeap(on bool) {
 	}
 }
 
-// startPprof serves /debug/pprof/ on addr until ctx ends. addr must be a loopback address.
-func startPprof(ctx context.Context, addr string, log *slog.Logger) error {
+// startPprof serves /debug/pprof/, and the database's statements (queries) at /debug/queries, on
+// addr until ctx ends. addr must be a loopback address.
+func startPprof(ctx context.Context, addr string, queries *database.QueryStats, log *slog.Logger) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return configError(fmt.Errorf("--pprof %s: %v; give a loopback address such as 127.0.0.1:6060", addr, err))
@@ -50,6 +53,10 @@ func startPprof(ctx context.Context, addr string, log *slog.Logger) error {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/queries", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = queries.WriteTo(w)
+	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -60,6 +67,7 @@ func startPprof(ctx context.Context, addr string, log *slog.Logger) error {
 		<-ctx.Done()
 		_ = srv.Close()
 	}()
-	log.Info("profiler: go tool pprof http://"+ln.Addr().String()+"/debug/pprof/profile", "listen", ln.Addr().String())
+	log.Info("profiler: go tool pprof http://"+ln.Addr().String()+"/debug/pprof/profile; database statements: http://"+ln.Addr().String()+"/debug/queries",
+		"listen", ln.Addr().String())
 	return nil
 }

@@ -98,14 +98,17 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	// SIGPIPE is ignored in Run.
 	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	defer stop()
+	var dbOpts []database.ConnectOption
 	if addr, _ := cmd.Flags().GetString(pprofFlag); addr != "" {
 		profileHeap(true)
-		if err := startPprof(ctx, addr, log); err != nil {
+		queries := database.NewQueryStats()
+		dbOpts = append(dbOpts, database.WithQueryStats(queries))
+		if err := startPprof(ctx, addr, queries, log); err != nil {
 			return err
 		}
 	}
 
-	db, err := openDatabase(ctx, cfg, log)
+	db, err := openDatabase(ctx, cfg, log, dbOpts...)
 	if err != nil {
 		if ctx.Err() != nil {
 			return errors.New("start-up was interrupted")

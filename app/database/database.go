@@ -126,13 +126,13 @@ func SearchIndexed(ctx context.Context, q RowQuerier) bool {
 // Connect connects to the configured database without changing its schema. With database.url
 // empty it starts the embedded server in <data_dir>/postgres first (the process must not be root:
 // see package privilege). Errors are one sentence and never contain a password.
-func Connect(ctx context.Context, cfg *config.Config, log *slog.Logger) (*DB, error) {
+func Connect(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...ConnectOption) (*DB, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	maxConns := MaxConns(cfg)
 	if !cfg.EmbeddedMode() {
-		db, err := openExternal(ctx, cfg.Database.URL, maxConns, cfg.Database.ConnectTimeout, log)
+		db, err := openExternal(ctx, cfg.Database.URL, maxConns, cfg.Database.ConnectTimeout, log, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -164,7 +164,7 @@ func Connect(ctx context.Context, cfg *config.Config, log *slog.Logger) (*DB, er
 		srv.Stop()
 		return nil, err
 	}
-	configurePool(pcfg, maxConns)
+	configurePool(pcfg, maxConns, opts)
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		srv.Stop()
@@ -178,13 +178,13 @@ func Connect(ctx context.Context, cfg *config.Config, log *slog.Logger) (*DB, er
 	return db, nil
 }
 
-func openExternal(ctx context.Context, rawURL string, maxConns int, wait time.Duration, log *slog.Logger) (*DB, error) {
+func openExternal(ctx context.Context, rawURL string, maxConns int, wait time.Duration, log *slog.Logger, opts []ConnectOption) (*DB, error) {
 	red := redactURL(rawURL)
 	pcfg, err := pgxpool.ParseConfig(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("database.url %s is not a valid PostgreSQL URL: use postgres://user:password@host:5432/dbname", red)
 	}
-	configurePool(pcfg, maxConns)
+	configurePool(pcfg, maxConns, opts)
 	where := fmt.Sprintf("%s as user %q (database %q)", net.JoinHostPort(pcfg.ConnConfig.Host, fmt.Sprint(pcfg.ConnConfig.Port)), pcfg.ConnConfig.User, pcfg.ConnConfig.Database)
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
@@ -207,7 +207,10 @@ func openExternal(ctx context.Context, rawURL string, maxConns int, wait time.Du
 // not depend on the values; left to "auto", PostgreSQL re-plans the coalesced batch statements at
 // every execution (their custom plans look cheaper than the generic one), which cost more than
 // running them.
-func configurePool(pcfg *pgxpool.Config, maxConns int) {
+func configurePool(pcfg *pgxpool.Config, maxConns int, opts []ConnectOption) {
+	for _, o := range opts {
+		o(pcfg)
+	}
 	pcfg.MaxConns = int32(maxConns)
 	if pcfg.ConnConfig.RuntimeParams == nil {
 		pcfg.ConnConfig.RuntimeParams = map[string]string{}
