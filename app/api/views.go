@@ -64,6 +64,11 @@ func (v *view) allowed() []string {
 // mount registers v at path on r: its handlers, OPTIONS, and a 405 for every other method, each
 // behind the Allow header and (unless v.Public) authentication.
 func (a *API) mount(r fiber.Router, path string, v view) {
+	if v.Read != nil && (v.Role != "" || v.PasswordPending) {
+		// The session statement's read is gated on what every protected view asks (see
+		// store.SessionRead), not on a view's role or password exemption.
+		panic("api: view " + v.Name + ": Read needs a view open to every role, without PasswordPending")
+	}
 	allow := strings.Join(v.allowed(), ", ")
 	wrap := func(h fiber.Handler) fiber.Handler {
 		return func(c *fiber.Ctx) error {

@@ -3,6 +3,7 @@ package database
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"slices"
 	"strings"
@@ -64,7 +65,8 @@ func (q *QueryStats) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, _ pgx.Trace
 	}
 }
 
-// A batch is one round trip; its statements are counted, its time goes to the first of them.
+// A batch is one round trip, counted with its time on a line "(batch)"; its statements are
+// counted on their own lines, without time.
 func (q *QueryStats) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
 	return context.WithValue(ctx, traceKey{}, traced{start: time.Now()})
 }
@@ -112,7 +114,9 @@ func (q *QueryStats) RoundTrips() int64 {
 }
 
 // WriteTo writes the table: the round trips, then a line per statement, the most time first.
-// A statement is named by its first 120 characters; its values are parameters, never in the text.
+// A statement is named by its first 100 characters and a hash of its whole text (statements that
+// begin alike stay apart); its values are parameters, never in the text. A query's time runs
+// until its rows are closed, so it includes the caller's work on each row.
 func (q *QueryStats) WriteTo(w io.Writer) (int64, error) {
 	q.mu.Lock()
 	stats := make([]queryStat, 0, len(q.byText))
@@ -135,11 +139,13 @@ func (q *QueryStats) WriteTo(w io.Writer) (int64, error) {
 	return int64(n), err
 }
 
-// statementLabel is sql on one line, cut to 120 characters.
+// statementLabel is sql on one line, cut to 100 characters, and a hash of sql.
 func statementLabel(sql string) string {
 	s := strings.Join(strings.Fields(sql), " ")
-	if len(s) > 120 {
-		s = s[:117] + "..."
+	if len(s) > 100 {
+		s = s[:97] + "..."
 	}
-	return s
+	h := fnv.New32a()
+	h.Write([]byte(sql))
+	return fmt.Sprintf("%s [%08x]", s, h.Sum32())
 }

@@ -12,8 +12,8 @@ import (
 )
 
 // TestQueryStatsCountsRoundTrips: a traced pool counts a query, a batch and a COPY as one round
-// trip each, every statement by its text (a batch's two as well), and lists them with their
-// counts; values never appear, only the statement text.
+// trip each, every statement by its text (a batch's two as well, and two that begin alike apart),
+// and lists them with their counts; values never appear, only the statement text.
 func TestQueryStatsCountsRoundTrips(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -43,6 +43,14 @@ func TestQueryStatsCountsRoundTrips(t *testing.T) {
 	if _, err := db.Pool.CopyFrom(ctx, pgx.Identifier{"traced"}, []string{"v"}, pgx.CopyFromRows([][]any{{"a"}, {"b"}})); err != nil {
 		t.Fatal(err)
 	}
+	// Two statements that begin alike, beyond a label's length, stay two lines.
+	long := `SELECT count(*) FROM traced WHERE v IS NOT NULL AND v <> 'a long condition that fills the label up' AND `
+	for _, tail := range []string{"true", "1 = 1"} {
+		if _, err := db.Pool.Exec(ctx, long+tail); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before += 2
 	if n := q.RoundTrips() - before; n != 5 {
 		t.Fatalf("%d round trips for 3 queries, a batch and a COPY, want 5", n)
 	}
@@ -59,6 +67,9 @@ func TestQueryStatsCountsRoundTrips(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("the table lacks %q:\n%s", want, out)
 		}
+	}
+	if n := strings.Count(out, "a long condition that fills"); n != 2 {
+		t.Errorf("%d lines for two statements that begin alike, want 2:\n%s", n, out)
 	}
 	if strings.Contains(out, "secret") {
 		t.Errorf("the table shows a value:\n%s", out)

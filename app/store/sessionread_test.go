@@ -29,7 +29,8 @@ func login(t *testing.T, st *store.Store, a store.Actor) uuid.UUID {
 
 // TestSessionReadAnswers: the session check answers its read — a patient, or a patient's doctors
 // in id order — in the read's scope, ErrNotFound for what the scope does not see, and nothing at
-// all for a refused login or an account that must change its password first; alone, many at once with mixed kinds (one round trip of several
+// all for a refused login, an account that must change its password first, or a scope that is
+// not the session's account's; alone, many at once with mixed kinds (one round trip of several
 // statements), and inside a transaction (one query after the other).
 func TestSessionReadAnswers(t *testing.T) {
 	t.Parallel()
@@ -92,6 +93,7 @@ func TestSessionReadAnswers(t *testing.T) {
 		{"ended login", alice, ended, store.SessionRead{Kind: store.ReadPatient, Scope: own, ID: withDoctors.ID}, false, nil, nil},
 		{"ended login, doctors", alice, ended, store.SessionRead{Kind: store.ReadPatientDoctors, Scope: own, ID: withDoctors.ID}, false, nil, nil},
 		{"password to change", carol, carolLogin, store.SessionRead{Kind: store.ReadPatient, Scope: store.ClinicPatients(carol), ID: withDoctors.ID}, true, nil, nil},
+		{"another account's scope", alice, live, store.SessionRead{Kind: store.ReadPatient, Scope: store.OwnPatients(bob), ID: bobs.ID}, true, nil, nil},
 	}
 	limits := store.SessionLimits{IdleTimeout: time.Hour}
 	check := func(how string, st *store.Store, i int) error {
@@ -101,7 +103,7 @@ func TestSessionReadAnswers(t *testing.T) {
 			return fmt.Errorf("%s, %s: %v", how, tc.name, err)
 		}
 		want := store.ReadAnswer{}
-		if tc.live && tc.read.Kind != store.ReadNothing && tc.user == alice {
+		if tc.value != nil || tc.err != nil {
 			want = store.ReadAnswer{Read: tc.read, Value: tc.value, Err: tc.err}
 		}
 		if c.Live != tc.live || c.User.ID != tc.user.UserID || !reflect.DeepEqual(c.Read, want) {
@@ -138,8 +140,8 @@ func TestSessionReadAnswers(t *testing.T) {
 	}
 }
 
-// TestRefusedSessionReadsNoPatient: a session check that refuses the login makes PostgreSQL read
-// no patient at all, counted by PostgreSQL's own statistics of the patients table; the same
+// TestRefusedSessionReadsNoPatient: a session check that refuses the login (ended, an account
+// deactivated, a password to change first) makes PostgreSQL read no patient at all, counted by PostgreSQL's own statistics of the patients table; the same
 // count does see the reads of a live login, so the test can fail.
 func TestRefusedSessionReadsNoPatient(t *testing.T) {
 	t.Parallel()
@@ -194,18 +196,30 @@ func TestRefusedSessionReadsNoPatient(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
+	// carol's login is live, but she must choose her password; dave's account is deactivated
+	// (directly, so that his login stays live): neither may read.
+	carol, dave := newUser(t, st, "carol", store.RoleStaff), newUser(t, st, "dave", store.RoleStaff)
+	carolLogin, daveLogin := login(t, st, carol), login(t, st, dave)
+	if _, err := pool.Exec(ctx, `UPDATE users SET must_change_password = (id = $1), is_active = (id <> $2) WHERE id IN ($1, $2)`, carol.UserID, dave.UserID); err != nil {
+		t.Fatal(err)
+	}
 	limits := store.SessionLimits{}
 	base := scans()
-	for _, kind := range []store.ReadKind{store.ReadPatient, store.ReadPatientDoctors} {
-		for range 5 {
-			c, err := st.UserSession(ctx, alice.UserID, ended, limits, store.SessionRead{Kind: kind, Scope: store.ClinicPatients(alice), ID: p.ID})
-			if err != nil || c.Live || c.Read.Value != nil {
-				t.Fatalf("ended login: %+v %v", c, err)
+	for _, who := range []struct {
+		a   store.Actor
+		fam uuid.UUID
+	}{{alice, ended}, {carol, carolLogin}, {dave, daveLogin}} {
+		for _, kind := range []store.ReadKind{store.ReadPatient, store.ReadPatientDoctors} {
+			for range 5 {
+				c, err := st.UserSession(ctx, who.a.UserID, who.fam, limits, store.SessionRead{Kind: kind, Scope: store.ClinicPatients(who.a), ID: p.ID})
+				if err != nil || c.Read.Value != nil {
+					t.Fatalf("refused session: %+v %v", c, err)
+				}
 			}
 		}
 	}
 	if n := scans(); n != base {
-		t.Fatalf("10 reads with an ended login scanned patients %d times, want 0", n-base)
+		t.Fatalf("30 refused reads scanned patients %d times, want 0", n-base)
 	}
 	c, err := st.UserSession(ctx, alice.UserID, live, limits, store.SessionRead{Kind: store.ReadPatient, Scope: store.OwnPatients(alice), ID: p.ID})
 	if err != nil || !c.Live || !errors.Is(c.Read.Err, nil) || c.Read.Value.(store.Patient).ID != p.ID {

@@ -290,11 +290,12 @@ type SessionCheck struct {
 	Read     ReadAnswer        // the SessionRead's answer, when readable
 }
 
-// readable is when a session check answers its read; readableSQL says it of r, a row of userColumns
-// and live.
+// readable is when a session check answers its read. readableSQL says it in the statement, of r
+// (a row of userColumns and live) and k (the call, whose scope's actor must be the session's
+// account); the statement's answer is the one used, readable checks it.
 func readable(u *User, live bool) bool { return live && u.IsActive && !u.MustChangePassword }
 
-const readableSQL = "r.live AND r.is_active AND NOT r.must_change_password"
+const readableSQL = "r.live AND r.is_active AND NOT r.must_change_password AND k.actor = r.id"
 
 // UserSession finds account id and reports whether its login family is live, reads the clinic
 // policies administrators chose (the settings table, key → value) and answers read, all in the
@@ -315,7 +316,7 @@ func (s *Store) UserSession(ctx context.Context, id int64, family uuid.UUID, lim
 	if err != nil {
 		return SessionCheck{}, notFound(err)
 	}
-	if !readable(c.User, c.Live) {
+	if !readable(c.User, c.Live) || read.Scope.actor != c.User.ID {
 		return c, nil
 	}
 	var v any
@@ -454,6 +455,9 @@ func sessionSQLFor(limits SessionLimits, kind ReadKind) sessionSQL {
 	// read once for the statement.
 	text := `SELECT k.i, r.*, (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM settings)::text`
 	var read string
+	if kind != ReadNothing {
+		text += `, ` + readableSQL + ` AS readable`
+	}
 	// The read's own condition names r: PostgreSQL evaluates it once per call, before it touches
 	// the patients, and reads none for a session that is not readable.
 	const ok = " AND " + readableSQL
@@ -480,21 +484,21 @@ func scanSessions(rows pgx.Rows, kind ReadKind, keys []sessionKey, idx []int, ou
 	defer rows.Close()
 	var settings map[string]string
 	var (
-		n    int64
-		u    User
-		live bool
-		raw  string
-		p    nullPatient
-		d    nullDoctor
+		n                  int64
+		u                  User
+		live, readableByPG bool
+		raw                string
+		p                  nullPatient
+		d                  nullDoctor
 	)
 	// One set of destinations for every row; the settings are read from the first row only.
 	dest := append(append([]any{&n}, userDest(&u)...), &live, &raw)
 	rawAt := len(dest) - 1
 	switch kind {
 	case ReadPatient:
-		dest = append(dest, p.dest()...)
+		dest = append(append(dest, &readableByPG), p.dest()...)
 	case ReadPatientDoctors:
-		dest = append(dest, d.dest()...)
+		dest = append(append(dest, &readableByPG), d.dest()...)
 	}
 	for rows.Next() {
 		u.LastLogin = nil // the previous row's User keeps its own
@@ -514,7 +518,10 @@ func scanSessions(rows pgx.Rows, kind ReadKind, keys []sessionKey, idx []int, ou
 			user := new(User)
 			*user = u
 			*c, errs[i] = SessionCheck{User: user, Live: live, Settings: settings}, nil
-			if readable(user, live) && kind != ReadNothing {
+			if kind != ReadNothing && readableByPG {
+				if !readable(user, live) {
+					return errors.New("store: the session statement read for a session that is not readable")
+				}
 				c.Read = ReadAnswer{Read: keys[i].read, Err: ErrNotFound}
 			}
 		}
