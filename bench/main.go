@@ -310,7 +310,8 @@ func run(o options) error {
 	}
 	for _, t := range targets {
 		if t.pprof != "" {
-			if err := t.saveQueries(o); err != nil {
+			// The database statements of this binary's server, all rounds.
+			if err := t.saveDebug(o, "/debug/queries", "queries.txt"); err != nil {
 				log.Printf("queries: %v", err)
 			}
 		}
@@ -324,7 +325,8 @@ func run(o options) error {
 	time.Sleep(15 * time.Second)
 	for _, t := range targets {
 		if t.pprof != "" {
-			if err := t.saveHeap(o); err != nil {
+			// What the idle RSS holds.
+			if err := t.saveDebug(o, "/debug/pprof/heap?gc=1", "heap-idle.pprof"); err != nil {
 				log.Printf("heap: %v", err)
 			}
 		}
@@ -858,30 +860,15 @@ func (t *target) roundTrips() (int64, error) {
 	return n, nil
 }
 
-// saveHeap saves the idle server's heap profile as heap-idle.pprof (what the idle RSS holds).
-func (t *target) saveHeap(o options) error {
-	resp, err := http.Get("http://" + t.pprof + "/debug/pprof/heap?gc=1")
+// saveDebug saves what the server's pprof listener answers at path as file in the output
+// directory: the idle heap profile, the statement table.
+func (t *target) saveDebug(o options, path, file string) error {
+	resp, err := http.Get("http://" + t.pprof + path)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	f, err := os.Create(filepath.Join(o.out, "heap-idle.pprof"))
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = io.Copy(f, resp.Body)
-	return err
-}
-
-// saveQueries saves the server's statement table (/debug/queries) as queries.txt.
-func (t *target) saveQueries(o options) error {
-	resp, err := http.Get("http://" + t.pprof + "/debug/queries")
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	f, err := os.Create(filepath.Join(o.out, "queries.txt"))
+	f, err := os.Create(filepath.Join(o.out, file))
 	if err != nil {
 		return err
 	}
@@ -889,7 +876,7 @@ func (t *target) saveQueries(o options) error {
 	if _, err := io.Copy(f, resp.Body); err != nil {
 		return err
 	}
-	log.Printf("saved %s (the database statements of this binary's server, all rounds)", f.Name())
+	log.Printf("saved %s", f.Name())
 	return nil
 }
 
