@@ -257,8 +257,9 @@ func (s *Store) DeleteExpiredFamilies(ctx context.Context, grace time.Duration) 
 
 // SessionRead is a read of patient data that the session check answers in its own statement, so
 // that an authenticated read takes one round trip instead of two. PostgreSQL runs the read only
-// for a live login of an active account that need not change its password first (readable): a
-// refused token, or a request answered 403 before its view, reads nothing.
+// for a live login of an active account that need not change its password first, in a scope of
+// that very account (readableSQL): a refused token, or a request answered 403 before its view,
+// reads nothing.
 type SessionRead struct {
 	Kind  ReadKind
 	Scope PatientScope
