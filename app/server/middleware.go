@@ -80,24 +80,33 @@ func securityHeaders(c *fiber.Ctx) error {
 const PermissionsPolicy = "accelerometer=(), autoplay=(), camera=(), display-capture=(), geolocation=(), " +
 	"gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), usb=()"
 
+// securityHeaderValues' names are already in canonical form, so that fasthttp need not normalise them
+// for every response.
+var securityHeaderValues = [][2][]byte{
+	{[]byte(fiber.HeaderXContentTypeOptions), []byte("nosniff")},
+	{[]byte(fiber.HeaderReferrerPolicy), []byte("no-referrer")},
+	{[]byte(fiber.HeaderXFrameOptions), []byte("DENY")},
+	{[]byte(fiber.HeaderContentSecurityPolicy), []byte(ContentSecurityPolicy)},
+	{[]byte(fiber.HeaderPermissionsPolicy), []byte(PermissionsPolicy)},
+	{[]byte("Cross-Origin-Opener-Policy"), []byte("same-origin")},
+	{[]byte(fiber.HeaderCrossOriginResourcePolicy), []byte("same-origin")},
+	// Every answer is uncacheable unless its route says otherwise (the UI's and the API
+	// reference's files revalidate with their ETag): API answers hold patient data and tokens,
+	// whatever the spelling of the path that reached them.
+	{[]byte(fiber.HeaderCacheControl), []byte("no-store")},
+}
+
 func setSecurityHeaders(c *fiber.Ctx) {
-	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
-	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
-	c.Set(fiber.HeaderXFrameOptions, "DENY")
-	c.Set(fiber.HeaderContentSecurityPolicy, ContentSecurityPolicy)
-	c.Set(fiber.HeaderPermissionsPolicy, PermissionsPolicy)
-	c.Set("Cross-Origin-Opener-Policy", "same-origin")
-	c.Set(fiber.HeaderCrossOriginResourcePolicy, "same-origin")
+	h := &c.Response().Header
+	for _, kv := range securityHeaderValues {
+		h.SetCanonical(kv[0], kv[1])
+	}
 	// Over HTTPS only (server.tls): browsers then refuse plain HTTP to this host for a year.
 	// They ignore it on a connection with a certificate warning, so a self-signed certificate
 	// not yet trusted never locks staff out.
 	if c.Context().IsTLS() {
 		c.Set(fiber.HeaderStrictTransportSecurity, HSTS)
 	}
-	// Every answer is uncacheable unless its route says otherwise (the UI's and the API reference's
-	// files revalidate with their ETag): API answers hold patient data and tokens, whatever the
-	// spelling of the path that reached them.
-	c.Set(fiber.HeaderCacheControl, "no-store")
 }
 
 // accessLog writes one line per request: method, path without the query string (search terms may
