@@ -20,5 +20,8 @@ func (t Timestamp) MarshalText() ([]byte, error) {
 // UnmarshalText reads any RFC 3339 time (clients and tests decoding an answer).
 func (t *Timestamp) UnmarshalText(b []byte) error { return t.Time.UnmarshalText(b) }
 
+// UnmarshalJSON reads a JSON string as UnmarshalText does, and null as nothing (as time.Time does).
+func (t *Timestamp) UnmarshalJSON(b []byte) error { return t.Time.UnmarshalJSON(b) }
+
 // String is the same text.
 func (t Timestamp) String() string { return t.Time.UTC().Format(timestampLayout) }

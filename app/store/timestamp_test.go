@@ -46,4 +46,8 @@ func TestTimestampJSON(t *testing.T) {
 			t.Errorf("%s read back as %v (%v), want %v", tc.want, back.Time, err, tc.at)
 		}
 	}
+	var none struct{ At store.Timestamp }
+	if err := json.Unmarshal([]byte(`{"At": null}`), &none); err != nil || !none.At.Time.IsZero() {
+		t.Errorf("null read as %v (%v), want the zero time", none.At.Time, err)
+	}
 }
