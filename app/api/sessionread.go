@@ -10,7 +10,8 @@ import (
 
 // A protected GET view may name the read it will make (view.Read), so that the request's session
 // check answers it in its own statement: one round trip instead of two in a row. PostgreSQL runs
-// the read only when the login is live and the account active, so a refused token reads nothing.
+// the read only when the login is live, the account active and not bound to change its password,
+// and the scope is the account's own (store.SessionRead), so a refused token reads nothing.
 // The read takes the scope the caller most likely has (the token's account; the clinic visibility
 // the last request saw). The handler uses its answer only when the scope it computes from the
 // session is the very one the read took; otherwise it reads again.
