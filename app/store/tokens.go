@@ -303,41 +303,16 @@ const readableSQL = "r.live AND r.is_active AND NOT r.must_change_password AND k
 // one query behind every authenticated request. Concurrent calls share one statement (see
 // coalescer); the settings map is then shared by them too, and must not be changed.
 func (s *Store) UserSession(ctx context.Context, id int64, family uuid.UUID, limits SessionLimits, read SessionRead) (SessionCheck, error) {
+	key := sessionKey{id, family, limits, read}
 	if s.sessions != nil {
-		return s.sessions.do(ctx, sessionKey{id, family, limits, read})
+		return s.sessions.do(ctx, key)
 	}
-	// In a transaction: the same answers, one query after the other.
-	c := SessionCheck{User: &User{}, Settings: map[string]string{}}
-	args := sqlArgs{id, family}
-	err := s.db.QueryRow(ctx, `SELECT `+userColumns+`,
-		EXISTS (SELECT 1 FROM refresh_families f WHERE f.id = $2 AND f.user_id = users.id AND `+limits.live(&args, "f", "users")+`),
-		(SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM settings)
-		FROM users WHERE id = $1`, args...).
-		Scan(append(userDest(c.User), &c.Live, &c.Settings)...)
-	if err != nil {
-		return SessionCheck{}, notFound(err)
-	}
-	if !readable(c.User, c.Live) || read.Scope.actor != c.User.ID {
-		return c, nil
-	}
-	var v any
-	switch read.Kind {
-	case ReadNothing:
-		return c, nil
-	case ReadPatient:
-		v, err = s.GetPatient(ctx, read.Scope, read.ID)
-	case ReadPatientDoctors:
-		v, err = s.PatientDoctors(ctx, read.Scope, read.ID)
-	}
-	switch {
-	case err == nil:
-		c.Read = ReadAnswer{Read: read, Value: v}
-	case errors.Is(err, ErrNotFound):
-		c.Read = ReadAnswer{Read: read, Err: err}
-	default:
+	// In a transaction: the same statement, for this call alone.
+	out, errs := make([]SessionCheck, 1), make([]error, 1)
+	if err := s.userSessions(ctx, []sessionKey{key}, out, errs); err != nil {
 		return SessionCheck{}, err
 	}
-	return c, nil
+	return out[0], errs[0]
 }
 
 type sessionKey struct {
