@@ -98,15 +98,19 @@ func Configured(cfg *config.Config, name string) string {
 func Resolve(cfg *config.Config, stored map[string]string) []Value {
 	out := make([]Value, len(Settings))
 	for i, s := range Settings {
-		v := Value{Setting: s, Value: s.Default(), Source: SourceDefault}
-		if c := Configured(cfg, s.Name); c != "" {
-			v.Value, v.Source = c, SourceConfig
-		} else if d, ok := stored[s.Name]; ok && slices.Contains(s.Choices, d) {
-			v.Value, v.Source = d, SourceDatabase
-		}
-		out[i] = v
+		out[i] = resolve(cfg, stored, s)
 	}
 	return out
+}
+
+func resolve(cfg *config.Config, stored map[string]string, s Setting) Value {
+	v := Value{Setting: s, Value: s.Default(), Source: SourceDefault}
+	if c := Configured(cfg, s.Name); c != "" {
+		v.Value, v.Source = c, SourceConfig
+	} else if d, ok := stored[s.Name]; ok && slices.Contains(s.Choices, d) {
+		v.Value, v.Source = d, SourceDatabase
+	}
+	return v
 }
 
 // Policies are the values in force, as the handlers use them.
@@ -120,7 +124,10 @@ type Policies struct {
 // registration, possible only when the configuration changed under an administrator's choice) falls
 // back to owner visibility: nobody sees more than the original let them.
 func Effective(cfg *config.Config, stored map[string]string) Policies {
-	p := From(Resolve(cfg, stored))
+	var p Policies
+	for _, s := range Settings { // as From(Resolve(...)), without a slice: this runs on every request
+		p.set(resolve(cfg, stored, s))
+	}
 	if p.Check() != nil {
 		p.PatientsVisibility = VisibilityOwner
 	}
@@ -131,16 +138,20 @@ func Effective(cfg *config.Config, stored map[string]string) Policies {
 func From(vs []Value) Policies {
 	var p Policies
 	for _, v := range vs {
-		switch v.Name {
-		case Registration:
-			p.Registration = v.Value
-		case PatientsVisibility:
-			p.PatientsVisibility = v.Value
-		case DoctorsWrites:
-			p.DoctorsWrites = v.Value
-		}
+		p.set(v)
 	}
 	return p
+}
+
+func (p *Policies) set(v Value) {
+	switch v.Name {
+	case Registration:
+		p.Registration = v.Value
+	case PatientsVisibility:
+		p.PatientsVisibility = v.Value
+	case DoctorsWrites:
+		p.DoctorsWrites = v.Value
+	}
 }
 
 // Check refuses combinations that make no sense: clinic visibility shows every patient to every
