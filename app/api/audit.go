@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -222,7 +223,11 @@ func statusOf(c *fiber.Ctx, err error) int {
 // clip bounds a string from the request and copies it (Fiber reuses the request's memory).
 func clip(s string) string {
 	if len(s) > maxAuditText {
-		s = s[:maxAuditText]
+		n := maxAuditText
+		for n > 0 && !utf8.RuneStart(s[n]) { // cut between characters, not inside one
+			n--
+		}
+		s = s[:n]
 	}
 	return strings.Clone(s)
 }

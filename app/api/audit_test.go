@@ -365,3 +365,46 @@ func TestAuditRowCommitsWithItsChange(t *testing.T) {
 		t.Fatalf("settings change with its row refused: %d", r.Status)
 	}
 }
+
+// TestAuditHostileUserAgent: a User-Agent of bytes that are not UTF-8 (a client chooses it) is
+// stored as U+FFFD. It neither fails the change it comes with (a 500 before), nor loses the read
+// records of its batch, nor the record of a failed login.
+func TestAuditHostileUserAgent(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t)
+	e.Register(t, "alice")
+	alice, _ := e.Login("alice")
+	hostile := map[string]string{"User-Agent": "agent\xff\xfe"}
+	create := e.Do(apitest.Request{Method: "POST", Path: "/api/patients/", Token: alice, Header: hostile,
+		Body: map[string]any{"name": "Ann Lee", "age": 40, "gender": "F", "address": "1 Road", "phone_number": "555-0100"}})
+	if create.Status != 201 {
+		t.Fatalf("create with a hostile User-Agent: %d %s", create.Status, create.Body)
+	}
+	var p struct{ ID int64 }
+	create.Decode(t, &p)
+	read := e.Do(apitest.Request{Method: "GET", Path: fmt.Sprintf("/api/patients/%d/", p.ID), Token: alice, Header: hostile})
+	plain := e.Get(fmt.Sprintf("/api/patients/%d/", p.ID), alice)
+	// Clipped to 256 bytes between characters: its byte 256 is inside an "é".
+	long := e.Do(apitest.Request{Method: "GET", Path: fmt.Sprintf("/api/patients/%d/", p.ID), Token: alice,
+		Header: map[string]string{"User-Agent": "x" + strings.Repeat("é", 200)}})
+	login := e.Do(apitest.Request{Method: "POST", Path: "/api/auth/login/", Header: hostile,
+		Body: map[string]string{"username": "alice", "password": "wrong-password"}})
+	if read.Status != 200 || plain.Status != 200 || long.Status != 200 || login.Status != 401 {
+		t.Fatalf("read %d, plain read %d, long read %d, failed login %d", read.Status, plain.Status, long.Status, login.Status)
+	}
+	for _, r := range []struct {
+		resp          *apitest.Response
+		action, agent string
+	}{{create, "create", "agent\uFFFD"}, {read, "read", "agent\uFFFD"}, {plain, "read", "Go-http-client/1.1"},
+		{long, "read", "x" + strings.Repeat("é", 127)}, {login, "login_failed", "agent\uFFFD"}} {
+		rid := r.resp.Header.Get("X-Request-ID")
+		rows := auditOf(t, e, rid)
+		var agent string
+		if err := e.Store().Pool().QueryRow(context.Background(), `SELECT user_agent FROM audit_log WHERE request_id = $1`, rid).Scan(&agent); err != nil {
+			t.Fatalf("%s: %v (rows %+v)", r.action, err, rows)
+		}
+		if len(rows) != 1 || rows[0].action != r.action || agent != r.agent {
+			t.Errorf("%s: rows %+v, user agent %q; want one %s row with %q", r.action, rows, agent, r.action, r.agent)
+		}
+	}
+}

@@ -5,9 +5,13 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"healthcare/app/store"
 )
@@ -160,7 +164,9 @@ func (r *Recorder) drain() {
 	}
 }
 
-// write appends batch, retrying while the database is away: records wait rather than vanish.
+// write appends batch, retrying while the database is away: records wait rather than vanish. A
+// batch the database refuses (a record it cannot store) is written record by record instead, so
+// that one bad record costs only itself, never the other reads of its batch.
 func (r *Recorder) write(batch []store.AuditEvent) {
 	if len(batch) == 0 {
 		return
@@ -170,6 +176,17 @@ func (r *Recorder) write(batch []store.AuditEvent) {
 		if err == nil {
 			return
 		}
+		if refused(err) {
+			if len(batch) == 1 {
+				r.log.Error("audit: the database refused a read record; it is lost", "action", batch[0].Action,
+					"resource", batch[0].Resource, "error", err)
+				return
+			}
+			for i := range batch {
+				r.write(batch[i : i+1])
+			}
+			return
+		}
 		if attempt >= 20 {
 			r.log.Error("audit: read records could not be written and are lost", "records", len(batch), "error", err)
 			return
@@ -177,4 +194,11 @@ func (r *Recorder) write(batch []store.AuditEvent) {
 		r.log.Warn("audit: writing read records failed; retrying", "records", len(batch), "error", err)
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// refused reports whether the database refused the data itself (a data exception or an integrity
+// violation): the same rows would fail again, where a connection error may pass on a retry.
+func refused(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23"))
 }

@@ -3,6 +3,8 @@ package audit_test
 import (
 	"context"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -80,5 +82,46 @@ func TestRecorderWritesEveryRecordInFewStatements(t *testing.T) {
 	rec.Record(ctx, store.AuditEvent{Action: "read", Resource: "patient", Status: 200})
 	if rows := count(); rows != writers*each+152 {
 		t.Fatalf("after Close: %d rows, want %d", rows, writers*each+152)
+	}
+}
+
+// A record is text a client chose (its User-Agent, the path, the username it tried). Invalid UTF-8
+// and NUL, which PostgreSQL refuses in text, are stored as U+FFFD, and the other records of the
+// batch land with it. A record the database refuses all the same (here a time out of its range)
+// is lost alone: its batch is written record by record.
+func TestRecorderHostileRecordsLoseNothingElse(t *testing.T) {
+	pool := dbtest.Pool(t)
+	ctx := context.Background()
+	st := store.New(pool, 10*time.Second)
+	rec := audit.New(st, nil)
+	defer rec.Close()
+
+	rec.Record(ctx, store.AuditEvent{Action: "read", Resource: "patient", ResourceID: "1", Status: 200})
+	rec.Record(ctx, store.AuditEvent{Action: "read", Resource: "patient", ResourceID: "2\xff", Status: 200,
+		Username: "nul\x00name", UserAgent: "agent\xfe\xff", Address: "10.0.0.1", Filters: []string{"a\x00"}})
+	rec.Record(ctx, store.AuditEvent{Action: "read", Resource: "patient", ResourceID: "3", Status: 200,
+		At: time.Date(-5000, 1, 1, 0, 0, 0, 0, time.UTC)})
+	rec.Record(ctx, store.AuditEvent{Action: "read", Resource: "patient", ResourceID: "4", Status: 200})
+	rec.Flush()
+
+	rows, err := pool.Query(ctx, `SELECT resource_id, username, user_agent, filters FROM audit_log ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var id, user, agent string
+		var filters []string
+		if err := rows.Scan(&id, &user, &agent, &filters); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, id+"|"+user+"|"+agent+"|"+strings.Join(filters, ","))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"1|||", "2\uFFFD|nul\uFFFDname|agent\uFFFD|a\uFFFD", "4|||"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("stored %q, want %q", got, want)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -34,15 +35,37 @@ var auditColumns = []string{"at", "user_id", "username", "action", "resource", "
 	"row_count", "filters", "status", "client_address", "request_id", "user_agent"}
 
 func (e *AuditEvent) values() []any {
-	if e.At.IsZero() {
-		e.At = time.Now()
-	}
+	e.prepare()
 	f := e.Filters
 	if f == nil {
 		f = []string{}
 	}
 	return []any{e.At, e.UserID, e.Username, e.Action, e.Resource, e.ResourceID, e.PatientID, e.Count, f,
 		e.Status, e.Address, e.RequestID, e.UserAgent}
+}
+
+// prepare sets a missing time and makes the text storable. The texts come from what a client sent
+// (its User-Agent, the path, the username it tried), and PostgreSQL refuses text with invalid
+// UTF-8 or NUL: one such row would fail the change it records, or a whole batch of other reads'
+// records. Such bytes become U+FFFD.
+func (e *AuditEvent) prepare() {
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
+	for _, s := range [...]*string{&e.Username, &e.Action, &e.Resource, &e.ResourceID, &e.Address, &e.RequestID, &e.UserAgent} {
+		*s = storableText(*s)
+	}
+	for i, f := range e.Filters {
+		e.Filters[i] = storableText(f)
+	}
+}
+
+// storableText is s with invalid UTF-8 and NUL bytes replaced by U+FFFD.
+func storableText(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 // AppendAudit writes one audit row; inside InTx it commits (or not) with the change it records.
@@ -108,9 +131,7 @@ func (r *auditRows) Next() bool {
 
 func (r *auditRows) Values() ([]any, error) {
 	e := &r.events[r.i]
-	if e.At.IsZero() {
-		e.At = time.Now()
-	}
+	e.prepare()
 	f := &e.Filters
 	if e.Filters == nil {
 		f = &r.empty // an empty array, not NULL
