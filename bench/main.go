@@ -959,7 +959,7 @@ func numCPU() int {
 func markdown(rep *report, targets []*target) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n## Benchmark %s\n\n", rep.Started.Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(&b, "%d CPUs (shared by wrk, the server and PostgreSQL), wrk -t%d -c%d (logins -c%d), %s per scenario, %d round(s); ranges are min–max over rounds.\n\n",
+	fmt.Fprintf(&b, "%d CPUs (shared by wrk, the server and PostgreSQL), wrk -t%d -c%d (logins -c%d), %s per scenario, %d round(s); ranges are min–max over rounds, with the median ratio from 3 rounds.\n\n",
 		rep.CPUs, rep.Threads, rep.Connections, rep.LoginConns, rep.Duration, len(targets[0].pgbench))
 	for _, t := range targets {
 		fmt.Fprintf(&b, "- **%s**: %s; pgbench %s TPS\n", t.label, rep.Revision[t.label], rangeOf(t.pgbench, "%.0f"))
@@ -1000,7 +1000,7 @@ func markdown(rep *report, targets []*target) string {
 			rangeOf(col(func(r result) float64 { return r.P50ms }), "%.2f"),
 			rangeOf(col(func(r result) float64 { return r.P99ms }), "%.2f"),
 			non2xx, errs,
-			rangeOf(col(func(r result) float64 { return 100 * r.Ratio }), "%.0f %%"),
+			withMedian(col(func(r result) float64 { return 100 * r.Ratio }), "%.0f %%"),
 			rangeOf(col(func(r result) float64 { return r.MaxRSSMB }), "%.0f"))
 	}
 	var trips []string
@@ -1029,6 +1029,20 @@ func markdown(rep *report, targets []*target) string {
 		b.WriteString("\n**Invalid run**: " + strings.Join(rep.Problems, "; ") + "\n")
 	}
 	return b.String()
+}
+
+// withMedian is rangeOf with the median of three or more rounds: pgbench's TPS on a shared machine
+// moves more from round to round than the API's, so a single round's ratio says little.
+func withMedian(v []float64, format string) string {
+	if len(v) < 3 {
+		return rangeOf(v, format)
+	}
+	s := slices.Sorted(slices.Values(v))
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return rangeOf(v, format) + " (median " + fmt.Sprintf(format, m) + ")"
 }
 
 func rangeOf(v []float64, format string) string {
