@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/csv"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -36,13 +37,12 @@ var auditActions = []string{"read", "list", "search", "create", "update", "delet
 // &until= (RFC 3339 times; until excluded).
 func parseAuditFilter(c *fiber.Ctx, fe *FieldErrors) store.AuditFilter {
 	var f store.AuditFilter
-	if s := c.Query("actor"); s != "" {
+	// Text goes to PostgreSQL as it is: queryText refuses what it could not compare (not UTF-8, NUL).
+	if s := queryText(c, fe, "actor", 150); s != "" {
 		if n, err := strconv.ParseInt(s, 10, 64); err == nil && n > 0 {
 			f.UserID = n
-		} else if len(s) <= 150 {
-			f.Username = s
 		} else {
-			fe.Add("actor", "Enter a user id or a username.")
+			f.Username = s
 		}
 	}
 	if id := queryID(c, fe, "patient"); id != "" {
@@ -58,12 +58,7 @@ func parseAuditFilter(c *fiber.Ctx, fe *FieldErrors) store.AuditFilter {
 		}
 		f.Action = s
 	}
-	if s := c.Query("resource"); s != "" {
-		if len(s) > 32 {
-			fe.Add("resource", "Ensure this field has no more than 32 characters.")
-		}
-		f.Resource = s
-	}
+	f.Resource = queryText(c, fe, "resource", 32)
 	for _, p := range []struct {
 		name string
 		t    *time.Time
@@ -146,32 +141,46 @@ func (a *API) exportAudit(c *fiber.Ctx) error {
 		// The request's context ends when the handler returns: the stream has its own.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
-		cw := csv.NewWriter(w)
-		_ = cw.Write(auditCSVHeader)
-		err := st.AuditRows(ctx, f, func(e store.AuditEvent) error {
-			rec := []string{strconv.FormatInt(e.Seq, 10), e.At.UTC().Format(time.RFC3339Nano), optInt(e.UserID), e.Username,
-				e.Action, e.Resource, e.ResourceID, optInt(e.PatientID), "", strings.Join(e.Filters, " "),
-				strconv.Itoa(e.Status), e.Address, e.RequestID, e.UserAgent}
-			if e.Count != nil {
-				rec[8] = strconv.Itoa(*e.Count)
-			}
-			for i, v := range rec { // no cell a spreadsheet would run as a formula
-				if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
-					rec[i] = "'" + v
-				}
-			}
-			if err := cw.Write(rec); err != nil {
-				return err
-			}
-			cw.Flush()
-			return cw.Error()
-		})
-		cw.Flush()
-		if err != nil {
+		if err := writeAuditCSV(w, func(fn func(store.AuditEvent) error) error { return st.AuditRows(ctx, f, fn) }); err != nil {
 			log.Error("audit export cut short", "error", err)
 		}
 	})
 	return nil
+}
+
+// auditExportIncomplete ends an export that stopped at an error. The status and headers are sent
+// with the first rows, so only the body can say it: without this line a cut-off export would look
+// like one with fewer rows.
+const auditExportIncomplete = "# INCOMPLETE: the export stopped at an error (the server log has it); export again"
+
+// writeAuditCSV writes the header, then each row rows gives, to w; it ends with
+// auditExportIncomplete when rows fails.
+func writeAuditCSV(w io.Writer, rows func(fn func(store.AuditEvent) error) error) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write(auditCSVHeader)
+	err := rows(func(e store.AuditEvent) error {
+		rec := []string{strconv.FormatInt(e.Seq, 10), e.At.UTC().Format(time.RFC3339Nano), optInt(e.UserID), e.Username,
+			e.Action, e.Resource, e.ResourceID, optInt(e.PatientID), "", strings.Join(e.Filters, " "),
+			strconv.Itoa(e.Status), e.Address, e.RequestID, e.UserAgent}
+		if e.Count != nil {
+			rec[8] = strconv.Itoa(*e.Count)
+		}
+		for i, v := range rec { // no cell a spreadsheet would run as a formula
+			if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+				rec[i] = "'" + v
+			}
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+		cw.Flush()
+		return cw.Error()
+	})
+	if err != nil {
+		_ = cw.Write([]string{auditExportIncomplete})
+	}
+	cw.Flush()
+	return err
 }
 
 func optInt(p *int64) string {
