@@ -275,7 +275,7 @@ func (a *API) updateUser(c *fiber.Ctx) error {
 	case err != nil:
 		return storeErr(err)
 	}
-	a.Log.Info("admin: account changed", actorAttrs(c, "user_id", u.ID, "fields", strings.Join(b.Keys(), ","))...)
+	a.Log.Info("admin: account changed", actorAttrs(c, "user_id", u.ID, "fields", strings.Join(changedFields(ch, hasPassword), ","))...)
 	return c.JSON(newAccountBody(u))
 }
 
@@ -513,4 +513,20 @@ func (a *API) downloadBackup(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`"`)
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.SendStream(f, int(st.Size()))
+}
+
+// changedFields names what an account change set, for the log: the fields the handler used, never
+// the keys of the body as a client wrote them (any text it likes).
+func changedFields(ch store.UserChanges, password bool) []string {
+	var out []string
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"email", ch.Email != nil}, {"is_active", ch.IsActive != nil}, {"role", ch.Role != nil},
+		{"password", password}, {"must_change_password", ch.MustChangePassword != nil}} {
+		if f.set {
+			out = append(out, f.name)
+		}
+	}
+	return out
 }

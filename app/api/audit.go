@@ -46,7 +46,7 @@ func (a *API) auditBegin(c *fiber.Ctx, v *view) *store.AuditEvent {
 	}
 	// Fiber's strings point into buffers it reuses once the request ends, and reads are written
 	// later, in batches: every string taken from the request is copied (clip copies).
-	ev := &store.AuditEvent{At: time.Now(), Resource: v.Audit.Resource, Address: strings.Clone(c.IP()),
+	ev := &store.AuditEvent{At: time.Now(), Resource: v.Audit.Resource, Address: strings.Clone(ClientIP(c)),
 		RequestID: clip(c.GetRespHeader(fiber.HeaderXRequestID)), UserAgent: clip(c.Get(fiber.HeaderUserAgent))}
 	if s := session(c); s != nil {
 		id := s.User.ID

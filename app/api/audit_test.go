@@ -426,3 +426,26 @@ func TestAuditFilterTextIsChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditClientAddressBehindProxy: behind a trusted proxy, the audit row has the client's
+// address (as the log and the sessions list do), not the proxy's.
+func TestAuditClientAddressBehindProxy(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t, func(c *config.Config) { c.Server.TrustedProxies = []string{"127.0.0.1"} })
+	e.Register(t, "alice")
+	alice, _ := e.Login("alice")
+	r := e.Do(apitest.Request{Method: "GET", Path: "/api/patients/", Token: alice,
+		Header: map[string]string{"X-Forwarded-For": "203.0.113.7"}})
+	if r.Status != 200 {
+		t.Fatalf("list: %d %s", r.Status, r.Body)
+	}
+	rid := r.Header.Get("X-Request-ID")
+	auditOf(t, e, rid) // flushes
+	var addr string
+	if err := e.Store().Pool().QueryRow(context.Background(), `SELECT client_address FROM audit_log WHERE request_id = $1`, rid).Scan(&addr); err != nil {
+		t.Fatal(err)
+	}
+	if addr != "203.0.113.7" {
+		t.Fatalf("audit row's client address %q, want the forwarded 203.0.113.7", addr)
+	}
+}

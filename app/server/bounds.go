@@ -65,8 +65,10 @@ func (ps proxies) clientIP(c *fiber.Ctx) string {
 	entries := strings.Split(string(joinValues(values)), ",")
 	for i := len(entries) - 1; i >= 0; i-- {
 		a, err := netip.ParseAddr(strings.TrimSpace(entries[i]))
-		if err != nil {
-			break // garbage: nothing left of it can be trusted either
+		if err != nil || a.Zone() != "" {
+			// Garbage: nothing left of it can be trusted either. A zone ("fe80::1%eth0") names a
+			// link of the sender's own machine, and is any bytes it likes.
+			break
 		}
 		client = a.Unmap()
 		if !ps.trusted(client) {

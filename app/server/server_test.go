@@ -303,6 +303,10 @@ func TestTrustedProxies(t *testing.T) {
 		{"every entry a trusted proxy", []string{"127.0.0.1", "10.0.0.0/8"}, "10.1.2.3, 10.0.0.9", "10.1.2.3"},
 		{"garbage appended", []string{"127.0.0.1"}, "203.0.113.7, not-an-ip", "127.0.0.1"},
 		{"IPv4-mapped IPv6", []string{"127.0.0.1"}, "::ffff:203.0.113.9", "203.0.113.9"},
+		// A zone is any bytes the sender likes (it reached the database as text: a 500, and a
+		// fresh rate-limit bucket per zone).
+		{"an address with a zone", []string{"127.0.0.1"}, "203.0.113.7, fe80::1%\xff\xfe", "127.0.0.1"},
+		{"a zone left of the proxy's entry", []string{"127.0.0.1"}, "fe80::1%eth0, 203.0.113.7", "203.0.113.7"},
 	} {
 		t.Run(tc.Name, func(t *testing.T) {
 			t.Parallel()

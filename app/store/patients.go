@@ -345,9 +345,7 @@ func (s *Store) createPatientsTogether(ctx context.Context, keys []patientCreate
 		k := keys[i]
 		owners[j], names[j], ages[j], genders[j], addresses[j], phones[j] = k.owner, *k.f.Name, *k.f.Age, *k.f.Gender, *k.f.Address, *k.f.PhoneNumber
 		if e := k.audit; e != nil {
-			if e.At.IsZero() {
-				e.At = time.Now()
-			}
+			e.prepare()
 			audited[j], at[j], users[j], usernames[j], actions[j], resources[j] = true, e.At, e.UserID, e.Username, e.Action, e.Resource
 			statuses[j], addrs[j], requests[j], agents[j] = int32(e.Status), e.Address, e.RequestID, e.UserAgent
 		}
