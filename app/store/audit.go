@@ -1,10 +1,14 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -104,44 +108,117 @@ func auditWith(args *sqlArgs, e *AuditEvent, src string, patient bool) string {
 		SELECT ` + strings.Join(ph, ", ") + ` FROM ` + src + `)`
 }
 
-// AppendAuditBatch writes many audit rows in one COPY (one statement: all or none).
+// AppendAuditBatch writes many audit rows in one COPY (one statement: all or none). The rows are
+// encoded here, in COPY's binary format, rather than by pgx.CopyFrom: its generic encoding of each
+// value was 4 % of the server's CPU under GET one patient, where this costs a fraction of that and
+// no allocation per row.
 func (s *Store) AppendAuditBatch(ctx context.Context, events []AuditEvent) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	_, err := s.pool.CopyFrom(ctx, pgx.Identifier{"audit_log"}, auditColumns, &auditRows{events: events, i: -1, empty: []string{}})
+	b := auditCopyBuffers.Get().(*[]byte)
+	defer auditCopyBuffers.Put(b)
+	var err error
+	if *b, err = appendAuditCopy((*b)[:0], events); err != nil {
+		return fmt.Errorf("append %d audit rows: %w", len(events), err)
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("append %d audit rows: %w", len(events), err)
+	}
+	defer conn.Release()
+	// pgx's own CopyFrom tells the connection's tracer (serve --pprof counts round trips): so does this.
+	tracer, _ := conn.Conn().Config().Tracer.(pgx.CopyFromTracer)
+	if tracer != nil {
+		ctx = tracer.TraceCopyFromStart(ctx, conn.Conn(), pgx.TraceCopyFromStartData{TableName: pgx.Identifier{"audit_log"}, ColumnNames: auditColumns})
+	}
+	tag, err := conn.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(*b), auditCopySQL)
+	if tracer != nil {
+		tracer.TraceCopyFromEnd(ctx, conn.Conn(), pgx.TraceCopyFromEndData{CommandTag: tag, Err: err})
+	}
 	if err != nil {
 		return fmt.Errorf("append %d audit rows: %w", len(events), err)
 	}
 	return nil
 }
 
-// auditRows feeds a COPY: every row's values are pointers into its event, in one slice reused for
-// every row (pgx encodes a row before it asks for the next), so a row costs no allocation.
-type auditRows struct {
-	events []AuditEvent
-	i      int
-	row    []any
-	empty  []string
-}
+var auditCopySQL = "COPY audit_log (" + strings.Join(auditColumns, ", ") + ") FROM STDIN BINARY"
 
-func (r *auditRows) Next() bool {
-	r.i++
-	return r.i < len(r.events)
-}
+var auditCopyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
-func (r *auditRows) Values() ([]any, error) {
-	e := &r.events[r.i]
-	e.prepare()
-	f := &e.Filters
-	if e.Filters == nil {
-		f = &r.empty // an empty array, not NULL
+// pgEpochMicros is PostgreSQL's epoch, 2000-01-01 UTC, in Unix microseconds.
+const pgEpochMicros = 946684800000000
+
+// appendAuditCopy appends events to b as COPY's binary format (header, one tuple per event in
+// auditColumns' order, trailer; see "COPY" in PostgreSQL's documentation, and the send functions of
+// each type: big-endian integers, timestamptz as microseconds since 2000, text as its bytes, a
+// one-dimensional text[] with its element type's oid).
+func appendAuditCopy(b []byte, events []AuditEvent) ([]byte, error) {
+	b = append(b, "PGCOPY\n\xff\r\n\x00"...)
+	b = binary.BigEndian.AppendUint32(b, 0) // flags
+	b = binary.BigEndian.AppendUint32(b, 0) // header extension
+	text := func(b []byte, s string) []byte {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
+		return append(b, s...)
 	}
-	r.row = append(r.row[:0], &e.At, e.UserID, &e.Username, &e.Action, &e.Resource, &e.ResourceID, e.PatientID,
-		e.Count, f, &e.Status, &e.Address, &e.RequestID, &e.UserAgent)
-	return r.row, nil
+	bigint := func(b []byte, p *int64) []byte {
+		if p == nil {
+			return binary.BigEndian.AppendUint32(b, 0xffffffff) // NULL
+		}
+		b = binary.BigEndian.AppendUint32(b, 8)
+		return binary.BigEndian.AppendUint64(b, uint64(*p))
+	}
+	integer := func(b []byte, v int) ([]byte, error) {
+		if v < math.MinInt32 || v > math.MaxInt32 {
+			return b, fmt.Errorf("%d does not fit an integer column", v)
+		}
+		b = binary.BigEndian.AppendUint32(b, 4)
+		return binary.BigEndian.AppendUint32(b, uint32(int32(v))), nil
+	}
+	var err error
+	for i := range events {
+		e := &events[i]
+		e.prepare()
+		b = binary.BigEndian.AppendUint16(b, uint16(len(auditColumns)))
+		b = binary.BigEndian.AppendUint32(b, 8)
+		b = binary.BigEndian.AppendUint64(b, uint64(e.At.UnixMicro()-pgEpochMicros))
+		b = bigint(b, e.UserID)
+		b = text(b, e.Username)
+		b = text(b, e.Action)
+		b = text(b, e.Resource)
+		b = text(b, e.ResourceID)
+		b = bigint(b, e.PatientID)
+		if e.Count == nil {
+			b = binary.BigEndian.AppendUint32(b, 0xffffffff)
+		} else if b, err = integer(b, *e.Count); err != nil {
+			return b, fmt.Errorf("row_count: %w", err)
+		}
+		// filters: text[], never NULL (an empty array has no dimension).
+		at := len(b)
+		b = binary.BigEndian.AppendUint32(b, 0) // the array's length, set below
+		if len(e.Filters) == 0 {
+			b = binary.BigEndian.AppendUint32(b, 0) // dimensions
+		} else {
+			b = binary.BigEndian.AppendUint32(b, 1)
+		}
+		b = binary.BigEndian.AppendUint32(b, 0)  // no NULL element
+		b = binary.BigEndian.AppendUint32(b, 25) // text's oid
+		if len(e.Filters) > 0 {
+			b = binary.BigEndian.AppendUint32(b, uint32(len(e.Filters)))
+			b = binary.BigEndian.AppendUint32(b, 1) // lower bound
+			for _, f := range e.Filters {
+				b = text(b, f)
+			}
+		}
+		binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4))
+		if b, err = integer(b, e.Status); err != nil {
+			return b, fmt.Errorf("status: %w", err)
+		}
+		b = text(b, e.Address)
+		b = text(b, e.RequestID)
+		b = text(b, e.UserAgent)
+	}
+	return binary.BigEndian.AppendUint16(b, 0xffff), nil // trailer: -1
 }
-
-func (r *auditRows) Err() error { return nil }
 
 // AuditFilter selects audit rows; zero fields select everything.
 type AuditFilter struct {
