@@ -959,7 +959,7 @@ func numCPU() int {
 func markdown(rep *report, targets []*target) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n## Benchmark %s\n\n", rep.Started.Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(&b, "%d CPUs (shared by wrk, the server and PostgreSQL), wrk -t%d -c%d (logins -c%d), %s per scenario, %d round(s); ranges are min–max over rounds, with the median ratio from 3 rounds.\n\n",
+	fmt.Fprintf(&b, "%d CPUs (shared by wrk, the server and PostgreSQL), wrk -t%d -c%d (logins -c%d), %s per scenario, %d round(s); ranges are min–max over rounds (from 3 rounds on, with the ratio's median).\n\n",
 		rep.CPUs, rep.Threads, rep.Connections, rep.LoginConns, rep.Duration, len(targets[0].pgbench))
 	for _, t := range targets {
 		fmt.Fprintf(&b, "- **%s**: %s; pgbench %s TPS\n", t.label, rep.Revision[t.label], rangeOf(t.pgbench, "%.0f"))

@@ -224,7 +224,9 @@ func statusOf(c *fiber.Ctx, err error) int {
 func clip(s string) string {
 	if len(s) > maxAuditText {
 		n := maxAuditText
-		for n > 0 && !utf8.RuneStart(s[n]) { // cut between characters, not inside one
+		// Cut between characters, not inside one (a character is at most 4 bytes: bytes that are
+		// not UTF-8 are cut where they are).
+		for n > maxAuditText-utf8.UTFMax+1 && !utf8.RuneStart(s[n]) {
 			n--
 		}
 		s = s[:n]

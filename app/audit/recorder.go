@@ -178,8 +178,8 @@ func (r *Recorder) write(batch []store.AuditEvent) {
 		}
 		if refused(err) {
 			if len(batch) == 1 {
-				r.log.Error("audit: the database refused a read record; it is lost", "action", batch[0].Action,
-					"resource", batch[0].Resource, "error", err)
+				r.log.Error("audit: a read record was refused; it is lost", "action", batch[0].Action,
+					"resource", batch[0].Resource, "request_id", batch[0].RequestID, "error", err)
 				return
 			}
 			for i := range batch {
@@ -196,9 +196,11 @@ func (r *Recorder) write(batch []store.AuditEvent) {
 	}
 }
 
-// refused reports whether the database refused the data itself (a data exception or an integrity
-// violation): the same rows would fail again, where a connection error may pass on a retry.
+// refused reports whether the records themselves were refused (by the database: a data exception
+// or an integrity violation; or before it, ErrAuditUnstorable): the same rows would fail again,
+// where a connection error may pass on a retry.
 func refused(err error) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23"))
+	return errors.Is(err, store.ErrAuditUnstorable) ||
+		errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23"))
 }

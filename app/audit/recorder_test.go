@@ -87,8 +87,8 @@ func TestRecorderWritesEveryRecordInFewStatements(t *testing.T) {
 
 // A record is text a client chose (its User-Agent, the path, the username it tried). Invalid UTF-8
 // and NUL, which PostgreSQL refuses in text, are stored as U+FFFD, and the other records of the
-// batch land with it. A record the database refuses all the same (here a time out of its range)
-// is lost alone: its batch is written record by record.
+// batch land with it. A record that cannot be stored all the same (a time out of PostgreSQL's
+// range, a count beyond its column's) is lost alone: its batch is written record by record.
 func TestRecorderHostileRecordsLoseNothingElse(t *testing.T) {
 	pool := dbtest.Pool(t)
 	ctx := context.Background()
@@ -101,6 +101,8 @@ func TestRecorderHostileRecordsLoseNothingElse(t *testing.T) {
 		Username: "nul\x00name", UserAgent: "agent\xfe\xff", Address: "10.0.0.1", Filters: []string{"a\x00"}})
 	rec.Record(ctx, store.AuditEvent{Action: "read", Resource: "patient", ResourceID: "3", Status: 200,
 		At: time.Date(-5000, 1, 1, 0, 0, 0, 0, time.UTC)})
+	huge := 1 << 40 // no int4 holds it: refused before the database
+	rec.Record(ctx, store.AuditEvent{Action: "list", Resource: "patient", ResourceID: "5", Status: 200, Count: &huge})
 	rec.Record(ctx, store.AuditEvent{Action: "read", Resource: "patient", ResourceID: "4", Status: 200})
 	rec.Flush()
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -116,30 +117,40 @@ func (s *Store) AppendAuditBatch(ctx context.Context, events []AuditEvent) error
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	b := auditCopyBuffers.Get().(*[]byte)
-	defer auditCopyBuffers.Put(b)
 	var err error
 	if *b, err = appendAuditCopy((*b)[:0], events); err != nil {
+		auditCopyBuffers.Put(b)
 		return fmt.Errorf("append %d audit rows: %w", len(events), err)
 	}
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
+		auditCopyBuffers.Put(b)
 		return fmt.Errorf("append %d audit rows: %w", len(events), err)
 	}
 	defer conn.Release()
 	// pgx's own CopyFrom tells the connection's tracer (serve --pprof counts round trips): so does this.
-	tracer, _ := conn.Conn().Config().Tracer.(pgx.CopyFromTracer)
-	if tracer != nil {
-		ctx = tracer.TraceCopyFromStart(ctx, conn.Conn(), pgx.TraceCopyFromStartData{TableName: pgx.Identifier{"audit_log"}, ColumnNames: auditColumns})
+	if s.copyTracer != nil {
+		ctx = s.copyTracer.TraceCopyFromStart(ctx, conn.Conn(), pgx.TraceCopyFromStartData{TableName: pgx.Identifier{"audit_log"}, ColumnNames: auditColumns})
 	}
 	tag, err := conn.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(*b), auditCopySQL)
-	if tracer != nil {
-		tracer.TraceCopyFromEnd(ctx, conn.Conn(), pgx.TraceCopyFromEndData{CommandTag: tag, Err: err})
+	if s.copyTracer != nil {
+		s.copyTracer.TraceCopyFromEnd(ctx, conn.Conn(), pgx.TraceCopyFromEndData{CommandTag: tag, Err: err})
 	}
 	if err != nil {
+		// Not back to the pool: on some error paths pgconn returns before its goroutine has
+		// finished reading the buffer.
 		return fmt.Errorf("append %d audit rows: %w", len(events), err)
+	}
+	if cap(*b) <= 1<<20 { // an unusually large batch's buffer is not kept
+		auditCopyBuffers.Put(b)
 	}
 	return nil
 }
+
+// ErrAuditUnstorable is a record that cannot be written as it is (a number out of its column's
+// range): like the database's refusal of a record, it fails its batch, and the recorder then
+// writes that batch record by record.
+var ErrAuditUnstorable = errors.New("audit record cannot be stored")
 
 var auditCopySQL = "COPY audit_log (" + strings.Join(auditColumns, ", ") + ") FROM STDIN BINARY"
 
@@ -169,7 +180,7 @@ func appendAuditCopy(b []byte, events []AuditEvent) ([]byte, error) {
 	}
 	integer := func(b []byte, v int) ([]byte, error) {
 		if v < math.MinInt32 || v > math.MaxInt32 {
-			return b, fmt.Errorf("%d does not fit an integer column", v)
+			return b, fmt.Errorf("%w: %d does not fit an integer column", ErrAuditUnstorable, v)
 		}
 		b = binary.BigEndian.AppendUint32(b, 4)
 		return binary.BigEndian.AppendUint32(b, uint32(int32(v))), nil

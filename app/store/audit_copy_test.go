@@ -77,6 +77,31 @@ func TestAuditBatchStoresAsOneByOne(t *testing.T) {
 	if want := `2026-11-30T10:00:00.123456Z 42 "alice" read patient 17 -7 <nil> [] 200 10.0.0.1 r1 "Mozilla/5.0"`; got[len(events)] != want {
 		t.Errorf("first batch row %s, want %s", got[len(events)], want)
 	}
+	// And as PostgreSQL has them, which pgx's scan could hide (an array's lower bound, say).
+	var asText []string
+	rows, err = pool.Query(ctx, `SELECT row(at, user_id, username, action, resource, patient_id, row_count, filters,
+		array_lower(filters, 1), status, client_address, request_id, user_agent)::text FROM audit_log ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			t.Fatal(err)
+		}
+		asText = append(asText, r)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range events {
+		if asText[i] != asText[len(events)+i] {
+			t.Errorf("event %d as PostgreSQL has it:\none by one %s\nin a batch %s", i, asText[i], asText[len(events)+i])
+		}
+	}
+	if !strings.Contains(asText[len(events)+1], `"{gender,search,ordering}",1,`) {
+		t.Errorf("filters of the second batch row: %s", asText[len(events)+1])
+	}
 }
 
 func deref(p *int64) any {

@@ -43,6 +43,9 @@ type Store struct {
 	patientCreates *coalescer[patientCreate, Patient]
 
 	searches *searchLimit
+	// copyTracer is the connections' tracer, told of the audit COPY that bypasses pgx.CopyFrom
+	// (nil without one).
+	copyTracer pgx.CopyFromTracer
 }
 
 // New returns a Store; timeout bounds every query (0 means 10 s).
@@ -56,7 +59,9 @@ func New(pool *pgxpool.Pool, timeout time.Duration) *Store {
 	s.patientDoctors = newCoalescer(timeout, s.patientDoctorsOf)
 	s.doctorLists = newCoalescer(timeout, s.doctorListsOf)
 	s.patientCreates = newCoalescer(timeout, s.createPatients)
-	s.searches = newSearchLimit(timeout, int(pool.Config().MaxConns))
+	cfg := pool.Config()
+	s.searches = newSearchLimit(timeout, int(cfg.MaxConns))
+	s.copyTracer, _ = cfg.ConnConfig.Tracer.(pgx.CopyFromTracer)
 	return s
 }
 
