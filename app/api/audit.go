@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -222,16 +221,7 @@ func statusOf(c *fiber.Ctx, err error) int {
 // clip bounds free text taken from a request.
 // clip bounds a string from the request and copies it (Fiber reuses the request's memory).
 func clip(s string) string {
-	if len(s) > maxAuditText {
-		n := maxAuditText
-		// Cut between characters, not inside one (a character is at most 4 bytes: bytes that are
-		// not UTF-8 are cut where they are).
-		for n > maxAuditText-utf8.UTFMax+1 && !utf8.RuneStart(s[n]) {
-			n--
-		}
-		s = s[:n]
-	}
-	return strings.Clone(s)
+	return strings.Clone(store.ClipText(s, maxAuditText))
 }
 
 // handler is v's handler of method m (GET for HEAD), nil when it has none.

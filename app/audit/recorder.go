@@ -7,11 +7,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"healthcare/app/store"
 )
@@ -176,7 +173,7 @@ func (r *Recorder) write(batch []store.AuditEvent) {
 		if err == nil {
 			return
 		}
-		if refused(err) {
+		if errors.Is(err, store.ErrAuditUnstorable) {
 			if len(batch) == 1 {
 				r.log.Error("audit: a read record was refused; it is lost", "action", batch[0].Action,
 					"resource", batch[0].Resource, "request_id", batch[0].RequestID, "error", err)
@@ -194,13 +191,4 @@ func (r *Recorder) write(batch []store.AuditEvent) {
 		r.log.Warn("audit: writing read records failed; retrying", "records", len(batch), "error", err)
 		time.Sleep(250 * time.Millisecond)
 	}
-}
-
-// refused reports whether the records themselves were refused (by the database: a data exception
-// or an integrity violation; or before it, ErrAuditUnstorable): the same rows would fail again,
-// where a connection error may pass on a retry.
-func refused(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.Is(err, store.ErrAuditUnstorable) ||
-		errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23"))
 }

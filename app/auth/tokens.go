@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
@@ -190,24 +189,11 @@ func (s *Service) newFamily(ctx context.Context, st *store.Store, userID int64, 
 		return Pair{}, err
 	}
 	if err := st.CreateFamily(ctx, store.NewFamily{ID: fam, UserID: userID, Token: rt,
-		Address: client.Address, UserAgent: truncate(client.UserAgent, 512)}); err != nil {
+		Address: client.Address, UserAgent: store.ClipText(store.StorableText(client.UserAgent, ""), 512)}); err != nil {
 		return Pair{}, err
 	}
 	access, err := s.sign(userID, typeAccess, fam.String(), s.cfg.Auth.AccessTokenTTL)
 	return Pair{Access: access, Refresh: refresh}, err
-}
-
-// truncate makes s valid UTF-8 without NUL (PostgreSQL's text refuses both) and cuts it to at
-// most n bytes on a rune boundary.
-func truncate(s string, n int) string {
-	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "")
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 // hashToken is what the database keeps of a refresh token: its SHA-256, never the token.

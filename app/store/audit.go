@@ -11,9 +11,9 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // AuditEvent is one row of the audit trail: who did what to which record, and how it ended. It
@@ -58,19 +58,11 @@ func (e *AuditEvent) prepare() {
 		e.At = time.Now()
 	}
 	for _, s := range [...]*string{&e.Username, &e.Action, &e.Resource, &e.ResourceID, &e.Address, &e.RequestID, &e.UserAgent} {
-		*s = storableText(*s)
+		*s = StorableText(*s, "\uFFFD")
 	}
 	for i, f := range e.Filters {
-		e.Filters[i] = storableText(f)
+		e.Filters[i] = StorableText(f, "\uFFFD")
 	}
-}
-
-// storableText is s with invalid UTF-8 and NUL bytes replaced by U+FFFD.
-func storableText(s string) string {
-	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
-		return s
-	}
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 // AppendAudit writes one audit row; inside InTx it commits (or not) with the change it records.
@@ -139,6 +131,9 @@ func (s *Store) AppendAuditBatch(ctx context.Context, events []AuditEvent) error
 	if err != nil {
 		// Not back to the pool: on some error paths pgconn returns before its goroutine has
 		// finished reading the buffer.
+		if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && refusedData(pgErr) {
+			err = fmt.Errorf("%w: %w", ErrAuditUnstorable, err)
+		}
 		return fmt.Errorf("append %d audit rows: %w", len(events), err)
 	}
 	if cap(*b) <= 1<<20 { // an unusually large batch's buffer is not kept
@@ -147,9 +142,9 @@ func (s *Store) AppendAuditBatch(ctx context.Context, events []AuditEvent) error
 	return nil
 }
 
-// ErrAuditUnstorable is a record that cannot be written as it is (a number out of its column's
-// range): like the database's refusal of a record, it fails its batch, and the recorder then
-// writes that batch record by record.
+// ErrAuditUnstorable is a batch that cannot be written as it is: a record out of its column's range,
+// or one PostgreSQL refused for its data. The same records would fail again, where a lost
+// connection may pass on a retry: the recorder writes such a batch record by record.
 var ErrAuditUnstorable = errors.New("audit record cannot be stored")
 
 var auditCopySQL = "COPY audit_log (" + strings.Join(auditColumns, ", ") + ") FROM STDIN BINARY"

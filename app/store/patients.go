@@ -325,8 +325,13 @@ func refusedForItsData(e *pgconn.PgError) bool {
 	if len(e.Code) != 5 || e.Code == "40003" { // 40003: statement_completion_unknown
 		return false
 	}
-	class := e.Code[:2]
-	return class == "22" || class == "23" || class == "40" || e.Code == "55P03"
+	return refusedData(e) || e.Code[:2] == "40" || e.Code == "55P03"
+}
+
+// refusedData: PostgreSQL refused a statement's data itself (a data exception, an integrity
+// constraint): the same rows would be refused again.
+func refusedData(e *pgconn.PgError) bool {
+	return strings.HasPrefix(e.Code, "22") || strings.HasPrefix(e.Code, "23")
 }
 
 // createPatientsTogether writes keys[batch...] in one statement, answering each in out and errs
