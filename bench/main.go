@@ -114,6 +114,7 @@ type target struct {
 	pgPass  string
 	pprof   string // the server's pprof address, if any
 	pgbench []float64
+	pgCPU   []*cpuCost // per round, what a pgbench transaction cost
 	env     []string // more environment for the server (-replicas: DATABASE_URL, the JWT secret)
 	remote  bool     // external-database mode: no PostgreSQL of its own
 }
@@ -136,6 +137,12 @@ type result struct {
 	// DBTrips is the database round trips per request (statements, batches, COPYs: the server's
 	// /debug/queries), measured when the server runs with --pprof (-pprof).
 	DBTrips float64 `json:"db_round_trips_per_request,omitempty"`
+	// CPU is what a request cost (for f, a request of either load), PgbenchCPU what a transaction
+	// of the same round's pgbench cost, and CPURatio the second's total over the first's: the
+	// ratio to pgbench that the CPU allows, whatever else the machine runs (Linux only).
+	CPU        *cpuCost `json:"cpu_per_request,omitempty"`
+	PgbenchCPU *cpuCost `json:"pgbench_cpu_per_transaction,omitempty"`
+	CPURatio   float64  `json:"cpu_ratio_to_pgbench,omitempty"`
 }
 
 type report struct {
@@ -273,31 +280,42 @@ func run(o options) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			tps, err := t.runPgbench(ctx, o)
+			settle(ctx)
+			tps, cost, err := t.runPgbench(ctx, o)
 			if err != nil {
 				return err
 			}
-			t.pgbench = append(t.pgbench, tps)
+			t.pgbench, t.pgCPU = append(t.pgbench, tps), append(t.pgCPU, cost)
 			rep.Pgbench[t.label] = t.pgbench
-			log.Printf("round %d %-8s pgbench %8.0f TPS", round, t.label, tps)
+			cpu := ""
+			if cost != nil {
+				cpu = fmt.Sprintf("  cpu µs/transaction: postgres %.0f pgbench %.0f, idle %.0f%%", cost.PostgresUS, cost.ClientUS, cost.IdlePct)
+			}
+			log.Printf("round %d %-8s pgbench %8.0f TPS%s", round, t.label, tps, cpu)
 		}
 		for _, s := range scen {
 			for _, t := range targets {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
+				settle(ctx)
 				res, err := t.scenario(ctx, o, scriptPath, s, round)
 				if err != nil {
 					return err
 				}
 				for _, r := range res {
-					r.PgbenchTP = t.pgbench[len(t.pgbench)-1]
-					r.Ratio = r.ReqPerSec / r.PgbenchTP
-					rep.Results = append(rep.Results, r)
 					trips := ""
 					if r.DBTrips > 0 {
 						trips = fmt.Sprintf("  db round trips %.2f/request", r.DBTrips)
 					}
+					r.PgbenchTP = t.pgbench[len(t.pgbench)-1]
+					r.Ratio = r.ReqPerSec / r.PgbenchTP
+					if r.PgbenchCPU = t.pgCPU[len(t.pgCPU)-1]; r.CPU != nil && r.PgbenchCPU != nil {
+						r.CPURatio = r.PgbenchCPU.total() / r.CPU.total()
+						trips += fmt.Sprintf("  cpu µs/request: server %.0f postgres %.0f wrk %.0f (pgbench's transaction %.0f: %.0f%%), idle %.0f%%",
+							r.CPU.ServerUS, r.CPU.PostgresUS, r.CPU.ClientUS, r.PgbenchCPU.total(), 100*r.CPURatio, r.CPU.IdlePct)
+					}
+					rep.Results = append(rep.Results, r)
 					log.Printf("round %d %-8s (%s%s) %-34s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  non-2xx %d  errors %d  %.0f%% of pgbench  rss %.0f MB%s",
 						round, t.label, r.Scenario, strings.Repeat(" ", max(0, 3-len(r.Scenario))), r.What, r.ReqPerSec, r.P50ms, r.P99ms, r.Non2xx, r.Errors, 100*r.Ratio, r.MaxRSSMB, trips)
 					if r.Non2xx > 0 || r.Errors > 0 {
@@ -663,31 +681,50 @@ func parallel(n int, fn func(i int) error) error {
 // wrkRuns numbers the wrk runs, so that each creates patients with phone numbers of its own.
 var wrkRuns atomic.Int64
 
-var tpsRe = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
+var (
+	tpsRe = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
+	txRe  = regexp.MustCompile(`number of transactions actually processed: ([0-9]+)`)
+)
 
 // runPgbench runs the select GET one patient does, prepared, with as many clients as wrk has
 // connections, against the target's PostgreSQL, as the application role, over the same TCP
 // loopback the server uses.
-func (t *target) runPgbench(ctx context.Context, o options) (float64, error) {
+func (t *target) runPgbench(ctx context.Context, o options) (float64, *cpuCost, error) {
 	script := filepath.Join(t.dir, "pgbench.sql")
 	sql := fmt.Sprintf("\\set id random(%d, %d)\nSELECT p.id, u.username, p.name, p.age, p.gender, p.address, p.phone_number, p.created_at, p.updated_at FROM patients p JOIN users u ON u.id = p.managed_by WHERE p.id = :id AND p.managed_by = %d;\n",
 		t.idLo, t.idHi, t.userID)
 	if err := os.WriteFile(script, []byte(sql), 0o644); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	cmd := exec.CommandContext(ctx, "pgbench", "-n", "-M", "prepared", "-c", strconv.Itoa(o.connections), "-j", strconv.Itoa(o.threads),
 		"-T", strconv.Itoa(int(math.Max(1, o.duration.Seconds()))), "-f", script,
 		"-h", "127.0.0.1", "-p", strconv.Itoa(t.pgPort), "-U", "healthcare", "healthcare")
 	cmd.Env = append(os.Environ(), "PGPASSWORD="+t.pgPass)
+	before := t.cpuMark()
 	out, err := cmd.CombinedOutput()
+	after := t.cpuMark()
 	if err != nil {
-		return 0, fmt.Errorf("pgbench: %v: %s", err, out)
+		return 0, nil, fmt.Errorf("pgbench: %v: %s", err, out)
 	}
 	m := tpsRe.FindSubmatch(out)
 	if m == nil {
-		return 0, fmt.Errorf("pgbench printed no TPS: %s", out)
+		return 0, nil, fmt.Errorf("pgbench printed no TPS: %s", out)
 	}
-	return strconv.ParseFloat(string(m[1]), 64)
+	tps, err := strconv.ParseFloat(string(m[1]), 64)
+	var cost *cpuCost
+	if n := txRe.FindSubmatch(out); n != nil {
+		txs, _ := strconv.Atoi(string(n[1]))
+		cost = costBetween(before, after, processTime(cmd), txs, false)
+	}
+	return tps, cost, err
+}
+
+// processTime is the CPU time an ended command used, in seconds.
+func processTime(cmd *exec.Cmd) float64 {
+	if cmd.ProcessState == nil {
+		return 0
+	}
+	return (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 }
 
 // wrkStats is what bench.lua's done() prints.
@@ -702,6 +739,7 @@ type wrkStats struct {
 	P50us         float64         `json:"p50_us"`
 	P99us         float64         `json:"p99_us"`
 	hist          map[int64]int64 // latency in us: requests (BENCH_HIST, with -replicas)
+	cpu           float64         // wrk's CPU time, seconds
 }
 
 // load is one wrk run of a scenario: its name in the results, bench.lua's mode, its connections.
@@ -740,6 +778,8 @@ func (t *target) scenario(ctx context.Context, o options, script, s string, roun
 	}
 	stopRSS := sampleRSS(t.cmd.Process.Pid)
 	tripsBefore, tripsErr := t.roundTrips()
+	cpuBefore := t.cpuMark()
+	clientCPU := make([]float64, len(loads))
 	var profile chan error
 	if s == o.pprof && round == 1 && t.pprof != "" {
 		profile = make(chan error, 1)
@@ -757,6 +797,7 @@ func (t *target) scenario(ctx context.Context, o options, script, s string, roun
 				errs[i] = err
 				return
 			}
+			clientCPU[i] = st.cpu
 			what := scenarioWhat[s]
 			if l.name == "f:login" {
 				what = "logins beside (f)"
@@ -769,6 +810,7 @@ func (t *target) scenario(ctx context.Context, o options, script, s string, roun
 		}()
 	}
 	wg.Wait()
+	cpuAfter := t.cpuMark()
 	rss := stopRSS()
 	tripsAfter, err := t.roundTrips()
 	if tripsErr == nil && err == nil && tripsAfter > 0 {
@@ -790,6 +832,14 @@ func (t *target) scenario(ctx context.Context, o options, script, s string, roun
 			return nil, errs[i]
 		}
 		results[i].MaxRSSMB = rss
+	}
+	requests, client := 0, 0.0
+	for i, r := range results {
+		requests, client = requests+r.Requests, client+clientCPU[i]
+	}
+	cost := costBetween(cpuBefore, cpuAfter, client, requests, true)
+	for i := range results {
+		results[i].CPU = cost
 	}
 	return results, nil
 }
@@ -838,7 +888,7 @@ func (t *target) wrk(ctx context.Context, o options, script, mode string, conns,
 	if st == nil {
 		return nil, fmt.Errorf("wrk %s printed no result: %s", mode, out)
 	}
-	st.hist = hist
+	st.hist, st.cpu = hist, processTime(cmd)
 	return st, nil
 }
 
@@ -1017,6 +1067,27 @@ func markdown(rep *report, targets []*target) string {
 	}
 	if len(trips) > 0 {
 		b.WriteString("\nDatabase round trips per request (the server's /debug/queries, with -pprof): " + strings.Join(trips, ", ") + "\n")
+	}
+	var cpuRows []string
+	for _, k := range order {
+		var server, pg, client, pgbench, ratio, idle []float64
+		for _, r := range groups[k] {
+			if r.CPU != nil && r.PgbenchCPU != nil {
+				server, pg, client = append(server, r.CPU.ServerUS), append(pg, r.CPU.PostgresUS), append(client, r.CPU.ClientUS)
+				pgbench, ratio = append(pgbench, r.PgbenchCPU.total()), append(ratio, 100*r.CPURatio)
+				idle = append(idle, r.CPU.IdlePct)
+			}
+		}
+		if len(ratio) > 0 {
+			cpuRows = append(cpuRows, fmt.Sprintf("| %s | (%s) | %s | %s | %s | %s | %s | %s |", k.target, k.scenario,
+				withMedian(server, "%.0f"), withMedian(pg, "%.0f"), withMedian(client, "%.0f"), withMedian(pgbench, "%.0f"),
+				withMedian(ratio, "%.0f %%"), withMedian(idle, "%.0f %%")))
+		}
+	}
+	if len(cpuRows) > 0 {
+		b.WriteString("\nCPU per request in µs, from /proc (less noisy than req/s on a shared machine). The ratio is the CPU of pgbench's transaction (PostgreSQL and pgbench) over that of a request (server, PostgreSQL and wrk): the ratio to pgbench the CPU allows; idle time makes up the rest of the difference.\n\n")
+		b.WriteString("| target | scenario | server | PostgreSQL | wrk | pgbench's transaction | CPU ratio | machine idle |\n|---|---|---|---|---|---|---|---|\n")
+		b.WriteString(strings.Join(cpuRows, "\n") + "\n")
 	}
 	b.WriteString("\nIdle RSS: ")
 	var idle []string

@@ -87,7 +87,8 @@ func runReplicas(ctx context.Context, o options, rep *report, host *target, tmp,
 		counts = append(counts, n)
 	}
 	for round := 1; round <= o.runs; round++ {
-		tps, err := host.runPgbench(ctx, o)
+		settle(ctx)
+		tps, _, err := host.runPgbench(ctx, o)
 		if err != nil {
 			return err
 		}
@@ -104,6 +105,7 @@ func runReplicas(ctx context.Context, o options, rep *report, host *target, tmp,
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
+				settle(ctx)
 				res, err := spread(ctx, o, replicas[:k], script, s, round)
 				if err != nil {
 					return err
