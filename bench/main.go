@@ -115,8 +115,8 @@ type target struct {
 	pprof   string // the server's pprof address, if any
 	pgbench []float64
 	pgCPU   []*cpuCost // per round, what a pgbench transaction cost
-	env     []string // more environment for the server (-replicas: DATABASE_URL, the JWT secret)
-	remote  bool     // external-database mode: no PostgreSQL of its own
+	env     []string   // more environment for the server (-replicas: DATABASE_URL, the JWT secret)
+	remote  bool       // external-database mode: no PostgreSQL of its own
 }
 
 // result is one scenario on one target in one round.
