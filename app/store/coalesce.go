@@ -37,8 +37,10 @@ type coalescedCall[K, V any] struct {
 	done chan struct{}
 }
 
+const secondBatch = 8
+
 func newCoalescer[K, V any](timeout time.Duration, query func(ctx context.Context, keys []K, out []V, errs []error) error) *coalescer[K, V] {
-	return &coalescer[K, V]{query: query, timeout: timeout, maxBatch: 256, maxRun: 1}
+	return &coalescer[K, V]{query: query, timeout: timeout, maxBatch: 256, maxRun: 2}
 }
 
 // do queues key and waits for its answer, or for ctx to end (the answer is then dropped).
@@ -46,7 +48,7 @@ func (c *coalescer[K, V]) do(ctx context.Context, key K) (V, error) {
 	call := &coalescedCall[K, V]{key: key, done: make(chan struct{})}
 	c.mu.Lock()
 	c.pending = append(c.pending, call)
-	start := c.running < c.maxRun
+	start := c.running == 0 || (c.running < c.maxRun && len(c.pending) >= secondBatch)
 	if start {
 		c.running++
 	}
@@ -73,7 +75,7 @@ func (c *coalescer[K, V]) loop() {
 	for {
 		c.mu.Lock()
 		n := min(len(c.pending), c.maxBatch)
-		if n == 0 {
+		if n == 0 || (c.running > 1 && n < secondBatch) {
 			c.running--
 			c.mu.Unlock()
 			return
