@@ -111,3 +111,91 @@ func TestCoalescerErrors(t *testing.T) {
 		t.Errorf("next caller: %v", err)
 	}
 }
+
+// TestCoalescerOverlapsOnlyALongQueue: while a batch runs, calls wait for the next one until
+// overlapAt of them wait; then a second batch runs beside the first and takes them all. A third
+// never runs beside two; a batch that ends beside another with fewer than overlapAt waiting
+// leaves them to the other (one larger batch, not two small ones); every call is answered.
+func TestCoalescerOverlapsOnlyALongQueue(t *testing.T) {
+	t.Parallel()
+	var releases [8]chan struct{}
+	for i := range releases {
+		releases[i] = make(chan struct{})
+	}
+	var batches atomic.Int64
+	started := make(chan int, len(releases)) // each batch's size, as it starts
+	c := newCoalescer(time.Minute, func(ctx context.Context, keys []int, out []int, errs []error) error {
+		n := batches.Add(1)
+		started <- len(keys)
+		<-releases[n-1]
+		for i, k := range keys {
+			out[i] = k
+		}
+		return nil
+	})
+	var wg sync.WaitGroup
+	call := func(k int) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if got, err := c.do(context.Background(), k); err != nil || got != k {
+				t.Errorf("call %d: %d %v", k, got, err)
+			}
+		}()
+	}
+	state := func() (pending, running int) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.pending), c.running
+	}
+	waitFor := func(pending, running int) {
+		for {
+			select {
+			case n := <-started:
+				t.Fatalf("a batch of %d calls started, waiting for %d pending and %d running", n, pending, running)
+			default:
+			}
+			if p, r := state(); p == pending && r == running {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+
+	call(0)
+	if n := <-started; n != 1 {
+		t.Fatalf("first batch of %d calls, want 1", n)
+	}
+	for k := 1; k < c.overlapAt; k++ {
+		call(k)
+	}
+	waitFor(c.overlapAt-1, 1) // no second batch yet
+	call(c.overlapAt)
+	if n := <-started; n != c.overlapAt {
+		t.Fatalf("second batch of %d calls, want the %d waiting", n, c.overlapAt)
+	}
+	for k := c.overlapAt + 1; k <= 3*c.overlapAt; k++ {
+		call(k)
+	}
+	waitFor(2*c.overlapAt, 2) // no third batch
+	// Batch 1 ends: it takes what waits (a full overlapAt and more).
+	close(releases[0])
+	if n := <-started; n != 2*c.overlapAt {
+		t.Fatalf("third batch of %d calls, want the %d waiting", n, 2*c.overlapAt)
+	}
+	call(100)
+	call(101)
+	waitFor(2, 2)
+	// Batch 2 ends beside batch 3 with two calls waiting: it leaves them to batch 3's loop.
+	close(releases[1])
+	waitFor(2, 1)
+	close(releases[2])
+	if n := <-started; n != 2 {
+		t.Fatalf("fourth batch of %d calls, want the 2 waiting", n)
+	}
+	close(releases[3])
+	wg.Wait()
+	if p, running := state(); p != 0 || running != 0 {
+		t.Errorf("after every answer: %d calls pending, %d batches running", p, running)
+	}
+}

@@ -59,6 +59,10 @@ func New(pool *pgxpool.Pool, timeout time.Duration) *Store {
 	s.patientDoctors = newCoalescer(timeout, s.patientDoctorsOf)
 	s.doctorLists = newCoalescer(timeout, s.doctorListsOf)
 	s.patientCreates = newCoalescer(timeout, s.createPatients)
+	// Creations one transaction at a time: a second beside the first cost PostgreSQL a third more
+	// CPU per creation (two commits, contention on the same index pages) and created no more
+	// patients per second (go run ./bench, (d)); the reads gain from overlapping, see coalescer.
+	s.patientCreates.maxRun = 1
 	cfg := pool.Config()
 	s.searches = newSearchLimit(timeout, int(cfg.MaxConns))
 	s.copyTracer, _ = cfg.ConnConfig.Tracer.(pgx.CopyFromTracer)
