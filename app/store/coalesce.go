@@ -24,12 +24,12 @@ type coalescer[K, V any] struct {
 	// wait before a batch starts beside one that runs. Large batches are cheap per key
 	// (PostgreSQL starts an executor per statement, the server scans per batch), so one batch at
 	// a time, which lets the most calls gather, costs the least CPU per request. But the CPUs
-	// then sit idle while the calls behind a batch wait: 15-18 % of the machine under GET one
-	// patient (go run ./bench). A second batch once 8 calls wait cut that to 7-9 % at the same
-	// CPU per request, and answered GET one patient 3-14 % faster over 4 rounds; a second batch
-	// at once (overlapAt 1) made the batches small and cost more than it gained; 4 and 16
-	// measured like 8. A clinic's few concurrent requests never reach it. Creations keep one
-	// batch at a time (Store.New).
+	// then sit idle while the calls behind a batch wait: 12-18 % of the machine under GET one
+	// patient (go run ./bench). A second batch once 8 calls wait left 5-9 % idle, for about a
+	// tenth more of PostgreSQL's CPU per request: GET one patient +6 % on average over 13 rounds
+	// (-13 % to +26 % in a round, on a noisy machine). A second batch at once (overlapAt 1) made
+	// the batches small and cost more than it gained; 4 and 16 measured like 8. A clinic's few
+	// concurrent requests never reach it. Only reads overlap (Store.New).
 	maxRun, overlapAt int
 
 	mu      sync.Mutex

@@ -305,6 +305,9 @@ const readableSQL = "r.live AND r.is_active AND NOT r.must_change_password AND k
 func (s *Store) UserSession(ctx context.Context, id int64, family uuid.UUID, limits SessionLimits, read SessionRead) (SessionCheck, error) {
 	key := sessionKey{id, family, limits, read}
 	if s.sessions != nil {
+		if read.Kind != ReadNothing {
+			return s.sessionReads.do(ctx, key)
+		}
 		return s.sessions.do(ctx, key)
 	}
 	// In a transaction: the same statement, for this call alone.
