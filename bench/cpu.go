@@ -19,6 +19,7 @@ import (
 // cpuMark is one reading of the CPU times a measurement compares, in seconds.
 type cpuMark struct {
 	all, idle, server, postgres float64
+	backends                    int // PostgreSQL's processes
 	ok                          bool
 }
 
@@ -27,9 +28,21 @@ func (t *target) cpuMark() cpuMark {
 	var okAll, okServer, okPG bool
 	m.all, m.idle, okAll = machineCPU()
 	m.server, okServer = processCPU(t.cmd.Process.Pid)
-	m.postgres, okPG = postgresCPU(t.postmasterPID())
+	m.postgres, m.backends, okPG = postgresCPU(t.postmasterPID())
 	m.ok = okAll && okServer && okPG
 	return m
+}
+
+// quietBackends waits (at most 2 s) until PostgreSQL has no more processes than at mark a: the
+// backends of pgbench's clients end together when it exits, and one that the postmaster collects
+// while a mark scans /proc is counted neither as live nor as collected.
+func (t *target) quietBackends(a cpuMark) {
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		if _, n, ok := postgresCPU(t.postmasterPID()); !ok || n <= a.backends {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // postmasterPID is the pid of the target's embedded PostgreSQL (0 if it has none).

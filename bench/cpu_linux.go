@@ -74,18 +74,20 @@ func processCPU(pid int) (float64, bool) {
 
 // postgresCPU is the CPU time of a PostgreSQL server so far, in seconds: its postmaster's, its
 // live processes' (backends, walwriter...) and that of the processes that have ended, which
-// the postmaster collected (a sum that only grows as backends come and go).
-func postgresCPU(postmaster int) (float64, bool) {
+// the postmaster collected (a sum that only grows as backends come and go), and how many
+// processes it has. A backend collected during the scan is missed: see quietBackends.
+func postgresCPU(postmaster int) (float64, int, bool) {
 	f, ok := procStat(postmaster)
 	if !ok {
-		return 0, false
+		return 0, 0, false
 	}
 	sum := ticks(f, 14, 15, 16, 17)
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
-		return 0, false
+		return 0, 0, false
 	}
 	parent := strconv.Itoa(postmaster)
+	n := 0
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -93,7 +95,8 @@ func postgresCPU(postmaster int) (float64, bool) {
 		}
 		if c, ok := procStat(pid); ok && c[1] == parent { // field 4: the parent's pid
 			sum += ticks(c, 14, 15)
+			n++
 		}
 	}
-	return sum / userHZ, true
+	return sum / userHZ, n, true
 }

@@ -702,6 +702,7 @@ func (t *target) runPgbench(ctx context.Context, o options) (float64, *cpuCost, 
 	cmd.Env = append(os.Environ(), "PGPASSWORD="+t.pgPass)
 	before := t.cpuMark()
 	out, err := cmd.CombinedOutput()
+	t.quietBackends(before)
 	after := t.cpuMark()
 	if err != nil {
 		return 0, nil, fmt.Errorf("pgbench: %v: %s", err, out)
