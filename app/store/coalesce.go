@@ -26,8 +26,8 @@ type coalescer[K, V any] struct {
 	// a time, which lets the most calls gather, costs the least CPU per request. But the CPUs
 	// then sit idle while the calls behind a batch wait: 12-18 % of the machine under GET one
 	// patient (go run ./bench). A second batch once 8 calls wait left 5-9 % idle, for about a
-	// tenth more of PostgreSQL's CPU per request: GET one patient +6 % on average over 13 rounds
-	// (-13 % to +26 % in a round, on a noisy machine). A second batch at once (overlapAt 1) made
+	// tenth more of PostgreSQL's CPU per request: GET one patient +5 % on average over 16 rounds
+	// (-13 % to +26 % in a round, on a noisy machine), a patient's doctors +6-20 % in each of 9. A second batch at once (overlapAt 1) made
 	// the batches small and cost more than it gained; 4 and 16 measured like 8. A clinic's few
 	// concurrent requests never reach it. Only reads overlap (Store.New).
 	maxRun, overlapAt int
