@@ -148,8 +148,24 @@ func TestCoalescerOverlapsOnlyALongQueue(t *testing.T) {
 		defer c.mu.Unlock()
 		return len(c.pending), c.running
 	}
+	// A stranded call would hang the test: these give up after a minute (a bound on a hang, not
+	// on speed).
+	deadline := time.Now().Add(time.Minute)
+	nextBatch := func() int {
+		select {
+		case n := <-started:
+			return n
+		case <-time.After(time.Until(deadline)):
+			t.Fatal("no batch started")
+			return 0
+		}
+	}
 	waitFor := func(pending, running int) {
 		for {
+			if time.Now().After(deadline) {
+				p, r := state()
+				t.Fatalf("waiting for %d pending and %d running: %d and %d", pending, running, p, r)
+			}
 			select {
 			case n := <-started:
 				t.Fatalf("a batch of %d calls started, waiting for %d pending and %d running", n, pending, running)
@@ -163,7 +179,7 @@ func TestCoalescerOverlapsOnlyALongQueue(t *testing.T) {
 	}
 
 	call(0)
-	if n := <-started; n != 1 {
+	if n := nextBatch(); n != 1 {
 		t.Fatalf("first batch of %d calls, want 1", n)
 	}
 	for k := 1; k < c.overlapAt; k++ {
@@ -171,7 +187,7 @@ func TestCoalescerOverlapsOnlyALongQueue(t *testing.T) {
 	}
 	waitFor(c.overlapAt-1, 1) // no second batch yet
 	call(c.overlapAt)
-	if n := <-started; n != c.overlapAt {
+	if n := nextBatch(); n != c.overlapAt {
 		t.Fatalf("second batch of %d calls, want the %d waiting", n, c.overlapAt)
 	}
 	for k := c.overlapAt + 1; k <= 3*c.overlapAt; k++ {
@@ -180,7 +196,7 @@ func TestCoalescerOverlapsOnlyALongQueue(t *testing.T) {
 	waitFor(2*c.overlapAt, 2) // no third batch
 	// Batch 1 ends: it takes what waits (a full overlapAt and more).
 	close(releases[0])
-	if n := <-started; n != 2*c.overlapAt {
+	if n := nextBatch(); n != 2*c.overlapAt {
 		t.Fatalf("third batch of %d calls, want the %d waiting", n, 2*c.overlapAt)
 	}
 	call(100)
@@ -190,12 +206,10 @@ func TestCoalescerOverlapsOnlyALongQueue(t *testing.T) {
 	close(releases[1])
 	waitFor(2, 1)
 	close(releases[2])
-	if n := <-started; n != 2 {
+	if n := nextBatch(); n != 2 {
 		t.Fatalf("fourth batch of %d calls, want the 2 waiting", n)
 	}
 	close(releases[3])
 	wg.Wait()
-	if p, running := state(); p != 0 || running != 0 {
-		t.Errorf("after every answer: %d calls pending, %d batches running", p, running)
-	}
+	waitFor(0, 0) // a loop ends on its next look at the queue, just after its batch's answers
 }
