@@ -85,7 +85,7 @@ func costBetween(a, b cpuMark, client float64, n int, withServer bool) *cpuCost 
 // settle waits until the machine is quiet, at most 30 s, before a measurement. What a run leaves
 // behind (the audit sealer hashing its rows, autovacuum, a checkpoint, in the server that ran
 // it) would otherwise land on the next measurement: it cost pgbench up to a quarter of its TPS
-// here, and it always fell on whatever ran next, which the order of the rounds fixes.
+// here, and as a round's order never changes, it fell on the same measurement every round.
 func settle(ctx context.Context) {
 	const window, quiet, limit = time.Second, 0.10, 30 * time.Second
 	all0, idle0, ok := machineCPU()

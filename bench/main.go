@@ -304,20 +304,20 @@ func run(o options) error {
 					return err
 				}
 				for _, r := range res {
-					trips := ""
+					extra := "" // round trips and CPU, when measured
 					if r.DBTrips > 0 {
-						trips = fmt.Sprintf("  db round trips %.2f/request", r.DBTrips)
+						extra = fmt.Sprintf("  db round trips %.2f/request", r.DBTrips)
 					}
 					r.PgbenchTP = t.pgbench[len(t.pgbench)-1]
 					r.Ratio = r.ReqPerSec / r.PgbenchTP
 					if r.PgbenchCPU = t.pgCPU[len(t.pgCPU)-1]; r.CPU != nil && r.PgbenchCPU != nil {
 						r.CPURatio = r.PgbenchCPU.total() / r.CPU.total()
-						trips += fmt.Sprintf("  cpu µs/request: server %.0f postgres %.0f wrk %.0f (pgbench's transaction %.0f: %.0f%%), idle %.0f%%",
+						extra += fmt.Sprintf("  cpu µs/request: server %.0f postgres %.0f wrk %.0f (pgbench's transaction %.0f: %.0f%%), idle %.0f%%",
 							r.CPU.ServerUS, r.CPU.PostgresUS, r.CPU.ClientUS, r.PgbenchCPU.total(), 100*r.CPURatio, r.CPU.IdlePct)
 					}
 					rep.Results = append(rep.Results, r)
 					log.Printf("round %d %-8s (%s%s) %-34s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  non-2xx %d  errors %d  %.0f%% of pgbench  rss %.0f MB%s",
-						round, t.label, r.Scenario, strings.Repeat(" ", max(0, 3-len(r.Scenario))), r.What, r.ReqPerSec, r.P50ms, r.P99ms, r.Non2xx, r.Errors, 100*r.Ratio, r.MaxRSSMB, trips)
+						round, t.label, r.Scenario, strings.Repeat(" ", max(0, 3-len(r.Scenario))), r.What, r.ReqPerSec, r.P50ms, r.P99ms, r.Non2xx, r.Errors, 100*r.Ratio, r.MaxRSSMB, extra)
 					if r.Non2xx > 0 || r.Errors > 0 {
 						rep.Valid = false
 						rep.Problems = append(rep.Problems, fmt.Sprintf("round %d %s (%s): %d non-2xx, %d socket errors", round, t.label, r.Scenario, r.Non2xx, r.Errors))
@@ -1079,7 +1079,7 @@ func markdown(rep *report, targets []*target) string {
 				idle = append(idle, r.CPU.IdlePct)
 			}
 		}
-		if len(ratio) > 0 {
+		if len(ratio) > 0 && k.scenario != "f:login" { // (f)'s row holds both of its loads
 			cpuRows = append(cpuRows, fmt.Sprintf("| %s | (%s) | %s | %s | %s | %s | %s | %s |", k.target, k.scenario,
 				withMedian(server, "%.0f"), withMedian(pg, "%.0f"), withMedian(client, "%.0f"), withMedian(pgbench, "%.0f"),
 				withMedian(ratio, "%.0f %%"), withMedian(idle, "%.0f %%")))
