@@ -411,13 +411,21 @@ func TestE2EReception(t *testing.T) {
 			t.Errorf("the search box holds %q after '/' and typing Quincy", v)
 		}
 		e.shot("28-quick-search")
+		// The patient's heading appears once the record has loaded, and then takes focus, but not
+		// from someone already typing a new search: hold that load, type while it is held, and
+		// focus and the results must stay in the box (CI once lost a search to a heading).
+		e.eval(`window.__realFetch = window.__realFetch || window.fetch;
+			const held = new Promise((release) => (window.__release = release));
+			window.fetch = (path, ...a) => /^\/api\/patients\/\d+\/$/.test(String(path)) ? held.then(() => window.__realFetch(path, ...a)) : window.__realFetch(path, ...a); 'ok'`)
 		e.do(chromedp.KeyEvent(kb.ArrowDown))
 		e.do(chromedp.KeyEvent(kb.Enter))
 		e.waitFor(fmt.Sprintf(`location.hash === '#/patients/%s'`, p), "the patient opened from the quick search")
-		e.waitText("#page-title", "Quincy Quick")
 		e.typeText("#quick-search", "5557771")
+		e.eval(`window.__release(), window.fetch = window.__realFetch, 'ok'`)
+		e.waitText("#page-title", "Quincy Quick")
 		e.waitText("#quick-status", "1 result")
 		e.waitText("#quick-results", "Quincy Quick")
+		e.expectFocusOn("#quick-search", "typing a new search while the patient's page loaded")
 		e.typeText("#quick-search", "Hana")
 		e.waitText("#quick-results", "Hana Hill")
 		e.do(chromedp.KeyEvent(kb.ArrowDown))

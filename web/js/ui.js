@@ -198,9 +198,19 @@ export function useLoad(fn, deps) {
   return { ...st, reload: run };
 }
 
+// Keypresses, clicks and input counted, and the count when the page last changed: once they
+// differ the user is busy on the new page (typing a new quick search while it loads, say), and
+// focusWhenReady leaves focus where they are. The key or click that changed the page comes before
+// the change, so it does not count.
+let acts = 0;
+let actsAtRoute = 0;
+for (const t of ['keydown', 'pointerdown', 'input']) document.addEventListener(t, () => acts++, true);
+window.addEventListener('hashchange', () => (actsAtRoute = acts), true);
+
 /**
  * Focus an element once it exists (a page's heading appears after its data loads), unless the user
- * has already put focus somewhere on the new page. find() returns the element or null.
+ * has already put focus somewhere on the new page or typed or clicked on it. find() returns the
+ * element or null.
  */
 export function focusWhenReady(find, { timeout = 5000 } = {}) {
   const start = performance.now();
@@ -208,7 +218,7 @@ export function focusWhenReady(find, { timeout = 5000 } = {}) {
   const step = () => {
     const a = document.activeElement;
     const userMoved = a && a !== before && a !== document.body && a.isConnected;
-    if (userMoved) return;
+    if (userMoved || acts !== actsAtRoute) return;
     const el = find();
     if (el) el.focus();
     else if (performance.now() - start < timeout) requestAnimationFrame(step);
