@@ -398,7 +398,12 @@ func (s *Service) ChangePassword(ctx context.Context, sess *Session, current, ne
 	if err != nil {
 		return Pair{}, err
 	}
-	ok, err := s.VerifyPassword(u.PasswordHash, current)
+	// The session's User carries no password hash (see store.sessionUserColumns): read it now.
+	cur, err := s.st.UserByID(ctx, u.ID)
+	if err != nil {
+		return Pair{}, err
+	}
+	ok, err := s.VerifyPassword(cur.PasswordHash, current)
 	if err != nil || !ok {
 		return Pair{}, ErrWrongPassword
 	}

@@ -109,6 +109,10 @@ func TestSessionReadAnswers(t *testing.T) {
 		if c.Live != tc.live || c.User.ID != tc.user.UserID || !reflect.DeepEqual(c.Read, want) {
 			return fmt.Errorf("%s, %s: live %v, read %+v; want live %v, read %+v", how, tc.name, c.Live, c.Read, tc.live, want)
 		}
+		// The check behind every request never carries the password hash.
+		if c.User.PasswordHash != "" || c.User.Username == "" {
+			return fmt.Errorf("%s, %s: the session's user has hash %q, username %q", how, tc.name, c.User.PasswordHash, c.User.Username)
+		}
 		return nil
 	}
 	for i := range cases {

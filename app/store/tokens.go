@@ -285,14 +285,14 @@ type ReadAnswer struct {
 
 // SessionCheck is what the query behind every authenticated request finds.
 type SessionCheck struct {
-	User     *User
+	User     *User             // without PasswordHash (see sessionUserColumns)
 	Live     bool              // the login (family) is live
 	Settings map[string]string // the clinic policies administrators chose (shared: do not change)
 	Read     ReadAnswer        // the SessionRead's answer, when readable
 }
 
 // readable is when a session check answers its read. readableSQL says it in the statement, of r
-// (a row of userColumns and live) and k (the call, whose scope's actor must be the session's
+// (a row of sessionUserColumns and live) and k (the call, whose scope's actor must be the session's
 // account); the statement's answer is the one used, readable checks it.
 func readable(u *User, live bool) bool { return live && u.IsActive && !u.MustChangePassword }
 
@@ -449,7 +449,7 @@ func sessionSQLFor(limits SessionLimits, kind ReadKind) sessionSQL {
 		read = ` LEFT JOIN LATERAL (` + doctorsByKey(ok) + `) x ON true ORDER BY k.i, x.id`
 	}
 	text += ` FROM ` + keysSQL + `
-		CROSS JOIN LATERAL (SELECT ` + userColumns + `,
+		CROSS JOIN LATERAL (SELECT ` + sessionUserColumns + `,
 			EXISTS (SELECT 1 FROM refresh_families f WHERE f.id = k.family AND f.user_id = users.id AND ` + live + `) AS live
 			FROM users WHERE users.id = k.user_id LIMIT 1) r` + read
 	st := sessionSQL{text, args[calls:]}
@@ -471,7 +471,7 @@ func scanSessions(rows pgx.Rows, kind ReadKind, keys []sessionKey, idx []int, ou
 		d                  nullDoctor
 	)
 	// One set of destinations for every row; the settings are read from the first row only.
-	dest := append(append([]any{&n}, userDest(&u)...), &live, &raw)
+	dest := append(append([]any{&n}, sessionUserDest(&u)...), &live, &raw)
 	rawAt := len(dest) - 1
 	switch kind {
 	case ReadPatient:

@@ -31,12 +31,27 @@ type User struct {
 // Admin reports whether the account is an active administrator.
 func (u *User) Admin() bool { return u.IsActive && u.Role == RoleAdmin }
 
-const userColumns = `users.id, users.username, users.email, users.password_hash, users.is_active, users.date_joined,
+const userColumns = `users.id, users.username, users.email, users.password_hash, ` + userColumnsRest
+
+// sessionUserColumns are userColumns without the password hash: the session check of every request
+// has no use for it, so it never travels or stays in memory with a request (a password change reads
+// it afresh).
+const sessionUserColumns = `users.id, users.username, users.email, ` + userColumnsRest
+
+const userColumnsRest = `users.is_active, users.date_joined,
 	users.role, users.must_change_password, users.token_generation, users.last_login`
 
 func userDest(u *User) []any {
-	return []any{&u.ID, &u.Username, &u.Email, &u.PasswordHash, &u.IsActive, &u.DateJoined,
-		&u.Role, &u.MustChangePassword, &u.TokenGeneration, &u.LastLogin}
+	return append([]any{&u.ID, &u.Username, &u.Email, &u.PasswordHash}, userDestRest(u)...)
+}
+
+// sessionUserDest scans sessionUserColumns.
+func sessionUserDest(u *User) []any {
+	return append([]any{&u.ID, &u.Username, &u.Email}, userDestRest(u)...)
+}
+
+func userDestRest(u *User) []any {
+	return []any{&u.IsActive, &u.DateJoined, &u.Role, &u.MustChangePassword, &u.TokenGeneration, &u.LastLogin}
 }
 
 func scanUser(row pgx.Row) (*User, error) {
