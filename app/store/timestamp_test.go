@@ -51,3 +51,21 @@ func TestTimestampJSON(t *testing.T) {
 		t.Errorf("null read as %v (%v), want the zero time", none.At.Time, err)
 	}
 }
+
+// FuzzTimestampText: the digit-by-digit text is AppendFormat's with the layout, for any instant.
+func FuzzTimestampText(f *testing.F) {
+	for _, s := range []int64{0, 1764537383, -62135596800, 253402300799, 253402300800, -62135596801, 1 << 40, -1 << 40} {
+		f.Add(s, int64(123456789))
+	}
+	f.Fuzz(func(t *testing.T, sec, nsec int64) {
+		at := time.Unix(sec, nsec%1_000_000_000)
+		want := at.UTC().Format("2006-01-02T15:04:05.000000Z")
+		got, err := store.Timestamp{Time: at}.MarshalText()
+		if err != nil || string(got) != want {
+			t.Fatalf("%v: MarshalText %q, %v; AppendFormat %q", at, got, err, want)
+		}
+		if s := (store.Timestamp{Time: at}).String(); s != want {
+			t.Fatalf("%v: String %q, want %q", at, s, want)
+		}
+	})
+}
