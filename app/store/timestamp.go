@@ -62,4 +62,6 @@ func (t *Timestamp) UnmarshalText(b []byte) error { return t.Time.UnmarshalText(
 func (t *Timestamp) UnmarshalJSON(b []byte) error { return t.Time.UnmarshalJSON(b) }
 
 // String is the same text.
-func (t Timestamp) String() string { return string(t.appendText(make([]byte, 0, len(timestampLayout)))) }
+func (t Timestamp) String() string {
+	return string(t.appendText(make([]byte, 0, len(timestampLayout))))
+}
