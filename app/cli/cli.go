@@ -145,13 +145,13 @@ func newRoot(a Assets, stdin io.Reader, stdout, stderr io.Writer) *cobra.Command
 		},
 		&cobra.Command{
 			Use:   "healthcheck",
-			Short: "Exit 0 when the server at server.addr is ready (for Docker HEALTHCHECK)",
+			Short: "Exit 0 when the server answers /readyz (Docker HEALTHCHECK): at --addr when given, else where the data directory's server listens, else at server.addr",
 			Args:  cobra.NoArgs,
 			RunE:  func(cmd *cobra.Command, _ []string) error { return healthcheck(cmd, a) },
 		},
 		&cobra.Command{
 			Use:   "version",
-			Short: "Print the version, Go version and source revision",
+			Short: "Print the version, commit, build date, Go version and the PostgreSQL inside (release builds)",
 			Args:  cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				fmt.Fprint(stdout, versionText())

@@ -202,4 +202,4 @@ func extractTar(ctx context.Context, data []byte, dir string, wantFiles int) err
 }
 
 // errNoBundle is returned for embedded.binaries "bundled" by a build without PostgreSQL inside.
-var errNoBundle = errors.New("this build of healthcare carries no PostgreSQL (embedded.binaries is \"bundled\"): use a release build, build with 'go run ./release' or '-tags bundle_pg', or set embedded.binaries to auto or system")
+var errNoBundle = errors.New("this build of healthcare carries no PostgreSQL (embedded.binaries is \"bundled\"): use a release build, or 'go run ./release -pg-only' then 'go build -tags bundle_pg', or set embedded.binaries to auto or system")
