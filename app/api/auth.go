@@ -180,7 +180,7 @@ func (a *API) register(c *fiber.Ctx) error {
 		return Detail(fiber.StatusForbidden, msgRegistrationShut)
 	}
 	rl := a.Config.RateLimit
-	if err := a.Auth.Throttle(c.UserContext(), "register:addr:"+ClientIP(c), rl.RegisterPerAddress, rl.RegisterWindow); err != nil {
+	if err := a.Auth.Throttle(c.UserContext(), "register:addr:"+auth.AddressGroup(ClientIP(c)), rl.RegisterPerAddress, rl.RegisterWindow); err != nil {
 		return authError(err)
 	}
 	b, err := ParseBody(c, false)

@@ -263,3 +263,27 @@ func TestLockout(t *testing.T) {
 		t.Errorf("login after %d failures from several addresses took %v, want a delay of at least 1s", 6, took)
 	}
 }
+
+// TestLockoutIPv6Network: an IPv6 client can pick any address of its /64, so the per-address
+// login limit counts the /64: failures spread over it lock the pair all the same, and another /64
+// still signs in.
+func TestLockoutIPv6Network(t *testing.T) {
+	t.Parallel()
+	e := apitest.New(t, func(c *config.Config) {
+		c.RateLimit.Enabled = true
+		c.RateLimit.LoginPerUsername, c.RateLimit.LoginPerAddress, c.RateLimit.LoginSlowUsername = 3, 100, 50
+		c.RateLimit.LoginWindow = longWindow
+		c.Server.TrustedProxies = []string{"127.0.0.1"}
+	})
+	e.Register(t, "alice")
+	from := func(addr, password string) *apitest.Response {
+		return e.Do(apitest.Request{Method: "POST", Path: "/api/auth/login/", Header: map[string]string{"X-Forwarded-For": addr},
+			Body: map[string]string{"username": "alice", "password": password}})
+	}
+	for i := range 3 {
+		expectStatus(t, from(fmt.Sprintf("2001:db8:1:2::%x", i+1), "wrong"), 401, "a failure from the /64")
+	}
+	r := from("2001:db8:1:2:ffff:ffff:ffff:fffe", apitest.Password)
+	checkThrottled(t, r.Status, r.Header, r.Body)
+	expectStatus(t, from("2001:db8:1:3::1", apitest.Password), 200, "another /64")
+}

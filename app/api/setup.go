@@ -51,7 +51,7 @@ func (a *API) setupState(c *fiber.Ctx) error {
 func (a *API) setup(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	rl := a.Config.RateLimit
-	if err := a.Auth.Throttle(ctx, "setup:addr:"+ClientIP(c), rl.RegisterPerAddress, rl.RegisterWindow); err != nil {
+	if err := a.Auth.Throttle(ctx, "setup:addr:"+auth.AddressGroup(ClientIP(c)), rl.RegisterPerAddress, rl.RegisterWindow); err != nil {
 		return authError(err)
 	}
 	if exists, err := a.Store.ActiveAdminExists(ctx); err != nil {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"runtime"
 	"strings"
 	"sync"
@@ -132,6 +133,20 @@ type Client struct {
 	UserAgent string
 }
 
+// AddressGroup is the unit that per-address limits count for a client address: an IPv4 address,
+// or an IPv6 address's /64. One IPv6 host (or its network) can pick any address of its /64, so
+// counting single addresses would give it billions of budgets. Anything else is itself.
+func AddressGroup(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	if a = a.Unmap(); a.Is4() {
+		return a.String()
+	}
+	return netip.PrefixFrom(a.WithZone(""), 64).Masked().String()
+}
+
 // Session is the caller of an authenticated request: the account, its login (refresh-token
 // family), and the clinic policies administrators chose (the settings table), read together.
 type Session struct {
@@ -223,7 +238,7 @@ func (s *Service) loginLimits(ctx context.Context, username string, client Clien
 	for _, b := range []struct {
 		bucket string
 		limit  int
-	}{{"login:addr:" + client.Address, rl.LoginPerAddress}, {"login:pair:" + name + ":" + client.Address, rl.LoginPerUsername}} {
+	}{{"login:addr:" + AddressGroup(client.Address), rl.LoginPerAddress}, {"login:pair:" + name + ":" + AddressGroup(client.Address), rl.LoginPerUsername}} {
 		n, left, err := hit(b.bucket)
 		if err != nil {
 			return nil, err

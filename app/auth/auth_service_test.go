@@ -424,3 +424,21 @@ func TestGeneratedSecretWarnsReplicas(t *testing.T) {
 		}
 	}
 }
+
+// TestAddressGroup: per-address limits count an IPv4 address alone and an IPv6 address by its /64.
+func TestAddressGroup(t *testing.T) {
+	for in, want := range map[string]string{
+		"203.0.113.7":                   "203.0.113.7",
+		"::ffff:203.0.113.7":            "203.0.113.7",
+		"2001:db8:1:2::1":               "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff:ffff:ffff:1": "2001:db8:1:2::/64",
+		"fe80::1%eth0":                  "fe80::/64",
+		"::1":                           "::/64",
+		"not an address":                "not an address",
+		"":                              "",
+	} {
+		if got := AddressGroup(in); got != want {
+			t.Errorf("AddressGroup(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"healthcare/app/api"
+	"healthcare/app/auth"
 	"healthcare/app/config"
 )
 
@@ -170,22 +171,22 @@ func (h *hosts) checkHost(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// LimitPerAddress wraps ln so that one client address holds at most limit connections at once
-// (server.max_connections_per_address; 0: ln unchanged). A connection beyond it is answered 429
-// and closed before any of its bytes are read. (fasthttp's own MaxConnsPerIP closes a connection
+// LimitPerAddress wraps ln so that one client address (an IPv6 one's /64) holds at most limit
+// connections at once (server.max_connections_per_address; 0: ln unchanged). A connection beyond
+// it is answered 429 and closed before any of its bytes are read. (fasthttp's own MaxConnsPerIP closes a connection
 // twice when the server shuts down with connections open, and crashes.)
 func LimitPerAddress(ln net.Listener, limit int) net.Listener {
 	if limit <= 0 {
 		return ln
 	}
-	return &perAddress{Listener: ln, limit: limit, open: map[netip.Addr]int{}}
+	return &perAddress{Listener: ln, limit: limit, open: map[string]int{}}
 }
 
 type perAddress struct {
 	net.Listener
 	limit int
 	mu    sync.Mutex
-	open  map[netip.Addr]int
+	open  map[string]int // by auth.AddressGroup
 }
 
 var tooManyConnections = func() string {
@@ -201,7 +202,7 @@ func (l *perAddress) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
-		a := ap.Addr().Unmap()
+		a := auth.AddressGroup(ap.Addr().String()) // an IPv6 host can pick any address of its /64
 		l.mu.Lock()
 		over := l.open[a] >= l.limit
 		if !over {
@@ -219,7 +220,7 @@ func (l *perAddress) Accept() (net.Conn, error) {
 	}
 }
 
-func (l *perAddress) release(a netip.Addr) {
+func (l *perAddress) release(a string) {
 	l.mu.Lock()
 	if l.open[a]--; l.open[a] <= 0 {
 		delete(l.open, a)

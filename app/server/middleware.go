@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"healthcare/app/api"
 )
@@ -142,10 +143,20 @@ func logRequest(c *fiber.Ctx, log *slog.Logger, took time.Duration) {
 		slog.String("path", path),
 		slog.Int("status", status),
 		slog.Float64("duration_ms", float64(took.Microseconds())/1000),
-		slog.Int("bytes", len(c.Response().Body())),
+		slog.Int("bytes", answerSize(c.Response())),
 		slog.String("request_id", RequestID(c)),
 		slog.String("ip", api.ClientIP(c)),
 	)
+}
+
+// answerSize is the size of the response's body without reading a streamed one (a backup's
+// download, an export, a large answer under the send budget): Body() would read it all into
+// memory, here, before it is sent. -1: a stream of unknown length (chunked).
+func answerSize(resp *fasthttp.Response) int {
+	if resp.IsBodyStream() {
+		return resp.Header.ContentLength()
+	}
+	return len(resp.Body())
 }
 
 var errPanic = errors.New("a handler panicked")

@@ -71,7 +71,8 @@ func New(o Options) *fiber.App {
 	go idle.watch(stopIdle, 2*time.Second)
 	app.Hooks().OnShutdown(func() error { close(stopIdle); return nil })
 	app.Use(idle.count, clientAddress(parseProxies(o.Config.Server.TrustedProxies)), requestID, securityHeaders,
-		accessLog(o.Log), recoverPanics(o.Log), wellFormed, newHosts(o.Config).checkHost)
+		accessLog(o.Log), recoverPanics(o.Log), newSendBudget(sendBudgetTotal, sendBudgetPerAddress).limit, wellFormed,
+		newHosts(o.Config).checkHost)
 
 	app.Get("/healthz", func(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"status": "ok"})
