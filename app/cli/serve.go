@@ -85,9 +85,9 @@ func serve(cmd *cobra.Command, a Assets, stderr io.Writer) error {
 	if err != nil {
 		return configError(err)
 	}
-	// The per-address limit counts TCP connections, under TLS: fasthttp must see the *tls.Conn
+	// The connection limits count TCP connections, under TLS: fasthttp must see the *tls.Conn
 	// itself to know a request came over HTTPS (HSTS, c.Protocol()).
-	httpLn := server.LimitPerAddress(ln, cfg.Server.MaxConnectionsPerAddress)
+	httpLn := server.LimitConnections(ln, cfg.Server.MaxConnections, cfg.Server.MaxConnectionsPerAddress, log)
 	if tlsSetup != nil {
 		httpLn = tls.NewListener(httpLn, tlsSetup.Config)
 	} else if !isLoopback(ln.Addr()) {

@@ -1,12 +1,14 @@
 package server
 
 import (
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -171,31 +173,56 @@ func (h *hosts) checkHost(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// LimitPerAddress wraps ln so that one client address (an IPv6 one's /64) holds at most limit
-// connections at once (server.max_connections_per_address; 0: ln unchanged). A connection beyond
-// it is answered 429 and closed before any of its bytes are read. (fasthttp's own MaxConnsPerIP closes a connection
-// twice when the server shuts down with connections open, and crashes.)
-func LimitPerAddress(ln net.Listener, limit int) net.Listener {
-	if limit <= 0 {
-		return ln
+// LimitConnections wraps ln so that at most total connections are open at once
+// (server.max_connections) and one client address (an IPv6 one's /64) holds at most perAddress of
+// them (server.max_connections_per_address); 0 is no limit. A connection beyond either is answered
+// (503 with Retry-After, or 429) and closed before any of its bytes are read, and a warning is
+// logged (once a minute at most). While more than 3/4 of total are open, connections idle for
+// more than idleUnderPressure (keep-alive connections waiting for a next request, or that never
+// sent one) are closed: idle connections cannot keep other clients out. (fasthttp's own
+// MaxConnsPerIP closes a connection twice when the server shuts down with connections open, and
+// crashes; its Concurrency answers in plain text.)
+func LimitConnections(ln net.Listener, total, perAddress int, log *slog.Logger) net.Listener {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	return &perAddress{Listener: ln, limit: limit, open: map[string]int{}}
+	return &connLimits{Listener: ln, total: total, perAddress: perAddress, log: log,
+		open: map[string]int{}, conns: map[*countedConn]struct{}{}}
 }
 
-type perAddress struct {
+// idleUnderPressure is how long a connection may sit idle while the server is near its
+// connection limit. Browsers and HTTP clients open a new connection (and retry an idempotent
+// request) when a kept-alive one was closed.
+const idleUnderPressure = 2 * time.Second
+
+type connLimits struct {
 	net.Listener
-	limit int
-	mu    sync.Mutex
-	open  map[string]int // by auth.AddressGroup
+	total, perAddress int
+	log               *slog.Logger
+
+	mu       sync.Mutex
+	open     map[string]int // by auth.AddressGroup
+	conns    map[*countedConn]struct{}
+	reaped   time.Time // the last look for idle connections
+	warned   time.Time
+	refused  int // since the last warning
+	lastWhat string
 }
 
-var tooManyConnections = func() string {
-	body := `{"detail":"Too many connections from your address."}`
-	return "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nConnection: close\r\n" +
-		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
-}()
+func refusal(status, body string, retryAfter bool) []byte {
+	h := "HTTP/1.1 " + status + "\r\nContent-Type: application/json\r\nConnection: close\r\n"
+	if retryAfter {
+		h += "Retry-After: " + strconv.Itoa(api.RetryAfter) + "\r\n"
+	}
+	return []byte(h + "Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+}
 
-func (l *perAddress) Accept() (net.Conn, error) {
+var (
+	tooManyConnections = refusal("429 Too Many Requests", `{"detail":"Too many connections from your address."}`, false)
+	serverFull         = refusal("503 Service Unavailable", `{"detail":"The server has too many connections open: try again in a few seconds."}`, true)
+)
+
+func (l *connLimits) Accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil {
@@ -203,36 +230,90 @@ func (l *perAddress) Accept() (net.Conn, error) {
 		}
 		ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
 		a := auth.AddressGroup(ap.Addr().String()) // an IPv6 host can pick any address of its /64
+		now := time.Now()
 		l.mu.Lock()
-		over := l.open[a] >= l.limit
-		if !over {
+		if l.total > 0 && len(l.conns) >= l.total*3/4 && now.Sub(l.reaped) >= idleUnderPressure/4 {
+			l.reaped = now
+			for cc := range l.conns {
+				if cc.idleSince(now) >= idleUnderPressure {
+					go cc.Close() // not under l.mu: Close takes it
+				}
+			}
+		}
+		var answer []byte
+		switch {
+		case l.perAddress > 0 && l.open[a] >= l.perAddress:
+			answer = tooManyConnections
+			l.noteRefusal(now, "an address reached server.max_connections_per_address", a)
+		case l.total > 0 && len(l.conns) >= l.total:
+			answer = serverFull
+			l.noteRefusal(now, "server.max_connections reached", a)
+		default:
 			l.open[a]++
+			cc := &countedConn{Conn: c, lastActive: now.UnixNano()}
+			cc.release = func() { l.release(a, cc) }
+			l.conns[cc] = struct{}{}
+			l.mu.Unlock()
+			return cc, nil
 		}
 		l.mu.Unlock()
-		if !over {
-			return &countedConn{Conn: c, release: func() { l.release(a) }}, nil
-		}
 		go func() { // never let a refused client slow the accept loop down
 			_ = c.SetWriteDeadline(time.Now().Add(time.Second))
-			_, _ = c.Write([]byte(tooManyConnections))
+			_, _ = c.Write(answer)
 			_ = c.Close()
 		}()
 	}
 }
 
-func (l *perAddress) release(a string) {
+// noteRefusal logs refused connections, at most once a minute (an attack must not flood the log).
+func (l *connLimits) noteRefusal(now time.Time, what, addr string) {
+	l.refused++
+	if now.Sub(l.warned) < time.Minute && what == l.lastWhat {
+		return
+	}
+	l.log.Warn("connections refused: "+what, "refused", l.refused, "last_client", addr, "open", len(l.conns))
+	l.warned, l.refused, l.lastWhat = now, 0, what
+}
+
+func (l *connLimits) release(a string, cc *countedConn) {
 	l.mu.Lock()
 	if l.open[a]--; l.open[a] <= 0 {
 		delete(l.open, a)
 	}
+	delete(l.conns, cc)
 	l.mu.Unlock()
 }
 
-// countedConn gives its address's slot back once, however often it is closed.
+// countedConn gives its slots back once, however often it is closed, and knows how long it has
+// been idle: since its last write (an answer sent) or its opening, with nothing read since.
 type countedConn struct {
 	net.Conn
-	once    sync.Once
-	release func()
+	once       sync.Once
+	release    func()
+	lastActive int64 // unix nanoseconds of the last write or accept; 0 while reading a request or writing
+}
+
+func (c *countedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		atomic.StoreInt64(&c.lastActive, 0)
+	}
+	return n, err
+}
+
+func (c *countedConn) Write(p []byte) (int, error) {
+	atomic.StoreInt64(&c.lastActive, 0) // a write blocked on a slow reader is not idleness
+	n, err := c.Conn.Write(p)
+	atomic.StoreInt64(&c.lastActive, time.Now().UnixNano())
+	return n, err
+}
+
+func (c *countedConn) idleSince(now time.Time) time.Duration {
+	t := atomic.LoadInt64(&c.lastActive)
+	if t == 0 {
+		return 0
+	}
+	return now.Sub(time.Unix(0, t))
 }
 
 func (c *countedConn) Close() error {

@@ -112,7 +112,7 @@ func TestConnectionsPerAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := serveOn(t, app, LimitPerAddress(ln, 5))
+	base := serveOn(t, app, LimitConnections(ln, 1024, 5, nil))
 	var conns []net.Conn
 	for i := 0; i < 5; i++ {
 		c := dialFrom(t, base, "127.0.0.5")
@@ -140,26 +140,35 @@ func TestConnectionsPerAddress(t *testing.T) {
 	}
 }
 
-// TestMaxConnections: beyond server.max_connections a new connection is answered 503; once the
-// others end, new clients are served again.
+// TestMaxConnections: beyond server.max_connections a new connection is answered 503 in JSON with
+// Retry-After; once the others end, new clients are served again.
 func TestMaxConnections(t *testing.T) {
 	t.Parallel()
-	app, _ := newApp(t, func(c *config.Config) {
-		c.Server.MaxConnections = 10
-		c.Server.MaxConnectionsPerAddress = 0
-	})
-	base := serve(t, app)
+	app, _ := newApp(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := serveOn(t, app, LimitConnections(ln, 10, 0, nil))
 	var held []net.Conn
 	for i := 0; i < 10; i++ {
 		c := dialFrom(t, base, "127.0.0.7")
-		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-		if got := statusOf(t, c); got != 200 {
+		fmt.Fprintf(c, "GET /api/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") // 401, and a request being read
+		if got := statusOf(t, c); got != 401 {
 			t.Fatalf("connection %d: %d", i, got)
 		}
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\n") // busy: a request on its way, never idle
 		held = append(held, c)
 	}
-	if got := getFrom(t, base, "127.0.0.8", "/healthz"); got != 503 {
-		t.Errorf("connection beyond max_connections: %d, want 503", got)
+	c := dialFrom(t, base, "127.0.0.8")
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("connection beyond max_connections: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "5" || !strings.Contains(string(body), `"detail":"The server has too many connections open`) {
+		t.Errorf("connection beyond max_connections: %d, Retry-After %q, %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
 	}
 	for _, c := range held {
 		c.Close()
@@ -171,6 +180,54 @@ func TestMaxConnections(t *testing.T) {
 			t.Fatalf("after the others closed: %d, want 200", got)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestIdleConnectionsGiveWay: keep-alive connections that sit idle (one request, then nothing)
+// cannot keep other clients out: near server.max_connections the idle ones are closed, and a new
+// client is served; while the server is not near it, idle connections stay open.
+func TestIdleConnectionsGiveWay(t *testing.T) {
+	t.Parallel()
+	app, _ := newApp(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := serveOn(t, app, LimitConnections(ln, 12, 0, nil))
+	open := func(n int) []net.Conn {
+		var cs []net.Conn
+		for i := 0; i < n; i++ {
+			c := dialFrom(t, base, "127.0.0.9")
+			fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+			if got := statusOf(t, c); got != 200 {
+				t.Fatalf("connection %d: %d", i, got)
+			}
+			cs = append(cs, c)
+		}
+		return cs
+	}
+	// Below 3/4 of the limit idle connections stay.
+	few := open(8)
+	time.Sleep(idleUnderPressure + 500*time.Millisecond)
+	if got := getFrom(t, base, "127.0.0.10", "/healthz"); got != 200 {
+		t.Fatalf("a new client below the limit: %d", got)
+	}
+	for i, c := range few {
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+		if got := statusOf(t, c); got != 200 {
+			t.Errorf("idle connection %d below 3/4 of the limit was closed: %d", i, got)
+		}
+	}
+	// At the limit, all idle: they give way to a new client.
+	open(4)
+	time.Sleep(idleUnderPressure + 500*time.Millisecond)
+	for i := 0; ; i++ {
+		if got := getFrom(t, base, "127.0.0.10", "/healthz"); got == 200 {
+			break
+		} else if i == 50 {
+			t.Fatalf("a new client while idle connections fill the limit: %d, want 200", got)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -52,8 +52,10 @@ func New(o Options) *fiber.App {
 		ReadTimeout:  o.Config.Server.ReadTimeout,
 		WriteTimeout: 30 * time.Second,
 		IdleTimeout:  120 * time.Second,
-		// Beyond it a new connection is answered 503 and closed (fasthttp's Concurrency).
-		Concurrency: o.Config.Server.MaxConnections,
+		// LimitConnections keeps to server.max_connections, answering in JSON; fasthttp's own
+		// limit (a plain-text 503) is only a backstop above it, for connections it has not yet
+		// let go of.
+		Concurrency: o.Config.Server.MaxConnections + o.Config.Server.MaxConnections/4,
 		// The client address is clientIP's (right-most untrusted X-Forwarded-For); c.IP() stays
 		// the TCP peer. Trusted proxies still give X-Forwarded-Proto and -Host.
 		EnableTrustedProxyCheck: true,
