@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -67,7 +68,11 @@ func (ps proxies) clientIP(c *fiber.Ctx) string {
 	// Several X-Forwarded-For headers are one list, in order.
 	entries := strings.Split(string(joinValues(values)), ",")
 	for i := len(entries) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(entries[i]))
+		entry := strings.TrimSpace(entries[i])
+		a, err := netip.ParseAddr(entry)
+		if ap, perr := netip.ParseAddrPort(entry); err != nil && perr == nil {
+			a, err = ap.Addr(), nil // some proxies append the client's port ("203.0.113.7:51234")
+		}
 		if err != nil || a.Zone() != "" {
 			// Garbage: nothing left of it can be trusted either. A zone ("fe80::1%eth0") names a
 			// link of the sender's own machine, and is any bytes it likes.
@@ -92,12 +97,37 @@ func joinValues(vs [][]byte) []byte {
 	return b
 }
 
-// clientAddress puts the client's address into the request's Locals for the API and the log.
+// clientAddress puts the client's address into the request's Locals for the API and the log, and
+// drops a forwarded scheme other than http or https: Fiber believes a trusted proxy's header as
+// it stands, and the scheme goes into the API root's and Link headers' URLs.
 func clientAddress(ps proxies) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		c.Locals(api.LocalClientIP, ps.clientIP(c))
+		if len(ps) > 0 {
+			h := &c.Request().Header
+			var insane []string
+			h.VisitAll(func(k, v []byte) {
+				for _, name := range forwardedScheme {
+					if string(k) == name && !saneScheme(v) {
+						insane = append(insane, name)
+					}
+				}
+			})
+			for _, name := range insane {
+				h.Del(name)
+			}
+		}
 		return c.Next()
 	}
+}
+
+// forwardedScheme are the headers Fiber's Protocol() reads from a trusted proxy (the last one
+// wins, its value up to a comma taken as it stands).
+var forwardedScheme = []string{fiber.HeaderXForwardedProto, fiber.HeaderXForwardedProtocol, fiber.HeaderXUrlScheme}
+
+func saneScheme(v []byte) bool {
+	first, _, _ := bytes.Cut(v, []byte(","))
+	return string(first) == "http" || string(first) == "https"
 }
 
 // hosts is the Host allow-list of the API (server.allowed_hosts): against DNS rebinding, where a

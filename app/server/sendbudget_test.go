@@ -148,3 +148,21 @@ func TestStreamedAnswersAreNotBuffered(t *testing.T) {
 		t.Errorf("the log line does not give the stream's size: %s", logs.String())
 	}
 }
+
+// FuzzHeaderFraming: any header block gets an answer, never a panic, and one with a single Host,
+// a single Content-Length and any other header, all lines CRLF, is never refused.
+func FuzzHeaderFraming(f *testing.F) {
+	for _, s := range []string{"Host: x\r\n", "Host: a\r\nHost: b\r\n", "Content-Length: 1\r\nTransfer-Encoding: chunked\r\n", "X: 1\r2\r\n", "\r\n", ":\r\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		_ = headerFraming([]byte(raw))
+		clean := "Host: x\r\nContent-Length: 3\r\n"
+		if v := strings.NewReplacer("\r", "", "\n", "", ":", "").Replace(raw); v != "" {
+			clean += "X-" + v + ": 1\r\n"
+		}
+		if got := headerFraming([]byte(clean)); got != "" {
+			t.Fatalf("%q: %s", clean, got)
+		}
+	})
+}

@@ -307,6 +307,9 @@ func TestTrustedProxies(t *testing.T) {
 		// fresh rate-limit bucket per zone).
 		{"an address with a zone", []string{"127.0.0.1"}, "203.0.113.7, fe80::1%\xff\xfe", "127.0.0.1"},
 		{"a zone left of the proxy's entry", []string{"127.0.0.1"}, "fe80::1%eth0, 203.0.113.7", "203.0.113.7"},
+		// Some proxies append the port: the address is still the client's, not the proxy's.
+		{"an address with a port", []string{"127.0.0.1"}, "203.0.113.7:51234", "203.0.113.7"},
+		{"an IPv6 address with a port", []string{"127.0.0.1"}, "[2001:db8::7]:51234", "2001:db8::7"},
 	} {
 		t.Run(tc.Name, func(t *testing.T) {
 			t.Parallel()
@@ -333,6 +336,43 @@ func TestTrustedProxies(t *testing.T) {
 				t.Errorf("log lacks %s:\n%s", want, logs.String())
 			}
 		})
+	}
+}
+
+// TestForwardedScheme: a trusted proxy's X-Forwarded-Proto makes the URLs the API writes (the API
+// root's, Link headers') https, but a scheme other than http or https is dropped, whichever
+// header and however many carry it.
+func TestForwardedScheme(t *testing.T) {
+	t.Parallel()
+	app, _ := newApp(t, func(c *config.Config) { c.Server.TrustedProxies = []string{"127.0.0.1"} })
+	app.Get("/test/base", func(c *fiber.Ctx) error { return c.SendString(c.BaseURL()) })
+	base := serve(t, app)
+	for _, tc := range []struct {
+		headers [][2]string
+		want    string
+	}{
+		{nil, "http://127.0.0.1"},
+		{[][2]string{{"X-Forwarded-Proto", "https"}}, "https://127.0.0.1"},
+		{[][2]string{{"X-Forwarded-Proto", "https, http"}}, "https://127.0.0.1"},
+		{[][2]string{{"X-Forwarded-Proto", "javascript"}}, "http://127.0.0.1"},
+		{[][2]string{{"X-Forwarded-Proto", "https"}, {"X-Forwarded-Proto", "javascript"}}, "http://127.0.0.1"},
+		{[][2]string{{"X-Url-Scheme", "javascript"}}, "http://127.0.0.1"},
+		{[][2]string{{"X-Forwarded-Protocol", "data"}}, "http://127.0.0.1"},
+	} {
+		req, _ := http.NewRequest("GET", base+"/test/base", nil)
+		req.Host = "127.0.0.1"
+		for _, h := range tc.headers {
+			req.Header.Add(h[0], h[1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(got) != tc.want {
+			t.Errorf("%v: base URL %q, want %q", tc.headers, got, tc.want)
+		}
 	}
 }
 
@@ -505,6 +545,12 @@ func TestMalformedRequestsRefused(t *testing.T) {
 		{"bare LF ending the head", "GET /healthz HTTP/1.1\r\nHost: x\r\n\n", 400, msgBareLF},
 		{"HTTP/1.1 without Host", "GET /healthz HTTP/1.1\r\nX-A: 1\r\n\r\n", 400, msgNoHost},
 		{"a body may hold bare LFs", "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\n{\n\"a\"\n}", 405, ""},
+		{"two Host headers", "GET /healthz HTTP/1.1\r\nHost: evil.example\r\nHost: 127.0.0.1\r\n\r\n", 400, msgTwoHosts},
+		{"a bare CR in a header", "GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: 1\r2\r\n\r\n", 400, msgBareCR},
+		{"Content-Length and chunked", "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, msgBodyFrame},
+		{"two different Content-Lengths", "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\ncontent-length: 4\r\n\r\n{}{}", 400, msgBodyFrame},
+		{"the same Content-Length twice", "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}", 405, ""},
+		{"chunked alone", "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 405, ""},
 	} {
 		t.Run(tc.Name, func(t *testing.T) {
 			t.Parallel()

@@ -17,8 +17,11 @@ import (
 
 // Messages of the malformed-request 400s.
 const (
-	msgBareLF = "Malformed request: every line of the request head must end with CRLF."
-	msgNoHost = "Malformed request: an HTTP/1.1 request needs a Host header."
+	msgBareLF    = "Malformed request: every line of the request head must end with CRLF."
+	msgNoHost    = "Malformed request: an HTTP/1.1 request needs a Host header."
+	msgTwoHosts  = "Malformed request: a request may have only one Host header."
+	msgBareCR    = "Malformed request: a CR in the request head must end its line (CRLF)."
+	msgBodyFrame = "Malformed request: a request may not give both Content-Length and Transfer-Encoding, nor two different Content-Lengths."
 )
 
 // wellFormed refuses the malformed requests fasthttp lets through. Header lines are checked in
@@ -26,14 +29,16 @@ const (
 func wellFormed(c *fiber.Ctx) error {
 	h := &c.Request().Header
 	bad := ""
-	switch {
-	case hasBareLF(h.RawHeaders()):
+	switch raw := h.RawHeaders(); {
+	case hasBareLF(raw):
 		bad = msgBareLF
 	case badRequestLine(c):
 		bad = msgBareLF
-	case !h.IsHTTP11() || len(h.Host()) > 0:
 	default:
-		bad = msgNoHost
+		bad = headerFraming(raw)
+		if bad == "" && h.IsHTTP11() && len(h.Host()) == 0 {
+			bad = msgNoHost
+		}
 	}
 	if bad == "" {
 		return c.Next()
@@ -51,6 +56,50 @@ func hasBareLF(b []byte) bool {
 		}
 	}
 	return false
+}
+
+// headerFraming checks the header lines of a request head (CRLF-terminated) for what a proxy in
+// front may read differently from fasthttp, which takes the last Host, the last Content-Length,
+// and Transfer-Encoding over Content-Length (RFC 9112: 400 for each): two Host headers, a body
+// framed twice, a CR that does not end a line. "" when there is none.
+func headerFraming(raw []byte) string {
+	hosts, te := 0, false
+	var length []byte
+	lengths := 0
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.Index(raw, []byte("\r\n")); i >= 0 {
+			line, raw = raw[:i], raw[i+2:]
+		} else {
+			raw = nil
+		}
+		if bytes.IndexByte(line, '\r') >= 0 {
+			return msgBareCR
+		}
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		switch {
+		case bytes.EqualFold(name, []byte("host")):
+			hosts++
+		case bytes.EqualFold(name, []byte("transfer-encoding")):
+			te = true
+		case bytes.EqualFold(name, []byte("content-length")):
+			value = bytes.TrimSpace(value)
+			if lengths > 0 && !bytes.Equal(value, length) {
+				return msgBodyFrame
+			}
+			length, lengths = value, lengths+1
+		}
+	}
+	switch {
+	case hosts > 1:
+		return msgTwoHosts
+	case te && lengths > 0:
+		return msgBodyFrame
+	}
+	return ""
 }
 
 func badRequestLine(c *fiber.Ctx) bool {
