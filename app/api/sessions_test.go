@@ -230,17 +230,7 @@ func TestPasswordChange(t *testing.T) {
 // username from many addresses slow its logins down instead of refusing them.
 func TestLockout(t *testing.T) {
 	t.Parallel()
-	e := apitest.New(t, func(c *config.Config) {
-		c.RateLimit.Enabled = true
-		c.RateLimit.LoginPerUsername, c.RateLimit.LoginPerAddress, c.RateLimit.LoginSlowUsername = 3, 100, 6
-		c.RateLimit.LoginWindow = longWindow
-		c.Server.TrustedProxies = []string{"127.0.0.1"}
-	})
-	e.Register(t, "alice")
-	from := func(addr, password string) *apitest.Response {
-		return e.Do(apitest.Request{Method: "POST", Path: "/api/auth/login/", Header: map[string]string{"X-Forwarded-For": addr},
-			Body: map[string]string{"username": "alice", "password": password}})
-	}
+	from := lockoutServer(t, 6)
 	// Successful logins do not count: many, then still three failures allowed.
 	for range 5 {
 		expectStatus(t, from("10.0.0.1", apitest.Password), 200, "success")
@@ -269,21 +259,28 @@ func TestLockout(t *testing.T) {
 // still signs in.
 func TestLockoutIPv6Network(t *testing.T) {
 	t.Parallel()
-	e := apitest.New(t, func(c *config.Config) {
-		c.RateLimit.Enabled = true
-		c.RateLimit.LoginPerUsername, c.RateLimit.LoginPerAddress, c.RateLimit.LoginSlowUsername = 3, 100, 50
-		c.RateLimit.LoginWindow = longWindow
-		c.Server.TrustedProxies = []string{"127.0.0.1"}
-	})
-	e.Register(t, "alice")
-	from := func(addr, password string) *apitest.Response {
-		return e.Do(apitest.Request{Method: "POST", Path: "/api/auth/login/", Header: map[string]string{"X-Forwarded-For": addr},
-			Body: map[string]string{"username": "alice", "password": password}})
-	}
+	from := lockoutServer(t, 50)
 	for i := range 3 {
 		expectStatus(t, from(fmt.Sprintf("2001:db8:1:2::%x", i+1), "wrong"), 401, "a failure from the /64")
 	}
 	r := from("2001:db8:1:2:ffff:ffff:ffff:fffe", apitest.Password)
 	checkThrottled(t, r.Status, r.Header, r.Body)
 	expectStatus(t, from("2001:db8:1:3::1", apitest.Password), 200, "another /64")
+}
+
+// lockoutServer starts a server behind a trusted proxy (127.0.0.1) whose failed logins lock the
+// (username, address) pair after 3 and slow a username's logins after slowAfter, with the account
+// alice; the function it returns logs alice in with password from the client address addr.
+func lockoutServer(t *testing.T, slowAfter int) func(addr, password string) *apitest.Response {
+	e := apitest.New(t, func(c *config.Config) {
+		c.RateLimit.Enabled = true
+		c.RateLimit.LoginPerUsername, c.RateLimit.LoginPerAddress, c.RateLimit.LoginSlowUsername = 3, 100, slowAfter
+		c.RateLimit.LoginWindow = longWindow
+		c.Server.TrustedProxies = []string{"127.0.0.1"}
+	})
+	e.Register(t, "alice")
+	return func(addr, password string) *apitest.Response {
+		return e.Do(apitest.Request{Method: "POST", Path: "/api/auth/login/", Header: map[string]string{"X-Forwarded-For": addr},
+			Body: map[string]string{"username": "alice", "password": password}})
+	}
 }
