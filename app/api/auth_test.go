@@ -396,6 +396,9 @@ func TestAuthProtected(t *testing.T) {
 		get("Bearer with two tokens", map[string]string{"Authorization": "Bearer " + access + " " + access}, 401,
 			`{"detail": "Authorization header must contain two space-delimited values", "code": "bad_authorization_header"}`),
 		get("extra spaces are fine", map[string]string{"Authorization": "Bearer   " + access}, 200, ""),
+		get("a tab and a trailing space are whitespace", map[string]string{"Authorization": "Bearer\t" + access + " "}, 200, ""),
+		// simplejwt splits the header's bytes at ASCII whitespace only.
+		get("a no-break space is not a separator", map[string]string{"Authorization": "Bearer\u00a0" + access}, 401, bodyNotProvided),
 		refused("garbage bearer token", "garbage", "Token is invalid"),
 		refused("expired access token", forge(t, secret, goodClaims(e, aliceID, "access", time.Now().Add(-time.Minute))), "Token is expired"),
 		refused("the original's recorded access token", originalAccess, "Token is invalid"),

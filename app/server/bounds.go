@@ -108,7 +108,7 @@ func clientAddress(ps proxies) fiber.Handler {
 			var insane []string
 			h.VisitAll(func(k, v []byte) {
 				for _, name := range forwardedScheme {
-					if string(k) == name && !saneScheme(v) {
+					if string(k) == name && !saneScheme(v, name != fiber.HeaderXUrlScheme) {
 						insane = append(insane, name)
 					}
 				}
@@ -122,12 +122,15 @@ func clientAddress(ps proxies) fiber.Handler {
 }
 
 // forwardedScheme are the headers Fiber's Protocol() reads from a trusted proxy (the last one
-// wins, its value up to a comma taken as it stands).
+// wins, taken as it stands: X-Forwarded-Proto's and -Protocol's value up to a comma, X-Url-Scheme's
+// whole).
 var forwardedScheme = []string{fiber.HeaderXForwardedProto, fiber.HeaderXForwardedProtocol, fiber.HeaderXUrlScheme}
 
-func saneScheme(v []byte) bool {
-	first, _, _ := bytes.Cut(v, []byte(","))
-	return string(first) == "http" || string(first) == "https"
+func saneScheme(v []byte, upToComma bool) bool {
+	if upToComma {
+		v, _, _ = bytes.Cut(v, []byte(","))
+	}
+	return string(v) == "http" || string(v) == "https"
 }
 
 // hosts is the Host allow-list of the API (server.allowed_hosts): against DNS rebinding, where a
@@ -171,7 +174,13 @@ func (h *hosts) allowed(host string) bool {
 	if h.any || host == "" {
 		return true
 	}
-	if name, _, err := net.SplitHostPort(host); err == nil {
+	if strings.ContainsAny(host, "@/\\") {
+		return false // userinfo or a path: URLs built from it would point elsewhere
+	}
+	if name, port, err := net.SplitHostPort(host); err == nil {
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return false
+		}
 		host = name
 	}
 	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
@@ -217,7 +226,7 @@ func LimitConnections(ln net.Listener, total, perAddress int, log *slog.Logger) 
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &connLimits{Listener: ln, total: total, perAddress: perAddress, log: log,
-		open: map[string]int{}, conns: map[*countedConn]struct{}{}}
+		open: map[string]int{}, conns: map[*countedConn]struct{}{}, refused: map[string]*refusals{}}
 }
 
 // idleUnderPressure is how long a connection may sit idle while the server is near its
@@ -230,13 +239,17 @@ type connLimits struct {
 	total, perAddress int
 	log               *slog.Logger
 
-	mu       sync.Mutex
-	open     map[string]int // by auth.AddressGroup
-	conns    map[*countedConn]struct{}
-	reaped   time.Time // the last look for idle connections
-	warned   time.Time
-	refused  int // since the last warning
-	lastWhat string
+	mu      sync.Mutex
+	open    map[string]int // by auth.AddressGroup
+	conns   map[*countedConn]struct{}
+	reaped  time.Time            // the last look for idle connections
+	refused map[string]*refusals // by reason
+}
+
+// refusals are the connections refused for one reason since its last warning.
+type refusals struct {
+	warned time.Time
+	n      int
 }
 
 func refusal(status, body string, retryAfter bool) []byte {
@@ -264,11 +277,17 @@ func (l *connLimits) Accept() (net.Conn, error) {
 		l.mu.Lock()
 		if l.total > 0 && len(l.conns) >= l.total*3/4 && now.Sub(l.reaped) >= idleUnderPressure/4 {
 			l.reaped = now
+			var idle []*countedConn
 			for cc := range l.conns {
 				if cc.idleSince(now) >= idleUnderPressure {
-					go cc.Close() // not under l.mu: Close takes it
+					idle = append(idle, cc)
 				}
 			}
+			l.mu.Unlock()
+			for _, cc := range idle { // Close gives the slot back (under l.mu): before this client is counted
+				_ = cc.Close()
+			}
+			l.mu.Lock()
 		}
 		var answer []byte
 		switch {
@@ -295,14 +314,20 @@ func (l *connLimits) Accept() (net.Conn, error) {
 	}
 }
 
-// noteRefusal logs refused connections, at most once a minute (an attack must not flood the log).
+// noteRefusal logs refused connections, at most once a minute per reason (an attack must not
+// flood the log).
 func (l *connLimits) noteRefusal(now time.Time, what, addr string) {
-	l.refused++
-	if now.Sub(l.warned) < time.Minute && what == l.lastWhat {
+	r := l.refused[what]
+	if r == nil {
+		r = &refusals{}
+		l.refused[what] = r
+	}
+	r.n++
+	if !r.warned.IsZero() && now.Sub(r.warned) < time.Minute {
 		return
 	}
-	l.log.Warn("connections refused: "+what, "refused", l.refused, "last_client", addr, "open", len(l.conns))
-	l.warned, l.refused, l.lastWhat = now, 0, what
+	l.log.Warn("connections refused: "+what, "refused", r.n, "last_client", addr, "open", len(l.conns))
+	r.warned, r.n = now, 0
 }
 
 func (l *connLimits) release(a string, cc *countedConn) {

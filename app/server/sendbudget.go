@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -16,28 +17,62 @@ import (
 // would hold gigabytes. The send budget bounds what large answers hold at once, in all and per
 // client address; an answer beyond it is 503 with Retry-After instead, and small answers (every
 // other request) never wait for it.
+//
+// Building such an answer takes memory too, before the budget sees it (the rows, the encoder's
+// buffer, the copy for the stream: about three times the answer): lists asked for with a limit
+// above the default page are built at most largeBuilds at a time, the others wait for a slot.
 const (
 	largeAnswer          = 32 << 10 // answers up to this size do not count (at most max_connections of them)
 	sendBudgetTotal      = 64 << 20
 	sendBudgetPerAddress = 16 << 20 // one client cannot take all of it
+	largeBuilds          = 4
+	largeBuildWait       = 10 * time.Second // then 503 with Retry-After
 )
 
 const msgSendBudget = "The server is busy sending other large answers: try again in a few seconds, or ask for fewer rows (limit)."
 
 type sendBudget struct {
 	total, perAddress int64
+	builds            chan struct{} // a slot per large answer being built
 	mu                sync.Mutex
 	used              int64
 	byAddress         map[string]int64
 }
 
 func newSendBudget(total, perAddress int64) *sendBudget {
-	return &sendBudget{total: total, perAddress: perAddress, byAddress: map[string]int64{}}
+	return &sendBudget{total: total, perAddress: perAddress, builds: make(chan struct{}, largeBuilds), byAddress: map[string]int64{}}
+}
+
+func busy() error {
+	return &api.Error{Status: fiber.StatusServiceUnavailable, Body: map[string]string{"detail": msgSendBudget},
+		Header: map[string]string{fiber.HeaderRetryAfter: strconv.Itoa(api.RetryAfter)}}
+}
+
+// largeList reports whether the request asks for a list page larger than the default.
+func largeList(c *fiber.Ctx) bool {
+	if !c.Request().Header.IsGet() && !c.Request().Header.IsHead() {
+		return false
+	}
+	n, err := strconv.Atoi(string(c.Request().URI().QueryArgs().Peek("limit")))
+	return err == nil && n > api.DefaultLimit
 }
 
 // limit lets a large answer out only within the budget: the body moves to a stream that gives its
 // bytes back once fasthttp has written it or dropped the connection.
 func (b *sendBudget) limit(c *fiber.Ctx) error {
+	if largeList(c) {
+		t := time.NewTimer(largeBuildWait)
+		select {
+		case b.builds <- struct{}{}:
+			t.Stop()
+			defer func() { <-b.builds }() // after the body went to the budget (or was refused)
+		case <-t.C:
+			return busy()
+		case <-c.UserContext().Done():
+			t.Stop()
+			return busy()
+		}
+	}
 	if err := c.Next(); err != nil {
 		return err
 	}
@@ -55,8 +90,7 @@ func (b *sendBudget) limit(c *fiber.Ctx) error {
 		resp.ResetBody()
 		resp.Header.Del(fiber.HeaderLink)
 		resp.Header.Del("X-Total-Count")
-		return &api.Error{Status: fiber.StatusServiceUnavailable, Body: map[string]string{"detail": msgSendBudget},
-			Header: map[string]string{fiber.HeaderRetryAfter: strconv.Itoa(api.RetryAfter)}}
+		return busy()
 	}
 	// A copy: the body may be a buffer fasthttp hands to the next response once this one is reset.
 	resp.SetBodyStream(&budgeted{Reader: bytes.NewReader(bytes.Clone(body)), release: func() { b.give(addr, n) }}, int(n))

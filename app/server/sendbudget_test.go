@@ -150,7 +150,7 @@ func TestStreamedAnswersAreNotBuffered(t *testing.T) {
 }
 
 // FuzzHeaderFraming: any header block gets an answer, never a panic, and one with a single Host,
-// a single Content-Length and any other header, all lines CRLF, is never refused.
+// a single Content-Length and any other header (no NUL), all lines CRLF, is never refused.
 func FuzzHeaderFraming(f *testing.F) {
 	for _, s := range []string{"Host: x\r\n", "Host: a\r\nHost: b\r\n", "Content-Length: 1\r\nTransfer-Encoding: chunked\r\n", "X: 1\r2\r\n", "\r\n", ":\r\n"} {
 		f.Add(s)
@@ -158,11 +158,66 @@ func FuzzHeaderFraming(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string) {
 		_ = headerFraming([]byte(raw))
 		clean := "Host: x\r\nContent-Length: 3\r\n"
-		if v := strings.NewReplacer("\r", "", "\n", "", ":", "").Replace(raw); v != "" {
+		if v := strings.NewReplacer("\r", "", "\n", "", ":", "", "\x00", "").Replace(raw); v != "" {
 			clean += "X-" + v + ": 1\r\n"
 		}
 		if got := headerFraming([]byte(clean)); got != "" {
 			t.Fatalf("%q: %s", clean, got)
 		}
 	})
+}
+
+// TestLargeListsAreBuiltFewAtATime: lists asked for with a limit above the default page are built
+// at most largeBuilds at a time (their memory comes before the send budget sees them); the next
+// one waits for a slot, and other requests never do.
+func TestLargeListsAreBuiltFewAtATime(t *testing.T) {
+	app, _ := newApp(t)
+	var inside atomic.Int64
+	release := make(chan struct{})
+	app.Get("/test/list", func(c *fiber.Ctx) error {
+		inside.Add(1)
+		defer inside.Add(-1)
+		<-release
+		return c.JSON(fiber.Map{"limit": c.Query("limit")})
+	})
+	base := serve(t, app)
+	get := func(query string) chan int {
+		done := make(chan int, 1)
+		go func() {
+			resp, err := http.Get(base + "/test/list?" + query)
+			if err != nil {
+				done <- 0
+				return
+			}
+			resp.Body.Close()
+			done <- resp.StatusCode
+		}()
+		return done
+	}
+	waitInside := func(n int64) {
+		t.Helper()
+		for i := 0; inside.Load() != n; i++ {
+			if i == 500 {
+				t.Fatalf("%d handlers running, want %d", inside.Load(), n)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	var large []chan int
+	for range largeBuilds + 1 {
+		large = append(large, get("limit=1000"))
+	}
+	waitInside(largeBuilds)
+	small := get("limit=100")
+	waitInside(largeBuilds + 1) // the default page does not wait
+	time.Sleep(200 * time.Millisecond)
+	if n := inside.Load(); n != largeBuilds+1 {
+		t.Fatalf("%d handlers running with %d large lists asked for: want %d large ones at a time", n, largeBuilds+1, largeBuilds)
+	}
+	close(release)
+	for i, done := range append(large, small) {
+		if got := <-done; got != 200 {
+			t.Errorf("request %d: %d, want 200", i, got)
+		}
+	}
 }

@@ -358,6 +358,8 @@ func TestForwardedScheme(t *testing.T) {
 		{[][2]string{{"X-Forwarded-Proto", "https"}, {"X-Forwarded-Proto", "javascript"}}, "http://127.0.0.1"},
 		{[][2]string{{"X-Url-Scheme", "javascript"}}, "http://127.0.0.1"},
 		{[][2]string{{"X-Forwarded-Protocol", "data"}}, "http://127.0.0.1"},
+		{[][2]string{{"X-Url-Scheme", "https"}}, "https://127.0.0.1"},
+		{[][2]string{{"X-Url-Scheme", "https,javascript:alert(1)//"}}, "http://127.0.0.1"},
 	} {
 		req, _ := http.NewRequest("GET", base+"/test/base", nil)
 		req.Host = "127.0.0.1"
@@ -550,6 +552,10 @@ func TestMalformedRequestsRefused(t *testing.T) {
 		{"Content-Length and chunked", "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, msgBodyFrame},
 		{"two different Content-Lengths", "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\ncontent-length: 4\r\n\r\n{}{}", 400, msgBodyFrame},
 		{"the same Content-Length twice", "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}", 405, ""},
+		{"Transfer-Encoding identity", "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\n{}", 400, msgCoding},
+		{"chunked, identity", "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n", 400, msgCoding},
+		{"two Transfer-Encodings", "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, msgCoding},
+		{"a NUL in a header", "GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n", 400, msgNUL},
 		{"chunked alone", "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 405, ""},
 	} {
 		t.Run(tc.Name, func(t *testing.T) {

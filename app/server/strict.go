@@ -22,6 +22,8 @@ const (
 	msgTwoHosts  = "Malformed request: a request may have only one Host header."
 	msgBareCR    = "Malformed request: a CR in the request head must end its line (CRLF)."
 	msgBodyFrame = "Malformed request: a request may not give both Content-Length and Transfer-Encoding, nor two different Content-Lengths."
+	msgCoding    = "Malformed request: the only Transfer-Encoding accepted is chunked."
+	msgNUL       = "Malformed request: a header may not hold a NUL character."
 )
 
 // wellFormed refuses the malformed requests fasthttp lets through. Header lines are checked in
@@ -61,7 +63,8 @@ func hasBareLF(b []byte) bool {
 // headerFraming checks the header lines of a request head (CRLF-terminated) for what a proxy in
 // front may read differently from fasthttp, which takes the last Host, the last Content-Length,
 // and Transfer-Encoding over Content-Length (RFC 9112: 400 for each): two Host headers, a body
-// framed twice, a CR that does not end a line. "" when there is none.
+// framed twice, a Transfer-Encoding other than one chunked, a CR that does not end a line, a NUL.
+// "" when there is none.
 func headerFraming(raw []byte) string {
 	hosts, te := 0, false
 	var length []byte
@@ -76,6 +79,9 @@ func headerFraming(raw []byte) string {
 		if bytes.IndexByte(line, '\r') >= 0 {
 			return msgBareCR
 		}
+		if bytes.IndexByte(line, 0) >= 0 {
+			return msgNUL
+		}
 		name, value, ok := bytes.Cut(line, []byte(":"))
 		if !ok {
 			continue
@@ -84,6 +90,9 @@ func headerFraming(raw []byte) string {
 		case bytes.EqualFold(name, []byte("host")):
 			hosts++
 		case bytes.EqualFold(name, []byte("transfer-encoding")):
+			if te || !bytes.EqualFold(bytes.TrimSpace(value), []byte("chunked")) {
+				return msgCoding // identity, gzip, "chunked, identity"...: framed otherwise by a proxy
+			}
 			te = true
 		case bytes.EqualFold(name, []byte("content-length")):
 			value = bytes.TrimSpace(value)
