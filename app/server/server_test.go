@@ -548,6 +548,8 @@ func TestMalformedRequestsRefused(t *testing.T) {
 		{"HTTP/1.1 without Host", "GET /healthz HTTP/1.1\r\nX-A: 1\r\n\r\n", 400, msgNoHost},
 		{"a body may hold bare LFs", "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\n{\n\"a\"\n}", 405, ""},
 		{"two Host headers", "GET /healthz HTTP/1.1\r\nHost: evil.example\r\nHost: 127.0.0.1\r\n\r\n", 400, msgTwoHosts},
+		{"a bare CR in the request line", "GET /healthz\r HTTP/1.1\r\nHost: x\r\n\r\n", 400, msgBareLF},
+		{"CR CR LF ending the request line", "GET /healthz HTTP/1.1\r\r\nHost: x\r\n\r\n", 400, msgBareLF},
 		{"a bare CR in a header", "GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: 1\r2\r\n\r\n", 400, msgBareCR},
 		{"Content-Length and chunked", "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, msgBodyFrame},
 		{"two different Content-Lengths", "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\ncontent-length: 4\r\n\r\n{}{}", 400, msgBodyFrame},

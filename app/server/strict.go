@@ -191,8 +191,14 @@ func (c *strictConn) scan(b []byte) {
 			}
 			c.inLine, c.cr = false, false
 		case '\r':
+			if c.cr { // a CR that did not end its line
+				c.bad = true
+			}
 			c.cr = true
 		default:
+			if c.cr {
+				c.bad = true
+			}
 			c.inLine, c.cr = true, false
 		}
 	}
