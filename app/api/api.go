@@ -23,6 +23,9 @@ type API struct {
 	Log     *slog.Logger
 	Version string // the release, written into backups ("" is "dev")
 	Audit   *audit.Recorder
+	// Send, when set, admits a view's built answer before its audit row is written (the server's
+	// send budget); its error replaces the answer, and the row records that status.
+	Send func(c *fiber.Ctx) error
 
 	clinicSeen atomic.Bool // the clinic visibility the last request saw (likelyScope's guess)
 }

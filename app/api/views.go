@@ -91,6 +91,9 @@ func (a *API) mount(r fiber.Router, path string, v view) {
 			if err == nil {
 				err = h(c)
 			}
+			if err == nil && a.Send != nil {
+				err = a.Send(c)
+			}
 			a.auditEnd(c, ev, err)
 			return err
 		}

@@ -76,6 +76,13 @@ func (b *sendBudget) limit(c *fiber.Ctx) error {
 	if err := c.Next(); err != nil {
 		return err
 	}
+	return b.admit(c)
+}
+
+// admit hands a large built answer to the budget, or refuses it (503). The API's views call it
+// before their audit row (api.API.Send), so the row records a refusal; limit calls it for every
+// other answer (an admitted one is a stream by then, and passes).
+func (b *sendBudget) admit(c *fiber.Ctx) error {
 	resp := c.Response()
 	if resp.IsBodyStream() { // files and exports stream from disk or the database, a chunk at a time
 		return nil

@@ -72,9 +72,9 @@ func New(o Options) *fiber.App {
 	stopIdle := make(chan struct{})
 	go idle.watch(stopIdle, 2*time.Second)
 	app.Hooks().OnShutdown(func() error { close(stopIdle); return nil })
+	budget := newSendBudget(sendBudgetTotal, sendBudgetPerAddress)
 	app.Use(idle.count, clientAddress(parseProxies(o.Config.Server.TrustedProxies)), requestID, securityHeaders,
-		accessLog(o.Log), recoverPanics(o.Log), newSendBudget(sendBudgetTotal, sendBudgetPerAddress).limit, wellFormed,
-		newHosts(o.Config).checkHost)
+		accessLog(o.Log), recoverPanics(o.Log), budget.limit, wellFormed, newHosts(o.Config).checkHost)
 
 	app.Get("/healthz", func(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"status": "ok"})
@@ -103,6 +103,7 @@ func New(o Options) *fiber.App {
 		Config:  o.Config,
 		Log:     o.Log,
 		Version: o.Version,
+		Send:    budget.admit,
 	}
 	a.Register(app)
 	if err := mountUI(app, o.UI); err != nil {
