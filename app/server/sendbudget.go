@@ -57,8 +57,8 @@ func largeList(c *fiber.Ctx) bool {
 	return err == nil && n > api.DefaultLimit
 }
 
-// limit lets a large answer out only within the budget: the body moves to a stream that gives its
-// bytes back once fasthttp has written it or dropped the connection.
+// limit builds a large list only in one of the largeBuilds slots, and lets a large answer out only
+// within the budget (admit).
 func (b *sendBudget) limit(c *fiber.Ctx) error {
 	if largeList(c) {
 		t := time.NewTimer(largeBuildWait)
@@ -79,7 +79,8 @@ func (b *sendBudget) limit(c *fiber.Ctx) error {
 	return b.admit(c)
 }
 
-// admit hands a large built answer to the budget, or refuses it (503). The API's views call it
+// admit hands a large built answer to the budget, or refuses it (503): its body moves to a stream
+// that gives its bytes back once fasthttp has written it or dropped it. The API's views call it
 // before their audit row (api.API.Send), so the row records a refusal; limit calls it for every
 // other answer (an admitted one is a stream by then, and passes).
 func (b *sendBudget) admit(c *fiber.Ctx) error {
