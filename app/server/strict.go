@@ -31,13 +31,11 @@ const (
 func wellFormed(c *fiber.Ctx) error {
 	h := &c.Request().Header
 	bad := ""
-	switch raw := h.RawHeaders(); {
-	case hasBareLF(raw):
-		bad = msgBareLF
+	switch {
 	case badRequestLine(c):
 		bad = msgBareLF
 	default:
-		bad = headerFraming(raw)
+		bad = headerFraming(h.RawHeaders())
 		if bad == "" && h.IsHTTP11() && len(h.Host()) == 0 {
 			bad = msgNoHost
 		}
@@ -50,21 +48,11 @@ func wellFormed(c *fiber.Ctx) error {
 	return api.Detail(fiber.StatusBadRequest, bad)
 }
 
-// hasBareLF reports whether b holds a LF not preceded by CR.
-func hasBareLF(b []byte) bool {
-	for i, ch := range b {
-		if ch == '\n' && (i == 0 || b[i-1] != '\r') {
-			return true
-		}
-	}
-	return false
-}
-
-// headerFraming checks the header lines of a request head (CRLF-terminated) for what a proxy in
-// front may read differently from fasthttp, which takes the last Host, the last Content-Length,
-// and Transfer-Encoding over Content-Length (RFC 9112: 400 for each): two Host headers, a body
-// framed twice, a Transfer-Encoding other than one chunked, a CR that does not end a line, a NUL.
-// "" when there is none.
+// headerFraming checks the header lines of a request head for what a proxy in front may read
+// differently from fasthttp, which takes the last Host, the last Content-Length, and
+// Transfer-Encoding over Content-Length (RFC 9112: 400 for each): a line not ended by CRLF (a
+// bare LF or CR), two Host headers, a body framed twice, a Transfer-Encoding other than one
+// chunked, a NUL. "" when there is none.
 func headerFraming(raw []byte) string {
 	hosts, te := 0, false
 	var length []byte
@@ -75,6 +63,9 @@ func headerFraming(raw []byte) string {
 			line, raw = raw[:i], raw[i+2:]
 		} else {
 			raw = nil
+		}
+		if bytes.IndexByte(line, '\n') >= 0 {
+			return msgBareLF
 		}
 		if bytes.IndexByte(line, '\r') >= 0 {
 			return msgBareCR
@@ -190,16 +181,15 @@ func (c *strictConn) scan(b []byte) {
 				c.atStart = false
 			}
 			c.inLine, c.cr = false, false
-		case '\r':
+		default:
 			if c.cr { // a CR that did not end its line
 				c.bad = true
 			}
-			c.cr = true
-		default:
-			if c.cr {
-				c.bad = true
+			if ch == '\r' {
+				c.cr = true
+			} else {
+				c.inLine, c.cr = true, false
 			}
-			c.inLine, c.cr = true, false
 		}
 	}
 }
