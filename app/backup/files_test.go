@@ -200,3 +200,27 @@ func TestListAndPrune(t *testing.T) {
 		t.Errorf("second Prune removed %v, err %v; want nothing", again, err)
 	}
 }
+
+// TestBackupsInOneSecondAreKept: backups written within one second (a scheduled one and an
+// administrator's) are two files; the second never replaces the first.
+func TestBackupsInOneSecondAreKept(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	src, _ := freshDB(t)
+	dir := t.TempDir()
+	var paths []string
+	for range 3 {
+		path, _, err := Write(ctx, src, dir, "", "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, path)
+	}
+	if names := dirNames(t, dir); len(names) != 3 || paths[0] == paths[1] || paths[1] == paths[2] {
+		t.Errorf("three backups in a row wrote %v as %v, want three files", paths, names)
+	}
+	cs, err := candidates(dir)
+	if err != nil || len(cs) != 3 || cs[0].path != paths[2] {
+		t.Errorf("newest first: %v, %v; want %s first", cs, err, paths[2])
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -34,13 +35,33 @@ func Write(ctx context.Context, conn *pgx.Conn, dir, out, program string) (strin
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return "", Meta{}, fmt.Errorf("cannot create the backup directory %s: %v", dir, unwrapPath(err))
 		}
-		path = filepath.Join(dir, FileName(time.Now(), version))
+		if path, err = freeName(ctx, dir, version); err != nil {
+			return "", Meta{}, err
+		}
 	}
 	meta, err := WriteFile(ctx, conn, path, DumpOptions{Program: program})
 	if err != nil {
 		return "", meta, err
 	}
 	return path, meta, nil
+}
+
+// freeName is the FileName of a backup taken now in dir, unless a backup of this second is there
+// already (a scheduled one and an administrator's, say): then the next second's. Names are to the
+// second, and the second backup would otherwise replace the first.
+func freeName(ctx context.Context, dir string, version int) (string, error) {
+	for {
+		now := time.Now()
+		path := filepath.Join(dir, FileName(now, version))
+		if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+			return path, nil
+		}
+		select {
+		case <-time.After(now.Truncate(time.Second).Add(time.Second).Sub(now)):
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
 }
 
 // running serialises the backups this process writes into one folder (the scheduler, the upgrade
