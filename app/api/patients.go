@@ -92,7 +92,14 @@ func (a *API) getPatient(c *fiber.Ctx) error {
 	if err != nil {
 		return storeErr(err)
 	}
-	return c.JSON(p)
+	return sendPatient(c, &p)
+}
+
+// sendPatient answers one patient, as c.JSON would (store.Patient.AppendJSON writes the same bytes).
+func sendPatient(c *fiber.Ctx, p *store.Patient) error {
+	c.Response().SetBodyRaw(p.AppendJSON(make([]byte, 0, 384)))
+	c.Response().Header.SetContentType(fiber.MIMEApplicationJSON)
+	return nil
 }
 
 func (a *API) createPatient(c *fiber.Ctx) error {
@@ -114,7 +121,7 @@ func (a *API) createPatient(c *fiber.Ctx) error {
 	if err != nil {
 		return patientWriteErr(err)
 	}
-	return c.Status(fiber.StatusCreated).JSON(p)
+	return sendPatient(c.Status(fiber.StatusCreated), &p)
 }
 
 // updatePatient is PUT (all fields required) or PATCH (any subset) of a patient the caller may see.
@@ -145,7 +152,7 @@ func (a *API) updatePatient(partial bool) fiber.Handler {
 		if err != nil {
 			return patientWriteErr(err)
 		}
-		return c.JSON(p)
+		return sendPatient(c, &p)
 	}
 }
 

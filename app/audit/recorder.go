@@ -100,37 +100,33 @@ func (r *Recorder) run() {
 				return
 			}
 			batch = append(batch, e)
-			window.Reset(gatherWindow)
 		case waiter = <-r.flush:
 		}
-		// What arrives within gatherWindow goes in the same COPY; once a Flush waits, only what is
-		// queued already.
+		// What arrives within gatherWindow goes in the same COPY. The writer sleeps through the
+		// window and then takes what has gathered, rather than receiving each record as it comes:
+		// a record sent to the buffer then wakes nobody, where a writer waiting on the channel was
+		// woken once per read (a goroutine switch on every GET). It does not wait once a Flush
+		// waits (only what is queued already goes), nor when a full batch is queued.
+		if waiter == nil && len(r.ch) < maxBatch-len(batch) {
+			window.Reset(gatherWindow)
+			select {
+			case <-window.C:
+			case waiter = <-r.flush:
+				window.Stop()
+			}
+		}
 	gather:
 		for len(batch) < maxBatch {
-			if waiter != nil {
-				select {
-				case e, ok := <-r.ch:
-					if !ok {
-						break gather
-					}
-					batch = append(batch, e)
-				default:
-					break gather
-				}
-				continue
-			}
 			select {
 			case e, ok := <-r.ch:
-				if !ok {
+				if !ok { // closed: written now, and the next receive returns
 					break gather
 				}
 				batch = append(batch, e)
-			case waiter = <-r.flush:
-			case <-window.C:
+			default:
 				break gather
 			}
 		}
-		window.Stop()
 		r.write(batch)
 		batch = batch[:0]
 		if waiter != nil {

@@ -53,7 +53,11 @@ func largeList(c *fiber.Ctx) bool {
 	if !c.Request().Header.IsGet() && !c.Request().Header.IsHead() {
 		return false
 	}
-	n, err := strconv.Atoi(string(c.Request().URI().QueryArgs().Peek("limit")))
+	v := c.Request().URI().QueryArgs().Peek("limit")
+	if len(v) == 0 { // most requests: no Atoi error to allocate
+		return false
+	}
+	n, err := strconv.Atoi(string(v))
 	return err == nil && n > api.DefaultLimit
 }
 
