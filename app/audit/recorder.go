@@ -34,6 +34,7 @@ type Recorder struct {
 	ch     chan store.AuditEvent
 	flush  chan chan struct{}
 	done   chan struct{}
+	quit   chan struct{} // closed by Close: the writer stops waiting out its gather window
 	closed sync.Once
 	mu     sync.RWMutex // Record holds it shared while sending; Close exclusively, to close ch
 	stop   bool
@@ -44,7 +45,8 @@ func New(st *store.Store, log *slog.Logger) *Recorder {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Recorder{st: st, log: log, ch: make(chan store.AuditEvent, Buffer), flush: make(chan chan struct{}), done: make(chan struct{})}
+	r := &Recorder{st: st, log: log, ch: make(chan store.AuditEvent, Buffer), flush: make(chan chan struct{}), done: make(chan struct{}),
+		quit: make(chan struct{})}
 	go r.run()
 	return r
 }
@@ -82,6 +84,7 @@ func (r *Recorder) Close() {
 		r.mu.Lock()
 		r.stop = true
 		close(r.ch)
+		close(r.quit)
 		r.mu.Unlock()
 		<-r.done
 	})
@@ -106,12 +109,14 @@ func (r *Recorder) run() {
 		// window and then takes what has gathered, rather than receiving each record as it comes:
 		// a record sent to the buffer then wakes nobody, where a writer waiting on the channel was
 		// woken once per read (a goroutine switch on every GET). It does not wait once a Flush
-		// waits (only what is queued already goes), nor when a full batch is queued.
+		// waits (only what is queued already goes), when a full batch is queued, or once Close began.
 		if waiter == nil && len(r.ch) < maxBatch-len(batch) {
 			window.Reset(gatherWindow)
 			select {
 			case <-window.C:
 			case waiter = <-r.flush:
+				window.Stop()
+			case <-r.quit: // closing: what is queued is written now
 				window.Stop()
 			}
 		}

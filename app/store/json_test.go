@@ -9,8 +9,8 @@ import (
 )
 
 // FuzzPatientJSON holds Patient.AppendJSON to encoding/json's bytes, which the API wrote before:
-// every escape (HTML characters, control characters, bytes that are not UTF-8, U+2028/U+2029)
-// and the timestamps' text.
+// every escape (HTML characters, control characters, bytes that are not UTF-8, U+2028/U+2029),
+// the fields' order and the timestamps' quoting (their text is FuzzTimestampText's).
 func FuzzPatientJSON(f *testing.F) {
 	f.Add(int64(1), "alice", "Ada Lovelace", int64(36), "F", "1 Main St", "+1 555", int64(1764537383), int64(123456))
 	f.Add(int64(-1), "<b>&amp;</b>", "\"quoted\" \\ back", int64(-5), "\b\f\n\r\t\x00\x1f\x7f", "\xff\xfe bad \xe2\x80", "\u2028\u2029 sep", int64(-62135596801), int64(0))
